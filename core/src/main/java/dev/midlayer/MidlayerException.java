@@ -1,0 +1,18 @@
+package dev.midlayer;
+
+/**
+ * Base class of every error the midlayer reports. Each subclass names one kind of failure, and its
+ * message names the object, field or limit involved, so a caller can tell what was wrong without
+ * reading midlayer code.
+ */
+public class MidlayerException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  public MidlayerException(String message) {
+    super(message);
+  }
+
+  public MidlayerException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

@@ -1,0 +1,41 @@
+package dev.midlayer;
+
+import com.typesafe.config.Config;
+import dev.midlayer.context.ContextCheckMode;
+import java.time.Duration;
+
+/**
+ * The midlayer's settings, read from the {@code midlayer} section of the actor system's config (see
+ * {@code reference.conf} for every key and its meaning). Immutable.
+ *
+ * @param contextCheck {@code midlayer.context-check}
+ * @param clientAckWarningInterval {@code midlayer.client-ack-warning-interval}
+ * @param unregisteredDeviceLinger {@code midlayer.unregistered-device-linger}
+ * @param controlDispatcher config path of the dispatcher for the registry and device actors
+ * @param clientDispatcher config path of the dispatcher for client actors
+ */
+public record MidlayerSettings(
+    ContextCheckMode contextCheck,
+    Duration clientAckWarningInterval,
+    Duration unregisteredDeviceLinger,
+    String controlDispatcher,
+    String clientDispatcher) {
+
+  /** Reads the settings from a config that contains the {@code midlayer} section. */
+  public static MidlayerSettings fromConfig(Config root) {
+    Config c = root.getConfig("midlayer");
+    return new MidlayerSettings(
+        ContextCheckMode.parse(c.getString("context-check")),
+        positive(c.getDuration("client-ack-warning-interval"), "midlayer.client-ack-warning-interval"),
+        positive(c.getDuration("unregistered-device-linger"), "midlayer.unregistered-device-linger"),
+        c.getString("dispatchers.control"),
+        c.getString("dispatchers.client"));
+  }
+
+  private static Duration positive(Duration d, String key) {
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException(key + " must be positive, was " + d);
+    }
+    return d;
+  }
+}

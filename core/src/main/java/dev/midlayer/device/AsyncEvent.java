@@ -1,0 +1,44 @@
+package dev.midlayer.device;
+
+import dev.midlayer.InvalidArgumentException;
+
+/**
+ * An asynchronous event ({@code struct ib_event}): which device, what happened, and the element it
+ * concerns. The element's kind must match the type's ({@link AsyncEventType#element()}). Immutable.
+ */
+public record AsyncEvent(Device device, AsyncEventType type, EventElement element) {
+
+  public AsyncEvent {
+    InvalidArgumentException.requireNonNull(device, "device");
+    InvalidArgumentException.requireNonNull(type, "type");
+    InvalidArgumentException.requireNonNull(element, "element");
+    if (element.kind() != type.element()) {
+      throw new InvalidArgumentException("element",
+          type + " concerns a " + type.element() + ", not a " + element.kind());
+    }
+  }
+
+  /** A port event such as {@code PORT_ACTIVE} or {@code PORT_ERR} on port {@code portNum}. */
+  public static AsyncEvent ofPort(Device device, AsyncEventType type, int portNum) {
+    return new AsyncEvent(device, type, new EventElement.OfPort(portNum));
+  }
+
+  /** A device event such as {@code DEVICE_FATAL}. */
+  public static AsyncEvent ofDevice(Device device, AsyncEventType type) {
+    return new AsyncEvent(device, type, new EventElement.OfDevice());
+  }
+
+  /** The port number of a port event; throws for other events. */
+  public int portNum() {
+    if (element instanceof EventElement.OfPort p) {
+      return p.portNum();
+    }
+    throw new IllegalStateException(type + " is not a port event");
+  }
+
+  @Override
+  public String toString() {
+    return type + " on " + device.name() + (element instanceof EventElement.OfPort p ? " port " + p.portNum()
+        : element instanceof EventElement.OfDevice ? "" : " " + element);
+  }
+}

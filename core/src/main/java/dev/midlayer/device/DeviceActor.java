@@ -1,0 +1,258 @@
+package dev.midlayer.device;
+
+import dev.midlayer.context.AtomicContext;
+import dev.midlayer.context.ContextChecker;
+import dev.midlayer.internal.Replies;
+import dev.midlayer.registry.NotRegisteredException;
+import dev.midlayer.spi.DeviceAttributes;
+import dev.midlayer.spi.DeviceOps;
+import dev.midlayer.spi.DriverOp;
+import dev.midlayer.spi.PortAttributes;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * Internal API. The actor behind one {@link Device}: sets the device up from its driver, calls the
+ * driver's may-sleep ops, owns the device's async event handlers and fans events out to them (one at a
+ * time, in dispatch order), and on shutdown reclaims what clients left behind.
+ *
+ * <p>It runs on the control dispatcher, where the driver's may-sleep ops are allowed to block. After
+ * shutdown it lingers in a "gone" behaviour that fails late requests with
+ * {@link DeviceUnregisteredException} (rather than letting them fall into dead letters with their
+ * futures never completed), then stops.
+ */
+public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
+
+  /** Messages of the device actor. */
+  public sealed interface Command {}
+
+  /** From the registry: read attributes and ports from the driver, then call enable_driver. */
+  public record Setup(ActorRef<SetupResult> replyTo) implements Command {}
+
+  /** Reply to {@link Setup}: {@code failure} is null on success. */
+  public record SetupResult(Throwable failure) {}
+
+  /** From the registry, after every client's remove: reclaim leftovers, dealloc the driver, go away. */
+  public record Shutdown(ActorRef<Done> replyTo) implements Command {}
+
+  record QueryDevice(CompletableFuture<DeviceAttributes> result) implements Command {}
+
+  record QueryPort(int portNum, CompletableFuture<PortAttributes> result) implements Command {}
+
+  record RegisterEventHandler(EventHandlerRegistration registration,
+      CompletableFuture<EventHandlerRegistration> result) implements Command {}
+
+  record UnregisterEventHandler(EventHandlerRegistration registration, CompletableFuture<Done> result)
+      implements Command {}
+
+  record Dispatch(AsyncEvent event) implements Command {}
+
+  private record LingerOver() implements Command {}
+
+  /**
+   * Creates a device handle in state REGISTERING and spawns its actor as a child of {@code parent}, on
+   * the dispatcher configured at {@code dispatcherPath}. Called by the registry only.
+   */
+  public static Device spawn(ActorContext<?> parent, String name, int index, DeviceOps ops,
+      ContextChecker contextChecker, String dispatcherPath, Duration linger) {
+    Device device = new Device(name, index, ops, contextChecker);
+    ActorRef<Command> ref = parent.spawn(
+        Behaviors.setup(ctx -> new DeviceActor(ctx, device, linger)),
+        "device-" + index,
+        DispatcherSelector.fromConfig(dispatcherPath));
+    device.bind(ref);
+    return device;
+  }
+
+  private final Device device;
+  private final Duration linger;
+  private final Executor replyExecutor;
+  /** Registered handlers in registration order; also the device's record of live handler registrations. */
+  private final List<EventHandlerRegistration> handlers = new ArrayList<>();
+
+  private DeviceActor(ActorContext<Command> context, Device device, Duration linger) {
+    super(context);
+    this.device = device;
+    this.linger = linger;
+    this.replyExecutor = context.getSystem().executionContext();
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Setup.class, this::onSetup)
+        .onMessage(QueryDevice.class, this::onQueryDevice)
+        .onMessage(QueryPort.class, this::onQueryPort)
+        .onMessage(RegisterEventHandler.class, this::onRegisterEventHandler)
+        .onMessage(UnregisterEventHandler.class, this::onUnregisterEventHandler)
+        .onMessage(Dispatch.class, this::onDispatch)
+        .onMessage(Shutdown.class, this::onShutdown)
+        .build();
+  }
+
+  private Behavior<Command> onSetup(Setup msg) {
+    DeviceOps ops = device.ops();
+    try {
+      DeviceAttributes attrs = call(DriverOp.QUERY_DEVICE, () -> ops.queryDevice().queryDevice());
+      PortAttributes[] ports = new PortAttributes[attrs.physPortCount()];
+      for (int p = 1; p <= ports.length; p++) {
+        int portNum = p;
+        ports[p - 1] = call(DriverOp.QUERY_PORT, () -> ops.queryPort().queryPort(portNum));
+      }
+      device.setAttributes(attrs, ports);
+      if (ops.enableDriver() != null) {
+        call(DriverOp.ENABLE_DRIVER, () -> {
+          ops.enableDriver().enable(device);
+          return null;
+        });
+      }
+      msg.replyTo().tell(new SetupResult(null));
+    } catch (RuntimeException e) {
+      msg.replyTo().tell(new SetupResult(e));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onQueryDevice(QueryDevice msg) {
+    try {
+      DeviceAttributes attrs = call(DriverOp.QUERY_DEVICE, () -> device.ops().queryDevice().queryDevice());
+      Replies.complete(replyExecutor, msg.result(), attrs);
+    } catch (RuntimeException e) {
+      Replies.fail(replyExecutor, msg.result(), e);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onQueryPort(QueryPort msg) {
+    try {
+      PortAttributes attrs = refreshPort(msg.portNum());
+      Replies.complete(replyExecutor, msg.result(), attrs);
+    } catch (RuntimeException e) {
+      Replies.fail(replyExecutor, msg.result(), e);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onRegisterEventHandler(RegisterEventHandler msg) {
+    handlers.add(msg.registration());
+    Replies.complete(replyExecutor, msg.result(), msg.registration());
+    return this;
+  }
+
+  private Behavior<Command> onUnregisterEventHandler(UnregisterEventHandler msg) {
+    if (handlers.remove(msg.registration())) {
+      Replies.complete(replyExecutor, msg.result(), Done.getInstance());
+    } else {
+      Replies.fail(replyExecutor, msg.result(),
+          new NotRegisteredException(msg.registration() + " is not registered"));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onDispatch(Dispatch msg) {
+    AsyncEvent event = msg.event();
+    if (event.type().refreshesPortCache()) {
+      try {
+        refreshPort(event.portNum());
+      } catch (RuntimeException e) {
+        // As the kernel's cache does: handlers are not told about a port whose state could not be read.
+        getContext().getLog().warn("{} not delivered: refreshing the port cache failed", event, e);
+        return this;
+      }
+    }
+    for (EventHandlerRegistration h : handlers) {
+      try {
+        AtomicContext.run(h.callbackName(), () -> h.handler().onEvent(event));
+      } catch (RuntimeException e) {
+        getContext().getLog().error("{} threw on {}", h, event, e);
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onShutdown(Shutdown msg) {
+    // After every client's remove returned, anything still registered was left behind by a client.
+    for (EventHandlerRegistration h : handlers) {
+      getContext().getLog().warn("{} was still registered after every client's remove: unregistered by "
+          + "the midlayer (a client must undo everything in its remove)", h);
+    }
+    handlers.clear();
+    if (device.ops().deallocDriver() != null) {
+      try {
+        call(DriverOp.DEALLOC_DRIVER, () -> {
+          device.ops().deallocDriver().dealloc(device);
+          return null;
+        });
+      } catch (RuntimeException e) {
+        getContext().getLog().error("dealloc_driver failed for {}", device.name(), e);
+      }
+    }
+    device.setState(DeviceState.UNREGISTERED);
+    msg.replyTo().tell(Done.getInstance());
+    getContext().setReceiveTimeout(linger, new LingerOver());
+    return gone();
+  }
+
+  /** After unregistration: fail late requests with a clear error, drop late events, stop when idle. */
+  private Behavior<Command> gone() {
+    return Behaviors.receive(Command.class)
+        .onMessage(QueryDevice.class, m -> failGone(m.result(), "queryDevice"))
+        .onMessage(QueryPort.class, m -> failGone(m.result(), "queryPort"))
+        .onMessage(RegisterEventHandler.class, m -> failGone(m.result(), "registerEventHandler"))
+        .onMessage(UnregisterEventHandler.class, m -> failGone(m.result(), "unregisterEventHandler"))
+        .onMessage(Dispatch.class, m -> {
+          getContext().getLog().debug("{} dropped: the device is unregistered", m.event());
+          return Behaviors.same();
+        })
+        .onMessage(Setup.class, m -> {
+          m.replyTo().tell(new SetupResult(new DeviceUnregisteredException(device.name(), "setup")));
+          return Behaviors.same();
+        })
+        .onMessage(Shutdown.class, m -> {
+          m.replyTo().tell(Done.getInstance());
+          return Behaviors.same();
+        })
+        .onMessage(LingerOver.class, m -> Behaviors.stopped())
+        .build();
+  }
+
+  private Behavior<Command> failGone(CompletableFuture<?> result, String verb) {
+    Replies.fail(replyExecutor, result, new DeviceUnregisteredException(device.name(), verb));
+    return Behaviors.same();
+  }
+
+  private PortAttributes refreshPort(int portNum) {
+    PortAttributes attrs = call(DriverOp.QUERY_PORT, () -> device.ops().queryPort().queryPort(portNum));
+    device.updatePortCache(portNum, attrs);
+    return attrs;
+  }
+
+  @FunctionalInterface
+  private interface DriverCall<T> {
+    T call() throws Exception;
+  }
+
+  private <T> T call(DriverOp op, DriverCall<T> body) {
+    T value;
+    try {
+      value = body.call();
+    } catch (Exception e) {
+      throw new DriverOpFailedException(op, device.name(), e);
+    }
+    if (value == null && (op == DriverOp.QUERY_DEVICE || op == DriverOp.QUERY_PORT)) {
+      throw new DriverOpFailedException(op, device.name(), new NullPointerException("the op returned null"));
+    }
+    return value;
+  }
+}

@@ -1,0 +1,13 @@
+package dev.midlayer.device;
+
+import dev.midlayer.MidlayerException;
+import dev.midlayer.spi.DriverOp;
+
+/** A driver op threw; the message names the op and the device, the cause is what the driver threw. */
+public final class DriverOpFailedException extends MidlayerException {
+  private static final long serialVersionUID = 1L;
+
+  public DriverOpFailedException(DriverOp op, String deviceName, Throwable cause) {
+    super(op.kernelName() + " failed on device " + deviceName + ": " + cause, cause);
+  }
+}

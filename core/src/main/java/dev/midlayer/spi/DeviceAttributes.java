@@ -1,0 +1,139 @@
+package dev.midlayer.spi;
+
+import dev.midlayer.InvalidArgumentException;
+
+/**
+ * What a device is and what it can do ({@code struct ib_device_attr}), reported by the driver's
+ * {@link DeviceOps.QueryDevice} op. The midlayer caches the value it read at registration
+ * ({@link dev.midlayer.device.Device#attributes()}) and checks verbs against these limits.
+ * Immutable; build with {@link #builder()}.
+ *
+ * @param firmwareVersion free-form firmware version
+ * @param nodeGuid the device's node GUID
+ * @param systemImageGuid the system image GUID
+ * @param vendorId IEEE vendor id
+ * @param vendorPartId vendor part id
+ * @param hardwareVersion hardware revision
+ * @param physPortCount number of ports, numbered 1..physPortCount
+ * @param maxMrSize largest memory region, in bytes
+ * @param pageSizeCap supported page sizes (bit n set = 2^n bytes)
+ * @param maxQp maximum number of QPs
+ * @param maxQpWr maximum outstanding WRs on one send or receive queue
+ * @param maxSge maximum scatter/gather entries per WR
+ * @param maxCq maximum number of CQs
+ * @param maxCqe maximum entries in one CQ
+ * @param maxMr maximum number of MRs
+ * @param maxPd maximum number of PDs
+ * @param maxQpRdAtom maximum incoming RDMA READ/atomic per QP (responder resources)
+ * @param maxQpInitRdAtom maximum outstanding RDMA READ/atomic a QP may issue (initiator depth)
+ * @param maxSrq maximum number of SRQs
+ * @param maxSrqWr maximum WRs in one SRQ
+ * @param maxSrqSge maximum SGEs per SRQ WR
+ * @param maxAh maximum number of address handles
+ * @param maxFmr maximum number of FMRs
+ * @param maxMapPerFmr maximum maps of one FMR before it must be unmapped
+ * @param maxInlineData maximum inline payload of a send WR, in bytes
+ */
+public record DeviceAttributes(
+    String firmwareVersion,
+    long nodeGuid,
+    long systemImageGuid,
+    int vendorId,
+    int vendorPartId,
+    int hardwareVersion,
+    int physPortCount,
+    long maxMrSize,
+    long pageSizeCap,
+    int maxQp,
+    int maxQpWr,
+    int maxSge,
+    int maxCq,
+    int maxCqe,
+    int maxMr,
+    int maxPd,
+    int maxQpRdAtom,
+    int maxQpInitRdAtom,
+    int maxSrq,
+    int maxSrqWr,
+    int maxSrqSge,
+    int maxAh,
+    int maxFmr,
+    int maxMapPerFmr,
+    int maxInlineData) {
+
+  public DeviceAttributes {
+    InvalidArgumentException.requireNonNull(firmwareVersion, "firmwareVersion");
+    if (physPortCount < 1 || physPortCount > 255) {
+      throw new InvalidArgumentException("physPortCount", "must be 1..255, was " + physPortCount);
+    }
+  }
+
+  /** A builder with the defaults of a small software device (one port, modest limits). */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Builder for {@link DeviceAttributes}. Not thread-safe. */
+  public static final class Builder {
+    private String firmwareVersion = "0.0.0";
+    private long nodeGuid;
+    private long systemImageGuid;
+    private int vendorId;
+    private int vendorPartId;
+    private int hardwareVersion;
+    private int physPortCount = 1;
+    private long maxMrSize = 1L << 32;
+    private long pageSizeCap = 4096;
+    private int maxQp = 1 << 16;
+    private int maxQpWr = 1 << 14;
+    private int maxSge = 32;
+    private int maxCq = 1 << 14;
+    private int maxCqe = 1 << 20;
+    private int maxMr = 1 << 16;
+    private int maxPd = 1 << 14;
+    private int maxQpRdAtom = 128;
+    private int maxQpInitRdAtom = 128;
+    private int maxSrq = 1 << 12;
+    private int maxSrqWr = 1 << 14;
+    private int maxSrqSge = 32;
+    private int maxAh = 1 << 16;
+    private int maxFmr = 1 << 12;
+    private int maxMapPerFmr = 1 << 15;
+    private int maxInlineData = 256;
+
+    private Builder() {}
+
+    public Builder firmwareVersion(String v) { this.firmwareVersion = v; return this; }
+    public Builder nodeGuid(long v) { this.nodeGuid = v; return this; }
+    public Builder systemImageGuid(long v) { this.systemImageGuid = v; return this; }
+    public Builder vendorId(int v) { this.vendorId = v; return this; }
+    public Builder vendorPartId(int v) { this.vendorPartId = v; return this; }
+    public Builder hardwareVersion(int v) { this.hardwareVersion = v; return this; }
+    public Builder physPortCount(int v) { this.physPortCount = v; return this; }
+    public Builder maxMrSize(long v) { this.maxMrSize = v; return this; }
+    public Builder pageSizeCap(long v) { this.pageSizeCap = v; return this; }
+    public Builder maxQp(int v) { this.maxQp = v; return this; }
+    public Builder maxQpWr(int v) { this.maxQpWr = v; return this; }
+    public Builder maxSge(int v) { this.maxSge = v; return this; }
+    public Builder maxCq(int v) { this.maxCq = v; return this; }
+    public Builder maxCqe(int v) { this.maxCqe = v; return this; }
+    public Builder maxMr(int v) { this.maxMr = v; return this; }
+    public Builder maxPd(int v) { this.maxPd = v; return this; }
+    public Builder maxQpRdAtom(int v) { this.maxQpRdAtom = v; return this; }
+    public Builder maxQpInitRdAtom(int v) { this.maxQpInitRdAtom = v; return this; }
+    public Builder maxSrq(int v) { this.maxSrq = v; return this; }
+    public Builder maxSrqWr(int v) { this.maxSrqWr = v; return this; }
+    public Builder maxSrqSge(int v) { this.maxSrqSge = v; return this; }
+    public Builder maxAh(int v) { this.maxAh = v; return this; }
+    public Builder maxFmr(int v) { this.maxFmr = v; return this; }
+    public Builder maxMapPerFmr(int v) { this.maxMapPerFmr = v; return this; }
+    public Builder maxInlineData(int v) { this.maxInlineData = v; return this; }
+
+    public DeviceAttributes build() {
+      return new DeviceAttributes(firmwareVersion, nodeGuid, systemImageGuid, vendorId, vendorPartId,
+          hardwareVersion, physPortCount, maxMrSize, pageSizeCap, maxQp, maxQpWr, maxSge, maxCq, maxCqe,
+          maxMr, maxPd, maxQpRdAtom, maxQpInitRdAtom, maxSrq, maxSrqWr, maxSrqSge, maxAh, maxFmr,
+          maxMapPerFmr, maxInlineData);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+package dev.midlayer.spi;
+
+import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.device.Device;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The ops table a low-level driver hands to {@link dev.midlayer.Midlayer#registerDevice}: the Java form
+ * of {@code struct ib_device_ops}. Each op is a small functional interface; an op the driver does not
+ * set is absent, and a device whose table lacks a {@linkplain DriverOp#mandatory() mandatory} op is
+ * refused with {@link MissingDriverOpException}.
+ *
+ * <p>Rules for drivers (the seed's): every op must be fully reentrant (the midlayer adds no
+ * serialization of its own beyond what each op's Javadoc says); ops that {@linkplain DriverOp#maySleep()
+ * may sleep} are called by midlayer actors on the control dispatcher, where blocking is allowed; a
+ * driver must never call a consumer callback from inside an op (defer it, e.g. by a self-message).
+ *
+ * <p>Immutable once built; safe to share between threads.
+ */
+public final class DeviceOps {
+
+  /** {@code query_device}: the device's attributes. May sleep. Called at registration and by {@code queryDevice}. */
+  @FunctionalInterface
+  public interface QueryDevice {
+    DeviceAttributes queryDevice() throws Exception;
+  }
+
+  /** {@code query_port}: the current attributes of port {@code portNum} (1-based, already validated). May sleep. */
+  @FunctionalInterface
+  public interface QueryPort {
+    PortAttributes queryPort(int portNum) throws Exception;
+  }
+
+  /**
+   * {@code enable_driver}: called once the device is set up and marked registered, before any client's
+   * {@code add}. Hands the driver its {@link Device} handle (needed to dispatch events). May sleep.
+   */
+  @FunctionalInterface
+  public interface EnableDriver {
+    void enable(Device device) throws Exception;
+  }
+
+  /**
+   * {@code dealloc_driver}: called once, after every client's {@code remove} returned and the device's
+   * leftover resources were reclaimed; the driver frees what it holds for the device. May sleep.
+   */
+  @FunctionalInterface
+  public interface DeallocDriver {
+    void dealloc(Device device) throws Exception;
+  }
+
+  private final String driverName;
+  private final QueryDevice queryDevice;
+  private final QueryPort queryPort;
+  private final EnableDriver enableDriver;
+  private final DeallocDriver deallocDriver;
+
+  private DeviceOps(Builder b) {
+    this.driverName = b.driverName;
+    this.queryDevice = b.queryDevice;
+    this.queryPort = b.queryPort;
+    this.enableDriver = b.enableDriver;
+    this.deallocDriver = b.deallocDriver;
+  }
+
+  /** Starts an ops table for the driver called {@code driverName} (e.g. {@code "loopback"}). */
+  public static Builder builder(String driverName) {
+    return new Builder(InvalidArgumentException.requireNonBlank(driverName, "driverName"));
+  }
+
+  /** The driver's name, used in logs and error messages. */
+  public String driverName() {
+    return driverName;
+  }
+
+  /** The query_device op, or null if the driver lacks it. */
+  public QueryDevice queryDevice() {
+    return queryDevice;
+  }
+
+  /** The query_port op, or null if the driver lacks it. */
+  public QueryPort queryPort() {
+    return queryPort;
+  }
+
+  /** The enable_driver op, or null (optional). */
+  public EnableDriver enableDriver() {
+    return enableDriver;
+  }
+
+  /** The dealloc_driver op, or null (optional). */
+  public DeallocDriver deallocDriver() {
+    return deallocDriver;
+  }
+
+  /** Which ops this table has. */
+  public boolean has(DriverOp op) {
+    return present().get(op);
+  }
+
+  /** The mandatory ops this table lacks, in {@link DriverOp} order; empty when the table is complete. */
+  public List<DriverOp> missingMandatoryOps() {
+    List<DriverOp> missing = new ArrayList<>();
+    present().forEach((op, has) -> {
+      if (op.mandatory() && !has) {
+        missing.add(op);
+      }
+    });
+    return missing;
+  }
+
+  private Map<DriverOp, Boolean> present() {
+    Map<DriverOp, Boolean> m = new EnumMap<>(DriverOp.class);
+    m.put(DriverOp.QUERY_DEVICE, queryDevice != null);
+    m.put(DriverOp.QUERY_PORT, queryPort != null);
+    m.put(DriverOp.ENABLE_DRIVER, enableDriver != null);
+    m.put(DriverOp.DEALLOC_DRIVER, deallocDriver != null);
+    return m;
+  }
+
+  @Override
+  public String toString() {
+    return "DeviceOps[" + driverName + "]";
+  }
+
+  /** Builder for {@link DeviceOps}. Not thread-safe. */
+  public static final class Builder {
+    private final String driverName;
+    private QueryDevice queryDevice;
+    private QueryPort queryPort;
+    private EnableDriver enableDriver;
+    private DeallocDriver deallocDriver;
+
+    private Builder(String driverName) {
+      this.driverName = driverName;
+    }
+
+    public Builder queryDevice(QueryDevice op) { this.queryDevice = op; return this; }
+    public Builder queryPort(QueryPort op) { this.queryPort = op; return this; }
+    public Builder enableDriver(EnableDriver op) { this.enableDriver = op; return this; }
+    public Builder deallocDriver(DeallocDriver op) { this.deallocDriver = op; return this; }
+
+    /** Builds the table. Missing mandatory ops are reported at registration, not here. */
+    public DeviceOps build() {
+      return new DeviceOps(this);
+    }
+  }
+}

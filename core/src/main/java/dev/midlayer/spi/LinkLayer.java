@@ -1,0 +1,7 @@
+package dev.midlayer.spi;
+
+/** The link layer of a port ({@code IB_LINK_LAYER_*}). */
+public enum LinkLayer {
+  INFINIBAND,
+  ETHERNET
+}

@@ -1,0 +1,23 @@
+package dev.midlayer.spi;
+
+import dev.midlayer.MidlayerException;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/** A device was refused because its driver's ops table lacks mandatory ops; the message names them. */
+public final class MissingDriverOpException extends MidlayerException {
+  private static final long serialVersionUID = 1L;
+  private final transient List<DriverOp> missing;
+
+  public MissingDriverOpException(String driverName, List<DriverOp> missing) {
+    super("driver '" + driverName + "' lacks mandatory op"
+        + (missing.size() > 1 ? "s " : " ")
+        + missing.stream().map(DriverOp::kernelName).collect(Collectors.joining(", ")));
+    this.missing = List.copyOf(missing);
+  }
+
+  /** The mandatory ops that were missing. */
+  public List<DriverOp> missing() {
+    return missing;
+  }
+}

@@ -1,0 +1,91 @@
+package dev.midlayer.spi;
+
+import dev.midlayer.InvalidArgumentException;
+import java.util.List;
+
+/**
+ * The state and properties of one port ({@code struct ib_port_attr} plus its GID table), reported by
+ * the driver's {@link DeviceOps.QueryPort} op. The midlayer caches it per port and refreshes the
+ * cache before it tells event handlers about a port event. Immutable; build with {@link #builder()}.
+ *
+ * @param state logical port state
+ * @param maxMtu largest MTU the port supports
+ * @param activeMtu MTU in use
+ * @param lid base LID (0 when not assigned)
+ * @param smLid LID of the subnet manager
+ * @param lmc LID mask control
+ * @param maxMsgSize largest message, in bytes
+ * @param linkLayer InfiniBand or Ethernet
+ * @param gids the GID table, index 0 first (never empty)
+ * @param pkeyTableLength number of P_Key table entries
+ */
+public record PortAttributes(
+    PortState state,
+    Mtu maxMtu,
+    Mtu activeMtu,
+    int lid,
+    int smLid,
+    int lmc,
+    long maxMsgSize,
+    LinkLayer linkLayer,
+    List<Gid> gids,
+    int pkeyTableLength) {
+
+  public PortAttributes {
+    InvalidArgumentException.requireNonNull(state, "state");
+    InvalidArgumentException.requireNonNull(maxMtu, "maxMtu");
+    InvalidArgumentException.requireNonNull(activeMtu, "activeMtu");
+    InvalidArgumentException.requireNonNull(linkLayer, "linkLayer");
+    InvalidArgumentException.requireNonNull(gids, "gids");
+    if (gids.isEmpty()) {
+      throw new InvalidArgumentException("gids", "a port has at least one GID (index 0)");
+    }
+    if (activeMtu.bytes() > maxMtu.bytes()) {
+      throw new InvalidArgumentException("activeMtu", activeMtu + " exceeds maxMtu " + maxMtu);
+    }
+    gids = List.copyOf(gids);
+  }
+
+  /** Returns a copy with another state (what a driver reports on link up/down). */
+  public PortAttributes withState(PortState newState) {
+    return new PortAttributes(newState, maxMtu, activeMtu, lid, smLid, lmc, maxMsgSize, linkLayer, gids,
+        pkeyTableLength);
+  }
+
+  /** A builder with the defaults of an active InfiniBand port with MTU 4096 and 8 MiB messages. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Builder for {@link PortAttributes}. Not thread-safe. */
+  public static final class Builder {
+    private PortState state = PortState.ACTIVE;
+    private Mtu maxMtu = Mtu.MTU_4096;
+    private Mtu activeMtu = Mtu.MTU_4096;
+    private int lid;
+    private int smLid;
+    private int lmc;
+    private long maxMsgSize = 8L << 20;
+    private LinkLayer linkLayer = LinkLayer.INFINIBAND;
+    private List<Gid> gids = List.of(Gid.linkLocal(0));
+    private int pkeyTableLength = 1;
+
+    private Builder() {}
+
+    public Builder state(PortState v) { this.state = v; return this; }
+    public Builder maxMtu(Mtu v) { this.maxMtu = v; return this; }
+    public Builder activeMtu(Mtu v) { this.activeMtu = v; return this; }
+    public Builder lid(int v) { this.lid = v; return this; }
+    public Builder smLid(int v) { this.smLid = v; return this; }
+    public Builder lmc(int v) { this.lmc = v; return this; }
+    public Builder maxMsgSize(long v) { this.maxMsgSize = v; return this; }
+    public Builder linkLayer(LinkLayer v) { this.linkLayer = v; return this; }
+    public Builder gids(List<Gid> v) { this.gids = v; return this; }
+    public Builder pkeyTableLength(int v) { this.pkeyTableLength = v; return this; }
+
+    public PortAttributes build() {
+      return new PortAttributes(state, maxMtu, activeMtu, lid, smLid, lmc, maxMsgSize, linkLayer, gids,
+          pkeyTableLength);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+package dev.midlayer.spi;
+
+/** Logical port state ({@code enum ib_port_state}); the numeric value is the IB one. */
+public enum PortState {
+  NOP(0),
+  DOWN(1),
+  INIT(2),
+  ARMED(3),
+  ACTIVE(4),
+  ACTIVE_DEFER(5);
+
+  private final int value;
+
+  PortState(int value) {
+    this.value = value;
+  }
+
+  /** The IB numeric value. */
+  public int value() {
+    return value;
+  }
+}
