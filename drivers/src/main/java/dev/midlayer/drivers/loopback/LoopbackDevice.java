@@ -1,0 +1,142 @@
+package dev.midlayer.drivers.loopback;
+
+import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.device.AsyncEvent;
+import dev.midlayer.device.AsyncEventType;
+import dev.midlayer.device.Device;
+import dev.midlayer.spi.DeviceAttributes;
+import dev.midlayer.spi.DeviceOps;
+import dev.midlayer.spi.Gid;
+import dev.midlayer.spi.LinkLayer;
+import dev.midlayer.spi.Mtu;
+import dev.midlayer.spi.PortAttributes;
+import dev.midlayer.spi.PortState;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * One device on a {@link LoopbackFabric}: the driver side of a registered {@link Device}. Its ports have
+ * a LID and a GID each; {@link #linkDown}/{@link #linkUp} change a port's state and raise PORT_ERR /
+ * PORT_ACTIVE through the midlayer, as a link interrupt would on hardware.
+ *
+ * <p>Thread safety: every method is safe from any thread and never blocks (the link changes only
+ * enqueue the event), so they may be called from callbacks too.
+ */
+public final class LoopbackDevice {
+  private final LoopbackFabric fabric;
+  private final long nodeGuid;
+  private final int[] lids;
+  private final AtomicReferenceArray<PortState> portStates;
+  private volatile Device device;
+
+  LoopbackDevice(LoopbackFabric fabric, long nodeGuid, int[] lids) {
+    this.fabric = fabric;
+    this.nodeGuid = nodeGuid;
+    this.lids = lids.clone();
+    this.portStates = new AtomicReferenceArray<>(lids.length);
+    for (int i = 0; i < lids.length; i++) {
+      portStates.set(i, PortState.ACTIVE);
+    }
+  }
+
+  /** The midlayer's handle for this device. */
+  public Device device() {
+    return device;
+  }
+
+  /** The device name the midlayer gave it (e.g. {@code lo0}). */
+  public String name() {
+    return device.name();
+  }
+
+  /** The fabric the device is on. */
+  public LoopbackFabric fabric() {
+    return fabric;
+  }
+
+  /** The node GUID. */
+  public long nodeGuid() {
+    return nodeGuid;
+  }
+
+  /** Number of ports. */
+  public int portCount() {
+    return lids.length;
+  }
+
+  /** The LID of a port. */
+  public int lid(int portNum) {
+    checkPort(portNum);
+    return lids[portNum - 1];
+  }
+
+  /** The GID at index 0 of a port: the default subnet prefix and the port GUID. */
+  public Gid gid(int portNum) {
+    checkPort(portNum);
+    return Gid.linkLocal(nodeGuid + portNum);
+  }
+
+  /** The port's current state as the driver sees it. */
+  public PortState portState(int portNum) {
+    checkPort(portNum);
+    return portStates.get(portNum - 1);
+  }
+
+  /** Takes a port's link down (ACTIVE to DOWN) and raises PORT_ERR. A port already down is left alone. */
+  public void linkDown(int portNum) {
+    checkPort(portNum);
+    if (portStates.compareAndSet(portNum - 1, PortState.ACTIVE, PortState.DOWN)) {
+      device.dispatchEvent(AsyncEvent.ofPort(device, AsyncEventType.PORT_ERR, portNum));
+    }
+  }
+
+  /** Brings a port's link up (DOWN to ACTIVE) and raises PORT_ACTIVE. A port already up is left alone. */
+  public void linkUp(int portNum) {
+    checkPort(portNum);
+    if (portStates.compareAndSet(portNum - 1, PortState.DOWN, PortState.ACTIVE)) {
+      device.dispatchEvent(AsyncEvent.ofPort(device, AsyncEventType.PORT_ACTIVE, portNum));
+    }
+  }
+
+  DeviceOps ops() {
+    return DeviceOps.builder("loopback")
+        .queryDevice(this::queryDevice)
+        .queryPort(this::queryPort)
+        .enableDriver(d -> this.device = d)
+        .build();
+  }
+
+  private DeviceAttributes queryDevice() {
+    return DeviceAttributes.builder()
+        .firmwareVersion("midlayer-loopback 0.1")
+        .vendorId(LoopbackFabric.VENDOR_ID)
+        .nodeGuid(nodeGuid)
+        .systemImageGuid(nodeGuid)
+        .physPortCount(lids.length)
+        .build();
+  }
+
+  private PortAttributes queryPort(int portNum) {
+    return PortAttributes.builder()
+        .state(portStates.get(portNum - 1))
+        .maxMtu(Mtu.MTU_4096)
+        .activeMtu(Mtu.MTU_4096)
+        .lid(lids[portNum - 1])
+        .smLid(1)
+        .linkLayer(LinkLayer.INFINIBAND)
+        .gids(List.of(gid(portNum)))
+        .build();
+  }
+
+  private void checkPort(int portNum) {
+    if (portNum < 1 || portNum > lids.length) {
+      throw new InvalidArgumentException("portNum",
+          "port " + portNum + " does not exist (ports are 1.." + lids.length + ")");
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "loopback device " + (device == null ? "(registering)" : device.name());
+  }
+}

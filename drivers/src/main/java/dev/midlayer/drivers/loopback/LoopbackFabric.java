@@ -1,0 +1,82 @@
+package dev.midlayer.drivers.loopback;
+
+import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.Midlayer;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorSystem;
+
+/**
+ * An InfiniBand fabric inside one JVM: any number of loopback devices, each with ports, every port
+ * reachable from every other. The fabric plays the subnet manager: it hands out LIDs (from 1) and node
+ * GUIDs, so every port has a unique LID and GID.
+ *
+ * <p>Thread safety: every method is safe from any thread. {@link #addDevice} and {@link #removeDevice}
+ * register and unregister with the midlayer and so <b>may sleep</b> (not from atomic context); the
+ * other methods never block.
+ */
+public final class LoopbackFabric {
+  /** The software vendor id the loopback devices report (no IEEE OUI: a software device). */
+  public static final int VENDOR_ID = 0;
+  /** The high 24 bits of every loopback node GUID. */
+  static final long GUID_PREFIX = 0x0200_0000_0000_0000L;
+
+  private final Midlayer midlayer;
+  private final AtomicInteger nextLid = new AtomicInteger(1);
+  private final AtomicLong nextNode = new AtomicLong(1);
+  private final List<LoopbackDevice> devices = new CopyOnWriteArrayList<>();
+
+  public LoopbackFabric(Midlayer midlayer) {
+    this.midlayer = InvalidArgumentException.requireNonNull(midlayer, "midlayer");
+  }
+
+  /** A fabric attached to the midlayer of {@code system}. */
+  public static LoopbackFabric create(ActorSystem<?> system) {
+    return new LoopbackFabric(Midlayer.get(system));
+  }
+
+  /** The midlayer the fabric's devices register with. */
+  public Midlayer midlayer() {
+    return midlayer;
+  }
+
+  /**
+   * Builds a device with {@code ports} ports (all links up) and registers it with the midlayer. The stage
+   * completes once every client has been added (see {@link Midlayer#registerDevice}). <b>May sleep</b>.
+   *
+   * @param name a device name or a pattern such as {@code "lo%d"}
+   * @param ports 1..255
+   */
+  public CompletionStage<LoopbackDevice> addDevice(String name, int ports) {
+    if (ports < 1 || ports > 255) {
+      throw new InvalidArgumentException("ports", "must be 1..255, was " + ports);
+    }
+    int[] lids = new int[ports];
+    for (int i = 0; i < ports; i++) {
+      lids[i] = nextLid.getAndIncrement();
+    }
+    LoopbackDevice device = new LoopbackDevice(this, GUID_PREFIX | nextNode.getAndIncrement(), lids);
+    return midlayer.registerDevice(name, device.ops()).thenApply(d -> {
+      devices.add(device);
+      return device;
+    });
+  }
+
+  /** Unregisters the device from the midlayer and takes it off the fabric. <b>May sleep</b>. */
+  public CompletionStage<Done> removeDevice(LoopbackDevice device) {
+    InvalidArgumentException.requireNonNull(device, "device");
+    return midlayer.unregisterDevice(device.device()).thenApply(done -> {
+      devices.remove(device);
+      return done;
+    });
+  }
+
+  /** The fabric's registered devices, in the order they were added. Never blocks; any thread. */
+  public List<LoopbackDevice> devices() {
+    return List.copyOf(devices);
+  }
+}

@@ -1,0 +1,99 @@
+package dev.midlayer.drivers.loopback;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.Midlayer;
+import dev.midlayer.device.AsyncEvent;
+import dev.midlayer.device.DeviceState;
+import dev.midlayer.spi.PortState;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+class LoopbackFabricTest {
+  private ActorTestKit testKit;
+  private LoopbackFabric fabric;
+
+  @BeforeEach
+  void start() {
+    testKit = ActorTestKit.create();
+    fabric = LoopbackFabric.create(testKit.system());
+  }
+
+  @AfterEach
+  void stop() {
+    testKit.shutdownTestKit();
+  }
+
+  private LoopbackDevice add(String name, int ports) throws Exception {
+    return fabric.addDevice(name, ports).toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  @DisplayName("devices register with the midlayer under lo%d names, with unique LIDs and GIDs per port")
+  void devicesGetNamesLidsAndGids() throws Exception {
+    LoopbackDevice a = add("lo%d", 2);
+    LoopbackDevice b = add("lo%d", 1);
+    assertEquals("lo0", a.name());
+    assertEquals("lo1", b.name());
+    assertEquals(List.of(a.device(), b.device()), Midlayer.get(testKit.system()).devices());
+    assertEquals(2, a.device().portCount());
+    assertEquals(3, List.of(a.lid(1), a.lid(2), b.lid(1)).stream().distinct().count());
+    assertNotEquals(a.gid(1), a.gid(2));
+    assertEquals(a.lid(2), a.device().cachedPort(2).lid());
+    assertEquals(a.gid(1), a.device().cachedPort(1).gids().get(0));
+    assertEquals("loopback", a.device().driverName());
+    assertEquals(a.nodeGuid(), a.device().attributes().nodeGuid());
+  }
+
+  @Test
+  @DisplayName("linkDown/linkUp raise PORT_ERR/PORT_ACTIVE with the port cache already refreshed")
+  void linkEventsReachHandlers() throws Exception {
+    LoopbackDevice lo = add("lo%d", 2);
+    TestProbe<String> probe = testKit.createTestProbe();
+    lo.device().registerEventHandler("probe",
+        (AsyncEvent e) -> probe.getRef().tell(e.type() + " port " + e.portNum() + " cache "
+            + e.device().cachedPort(e.portNum()).state()))
+        .toCompletableFuture().get(10, TimeUnit.SECONDS);
+
+    lo.linkDown(2);
+    probe.expectMessage("PORT_ERR port 2 cache DOWN");
+    assertEquals(PortState.DOWN, lo.portState(2));
+    lo.linkDown(2); // already down: no second event
+    lo.linkUp(2);
+    probe.expectMessage("PORT_ACTIVE port 2 cache ACTIVE");
+    probe.expectNoMessage(Duration.ofMillis(100));
+    assertEquals(PortState.ACTIVE, lo.device().queryPort(2).toCompletableFuture().get(10, TimeUnit.SECONDS).state());
+  }
+
+  @Test
+  @DisplayName("removeDevice unregisters it; the handle then reports UNREGISTERED")
+  void removeDevice() throws Exception {
+    LoopbackDevice lo = add("lo%d", 1);
+    fabric.removeDevice(lo).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    assertTrue(Midlayer.get(testKit.system()).devices().isEmpty());
+    assertTrue(fabric.devices().isEmpty());
+    assertEquals(DeviceState.UNREGISTERED, lo.device().state());
+    assertEquals("lo0", add("lo%d", 1).name());
+  }
+
+  @Test
+  @DisplayName("bad port numbers and port counts are typed errors")
+  void badInput() throws Exception {
+    assertThrows(InvalidArgumentException.class, () -> fabric.addDevice("lo%d", 0));
+    assertThrows(InvalidArgumentException.class, () -> fabric.addDevice("lo%d", 256));
+    LoopbackDevice lo = add("lo%d", 1);
+    assertThrows(InvalidArgumentException.class, () -> lo.linkDown(2));
+    assertThrows(InvalidArgumentException.class, () -> lo.lid(0));
+  }
+}

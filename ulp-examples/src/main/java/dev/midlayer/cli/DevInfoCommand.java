@@ -1,0 +1,97 @@
+package dev.midlayer.cli;
+
+import dev.midlayer.device.Device;
+import dev.midlayer.drivers.loopback.LoopbackFabric;
+import dev.midlayer.spi.DeviceAttributes;
+import dev.midlayer.spi.PortAttributes;
+import java.io.PrintStream;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code midlayer devinfo}: registers loopback devices and prints what the midlayer reports, like ibv_devinfo. */
+@Command(name = "devinfo", mixinStandardHelpOptions = true,
+    description = "Register loopback devices and print their attributes and ports, like ibv_devinfo.")
+public final class DevInfoCommand implements Callable<Integer> {
+
+  @Option(names = {"-d", "--devices"}, defaultValue = "2", description = "Number of loopback devices (default ${DEFAULT-VALUE}).")
+  int devices;
+
+  @Option(names = {"-p", "--ports"}, defaultValue = "1", description = "Ports per device (default ${DEFAULT-VALUE}).")
+  int ports;
+
+  @Option(names = {"-v", "--verbose"}, description = "Also print the device limits (max_qp, max_cqe, ...).")
+  boolean verbose;
+
+  @Override
+  public Integer call() throws Exception {
+    ActorSystem<Void> system = MidlayerCli.startSystem();
+    try {
+      LoopbackFabric fabric = LoopbackFabric.create(system);
+      for (int i = 0; i < devices; i++) {
+        fabric.addDevice("lo%d", ports).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      }
+      for (Device device : fabric.midlayer().devices()) {
+        print(System.out, device, verbose);
+      }
+      return 0;
+    } finally {
+      MidlayerCli.stopSystem(system);
+    }
+  }
+
+  /** Prints a device in ibv_devinfo's layout, querying each port through the midlayer. */
+  static void print(PrintStream out, Device device, boolean verbose) throws Exception {
+    DeviceAttributes a = device.queryDevice().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    out.printf("hca_id:\t%s%n", device.name());
+    out.printf("\ttransport:\t\t\tInfiniBand (0)%n");
+    out.printf("\tdriver:\t\t\t\t%s%n", device.driverName());
+    out.printf("\tfw_ver:\t\t\t\t%s%n", a.firmwareVersion());
+    out.printf("\tnode_guid:\t\t\t%s%n", guid(a.nodeGuid()));
+    out.printf("\tsys_image_guid:\t\t\t%s%n", guid(a.systemImageGuid()));
+    out.printf("\tvendor_id:\t\t\t0x%04x%n", a.vendorId());
+    out.printf("\tvendor_part_id:\t\t\t%d%n", a.vendorPartId());
+    out.printf("\thw_ver:\t\t\t\t0x%X%n", a.hardwareVersion());
+    out.printf("\tphys_port_cnt:\t\t\t%d%n", a.physPortCount());
+    if (verbose) {
+      out.printf("\tmax_mr_size:\t\t\t0x%x%n", a.maxMrSize());
+      out.printf("\tmax_qp:\t\t\t\t%d%n", a.maxQp());
+      out.printf("\tmax_qp_wr:\t\t\t%d%n", a.maxQpWr());
+      out.printf("\tmax_sge:\t\t\t%d%n", a.maxSge());
+      out.printf("\tmax_cq:\t\t\t\t%d%n", a.maxCq());
+      out.printf("\tmax_cqe:\t\t\t%d%n", a.maxCqe());
+      out.printf("\tmax_mr:\t\t\t\t%d%n", a.maxMr());
+      out.printf("\tmax_pd:\t\t\t\t%d%n", a.maxPd());
+      out.printf("\tmax_qp_rd_atom:\t\t\t%d%n", a.maxQpRdAtom());
+      out.printf("\tmax_qp_init_rd_atom:\t\t%d%n", a.maxQpInitRdAtom());
+      out.printf("\tmax_srq:\t\t\t%d%n", a.maxSrq());
+      out.printf("\tmax_srq_wr:\t\t\t%d%n", a.maxSrqWr());
+      out.printf("\tmax_ah:\t\t\t\t%d%n", a.maxAh());
+      out.printf("\tmax_fmr:\t\t\t%d%n", a.maxFmr());
+      out.printf("\tmax_inline_data:\t\t%d%n", a.maxInlineData());
+    }
+    for (int p = 1; p <= a.physPortCount(); p++) {
+      PortAttributes port = device.queryPort(p).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      out.printf("\t\tport:\t%d%n", p);
+      out.printf("\t\t\tstate:\t\t\tPORT_%s (%d)%n", port.state(), port.state().value());
+      out.printf("\t\t\tmax_mtu:\t\t%d (%d)%n", port.maxMtu().bytes(), port.maxMtu().value());
+      out.printf("\t\t\tactive_mtu:\t\t%d (%d)%n", port.activeMtu().bytes(), port.activeMtu().value());
+      out.printf("\t\t\tsm_lid:\t\t\t%d%n", port.smLid());
+      out.printf("\t\t\tport_lid:\t\t%d%n", port.lid());
+      out.printf("\t\t\tport_lmc:\t\t0x%02x%n", port.lmc());
+      out.printf("\t\t\tlink_layer:\t\t%s%n", port.linkLayer() == dev.midlayer.spi.LinkLayer.INFINIBAND
+          ? "InfiniBand" : "Ethernet");
+      for (int g = 0; g < port.gids().size(); g++) {
+        out.printf("\t\t\tGID[%3d]:\t\t%s%n", g, port.gids().get(g));
+      }
+    }
+    out.println();
+  }
+
+  private static String guid(long v) {
+    return String.format("%04x:%04x:%04x:%04x", (v >>> 48) & 0xffff, (v >>> 32) & 0xffff,
+        (v >>> 16) & 0xffff, v & 0xffff);
+  }
+}

@@ -1,0 +1,43 @@
+package dev.midlayer.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code midlayer} command line. Run {@code java -jar ulp-examples/target/midlayer.jar --help}. */
+@Command(
+    name = "midlayer",
+    mixinStandardHelpOptions = true,
+    version = "midlayer 0.1.0-SNAPSHOT",
+    description = "An InfiniBand-style RDMA midlayer on Pekko typed actors, on an in-JVM loopback fabric.",
+    subcommands = {DevInfoCommand.class, HotplugCommand.class})
+public final class MidlayerCli implements Runnable {
+
+  public static void main(String[] args) {
+    // Initialise logging before the actor system starts logging from its own threads.
+    LoggerFactory.getLogger(MidlayerCli.class);
+    System.exit(new CommandLine(new MidlayerCli()).execute(args));
+  }
+
+  @Override
+  public void run() {
+    new CommandLine(this).usage(System.out);
+  }
+
+  /** Starts the actor system the commands run the midlayer in ({@code midlayer-cli.conf} over the defaults). */
+  static ActorSystem<Void> startSystem() {
+    Config config = ConfigFactory.load("midlayer-cli");
+    return ActorSystem.create(Behaviors.empty(), "midlayer", config);
+  }
+
+  /** Terminates the actor system and waits for it. */
+  static void stopSystem(ActorSystem<?> system) throws Exception {
+    system.terminate();
+    system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+}
