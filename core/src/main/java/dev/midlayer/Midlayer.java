@@ -94,13 +94,14 @@ public final class Midlayer implements Extension {
    * {@code add} might need (the seed: no semaphores that could deadlock a consumer calling back).
    *
    * @param name the device name, or a pattern with one {@code %d} (e.g. {@code "lo%d"}) which takes the
-   *     lowest free index; at most {@value #MAX_DEVICE_NAME_LENGTH} characters, no whitespace or '/'
+   *     lowest free index; at most {@value #MAX_DEVICE_NAME_LENGTH} characters (after the index is
+   *     filled in), no whitespace or '/'
    * @param ops the driver's ops table; every {@linkplain dev.midlayer.spi.DriverOp#mandatory() mandatory}
    *     op must be present
    * @throws InvalidArgumentException for a null, blank or malformed name, or null ops
    * @throws MissingDriverOpException if the ops table lacks a mandatory op (named in the message)
    * @return a stage that fails with {@link dev.midlayer.registry.NameTakenException} if an explicit name
-   *     is taken, or with {@link dev.midlayer.device.DriverOpFailedException} if the driver's set-up ops
+   *     is taken, with {@link InvalidArgumentException} if a pattern's lowest free name is too long, or with {@link dev.midlayer.device.DriverOpFailedException} if the driver's set-up ops
    *     failed
    */
   public CompletionStage<Device> registerDevice(String name, DeviceOps ops) {
@@ -234,7 +235,7 @@ public final class Midlayer implements Extension {
     }
     for (int i = 0; i < name.length(); i++) {
       char c = name.charAt(i);
-      if (Character.isWhitespace(c) || c == '/' || Character.isISOControl(c)) {
+      if (Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '/' || Character.isISOControl(c)) {
         throw new InvalidArgumentException("name", "'" + name + "' contains whitespace, '/' or a control character");
       }
     }

@@ -1,5 +1,6 @@
 package dev.midlayer.client;
 
+import dev.midlayer.internal.NonFatal;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -21,8 +22,8 @@ public final class InterfaceClientActor {
             reply = client.add(m.device(), m.client())
                 ? ClientMessage.AddReply.added()
                 : ClientMessage.AddReply.declined("add returned false");
-          } catch (Exception e) {
-            reply = ClientMessage.AddReply.failed(e);
+          } catch (Throwable e) {
+            reply = ClientMessage.AddReply.failed(NonFatal.rethrowIfFatal(e));
           }
           m.replyTo().tell(reply);
           return Behaviors.same();
@@ -30,9 +31,9 @@ public final class InterfaceClientActor {
         .onMessage(ClientMessage.DeviceRemoved.class, m -> {
           try {
             client.remove(m.device(), m.client(), m.clientData());
-          } catch (Exception e) {
+          } catch (Throwable e) {
             ctx.getLog().error("{} threw in remove of {}; the device is removed anyway",
-                m.client(), m.device().name(), e);
+                m.client(), m.device().name(), NonFatal.rethrowIfFatal(e));
           }
           m.replyTo().tell(Done.getInstance());
           return Behaviors.same();

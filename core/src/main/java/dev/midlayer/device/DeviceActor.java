@@ -2,6 +2,7 @@ package dev.midlayer.device;
 
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.context.ContextChecker;
+import dev.midlayer.internal.NonFatal;
 import dev.midlayer.internal.Replies;
 import dev.midlayer.registry.NotRegisteredException;
 import dev.midlayer.spi.DeviceAttributes;
@@ -118,7 +119,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         });
       }
       msg.replyTo().tell(new SetupResult(null));
-    } catch (RuntimeException e) {
+    } catch (DriverOpFailedException e) {
       msg.replyTo().tell(new SetupResult(e));
     }
     return this;
@@ -174,8 +175,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     for (EventHandlerRegistration h : handlers) {
       try {
         AtomicContext.run(h.callbackName(), () -> h.handler().onEvent(event));
-      } catch (RuntimeException e) {
-        getContext().getLog().error("{} threw on {}", h, event, e);
+      } catch (Throwable e) {
+        // Consumer code: whatever it throws (checked exceptions included) must not stop the device actor.
+        getContext().getLog().error("{} threw on {}", h, event, NonFatal.rethrowIfFatal(e));
       }
     }
     return this;
@@ -247,8 +249,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     T value;
     try {
       value = body.call();
-    } catch (Exception e) {
-      throw new DriverOpFailedException(op, device.name(), e);
+    } catch (Throwable e) {
+      throw new DriverOpFailedException(op, device.name(), NonFatal.rethrowIfFatal(e));
     }
     if (value == null && (op == DriverOp.QUERY_DEVICE || op == DriverOp.QUERY_PORT)) {
       throw new DriverOpFailedException(op, device.name(), new NullPointerException("the op returned null"));

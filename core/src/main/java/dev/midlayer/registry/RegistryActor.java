@@ -1,5 +1,7 @@
 package dev.midlayer.registry;
 
+import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.Midlayer;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.client.ClientMessage;
@@ -87,6 +89,8 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   private record ClientTerminated(ClientId client) implements Command {}
 
+  private record DeviceTerminated(Device device) implements Command {}
+
   private record ReplyOverdue(long step) implements Command {}
 
   /** The registry behaviour; it publishes snapshots into {@code snapshot}. */
@@ -130,9 +134,20 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   /** One client callback the running operation still has to make. Re-checked when its turn comes. */
   private record PairStep(boolean add, ClientEntry client, DeviceEntry device) {}
 
-  /** What the running operation is waiting for. */
-  private record Awaiting(String what, ClientEntry client, DeviceEntry device, boolean add,
-      ActorRef<?> replyForwarder, long sinceNanos) {}
+  /** The kinds of reply the running operation can wait for. */
+  private enum Wait {
+    SETUP("set-up"), SHUTDOWN("shutdown"), ADD("add"), REMOVE("remove");
+
+    final String label;
+
+    Wait(String label) {
+      this.label = label;
+    }
+  }
+
+  /** What the running operation is waiting for. {@code client} is null for the device's own steps. */
+  private record Awaiting(Wait what, ClientEntry client, DeviceEntry device, ActorRef<?> replyForwarder,
+      long sinceNanos) {}
 
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
@@ -184,6 +199,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
         .onMessage(AddReplied.class, this::onAddReplied)
         .onMessage(RemoveReplied.class, this::onRemoveReplied)
         .onMessage(ClientTerminated.class, this::onClientTerminated)
+        .onMessage(DeviceTerminated.class, this::onDeviceTerminated)
         .onMessage(ReplyOverdue.class, this::onReplyOverdue)
         .build();
   }
@@ -261,11 +277,20 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       finishOperation();
       return;
     }
+    if (name.length() > Midlayer.MAX_DEVICE_NAME_LENGTH) {
+      // The pattern fit, but its lowest free index makes the name too long (the kernel's -ENFILE).
+      Replies.fail(replyExecutor, op.result(), new InvalidArgumentException("name", "pattern '" + op.name()
+          + "' has no free name of at most " + Midlayer.MAX_DEVICE_NAME_LENGTH + " characters (next: " + name + ")"));
+      finishOperation();
+      return;
+    }
     Device device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, op.ops(), contextChecker,
         settings.controlDispatcher(), settings.unregisteredDeviceLinger());
     DeviceEntry entry = new DeviceEntry(device);
     devices.put(name, entry);
-    await("set-up", null, entry, false, null);
+    // A device actor that dies (a bug) must not leave the registry waiting for a reply forever.
+    ctx.watchWith(DeviceLifecycle.actor(device), new DeviceTerminated(device));
+    await(Wait.SETUP, null, entry, null);
     DeviceLifecycle.setup(device, setupAdapter);
   }
 
@@ -315,7 +340,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       steps.add(new PairStep(false, client, entry));
     }
     afterSteps = () -> {
-      await("shutdown", null, entry, false, null);
+      await(Wait.SHUTDOWN, null, entry, null);
       DeviceLifecycle.shutdown(entry.device, shutdownAdapter);
     };
     runSteps();
@@ -413,7 +438,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     DeviceLifecycle.openClientData(device.device, client.id);
     long s = step;
     ActorRef<AddReply> replyTo = forwarder(r -> new AddReplied(s, r));
-    await("add", client, device, true, replyTo);
+    await(Wait.ADD, client, device, replyTo);
     client.ref.tell(new ClientMessage.DeviceAdded(device.device, client.id, replyTo));
   }
 
@@ -432,12 +457,12 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     Object data = device.device.getClientData(client.id);
     long s = step;
     ActorRef<Done> replyTo = forwarder(d -> new RemoveReplied(s));
-    await("remove", client, device, false, replyTo);
+    await(Wait.REMOVE, client, device, replyTo);
     client.ref.tell(new ClientMessage.DeviceRemoved(device.device, client.id, data, replyTo));
   }
 
   private Behavior<Command> onAddReplied(AddReplied msg) {
-    if (awaiting == null || msg.step() != step || !awaiting.add()) {
+    if (awaiting == null || msg.step() != step || awaiting.what() != Wait.ADD) {
       return this;
     }
     ClientEntry client = awaiting.client();
@@ -462,7 +487,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   }
 
   private Behavior<Command> onRemoveReplied(RemoveReplied msg) {
-    if (awaiting == null || msg.step() != step || awaiting.add()) {
+    if (awaiting == null || msg.step() != step || awaiting.what() != Wait.REMOVE) {
       return this;
     }
     ClientEntry client = awaiting.client();
@@ -482,10 +507,10 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     }
     client.terminated = true;
     if (awaiting != null && awaiting.client() == client) {
-      ctx.getLog().error("{} terminated during {} of {}", client.id, awaiting.what(),
+      ctx.getLog().error("{} terminated during {} of {}", client.id, awaiting.what().label,
           awaiting.device().device.name());
       // Treat it as the reply it can no longer send: a failed add, or a finished remove.
-      if (awaiting.add()) {
+      if (awaiting.what() == Wait.ADD) {
         return onAddReplied(new AddReplied(step,
             ClientMessage.AddReply.failed(new IllegalStateException("client actor terminated"))));
       }
@@ -495,16 +520,33 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     return this;
   }
 
+  private Behavior<Command> onDeviceTerminated(DeviceTerminated msg) {
+    DeviceEntry entry = devices.get(msg.device().name());
+    if (entry == null || entry.device != msg.device()) {
+      return this; // the normal end of an unregistered device, or of one whose set-up failed
+    }
+    ctx.getLog().error("the actor of device {} terminated while the device is registered", entry.device.name());
+    if (awaiting != null && awaiting.device() == entry && awaiting.what() == Wait.SETUP) {
+      return onSetupDone(new SetupDone(new DeviceActor.SetupResult(
+          new IllegalStateException("the device actor of " + entry.device.name() + " terminated during set-up"))));
+    }
+    if (awaiting != null && awaiting.device() == entry && awaiting.what() == Wait.SHUTDOWN) {
+      DeviceLifecycle.setState(entry.device, DeviceState.UNREGISTERED);
+      return onShutdownDone(new ShutdownDone());
+    }
+    return this;
+  }
+
   private Behavior<Command> onReplyOverdue(ReplyOverdue msg) {
     if (awaiting != null && msg.step() == step) {
       long seconds = (System.nanoTime() - awaiting.sinceNanos()) / 1_000_000_000L;
       if (awaiting.client() != null) {
         ctx.getLog().warn("{} has not finished {} of device {} after {} s; registration of devices and "
-            + "clients waits for it", awaiting.client().id, awaiting.what(), awaiting.device().device.name(),
-            seconds);
+            + "clients waits for it", awaiting.client().id, awaiting.what().label,
+            awaiting.device().device.name(), seconds);
       } else {
         ctx.getLog().warn("device {} has not finished {} after {} s", awaiting.device().device.name(),
-            awaiting.what(), seconds);
+            awaiting.what().label, seconds);
       }
     }
     return this;
@@ -512,8 +554,8 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   // ---- helpers ----
 
-  private void await(String what, ClientEntry client, DeviceEntry device, boolean add, ActorRef<?> forwarder) {
-    awaiting = new Awaiting(what, client, device, add, forwarder, System.nanoTime());
+  private void await(Wait what, ClientEntry client, DeviceEntry device, ActorRef<?> forwarder) {
+    awaiting = new Awaiting(what, client, device, forwarder, System.nanoTime());
     timers.startTimerWithFixedDelay("reply-overdue", new ReplyOverdue(step),
         settings.clientAckWarningInterval());
   }
