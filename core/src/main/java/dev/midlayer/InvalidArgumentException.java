@@ -3,7 +3,8 @@ package dev.midlayer;
 /**
  * A verb was called with an argument that can never be valid (the kernel's {@code -EINVAL}): null,
  * blank, out of range, or not allowed for the object. Thrown at once by the verb, before anything
- * changed. {@link #field()} names the argument.
+ * changed. {@link #field()} names the argument. The static checks never block and may be called from
+ * any thread.
  */
 public final class InvalidArgumentException extends MidlayerException {
   private static final long serialVersionUID = 1L;

@@ -3,7 +3,7 @@ package dev.midlayer;
 /**
  * Base class of every error the midlayer reports. Each subclass names one kind of failure, and its
  * message names the object, field or limit involved, so a caller can tell what was wrong without
- * reading midlayer code.
+ * reading midlayer code. Exceptions are immutable once thrown and safe to pass between threads.
  */
 public class MidlayerException extends RuntimeException {
   private static final long serialVersionUID = 1L;

@@ -6,7 +6,7 @@ import org.apache.pekko.actor.typed.ExtensionId;
 /**
  * The Pekko extension id of {@link Midlayer}. Use {@link Midlayer#get(ActorSystem)}. To start the
  * midlayer together with the actor system, list it in the config:
- * {@code pekko.actor.typed.library-extensions += "dev.midlayer.MidlayerId"}.
+ * {@code pekko.actor.typed.library-extensions += "dev.midlayer.MidlayerId"}. Stateless; any thread.
  */
 public final class MidlayerId extends ExtensionId<Midlayer> {
   private static final MidlayerId INSTANCE = new MidlayerId();

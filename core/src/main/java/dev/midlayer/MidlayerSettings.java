@@ -6,7 +6,7 @@ import java.time.Duration;
 
 /**
  * The midlayer's settings, read from the {@code midlayer} section of the actor system's config (see
- * {@code reference.conf} for every key and its meaning). Immutable.
+ * {@code reference.conf} for every key and its meaning). Immutable; safe from any thread.
  *
  * @param contextCheck {@code midlayer.context-check}
  * @param clientAckWarningInterval {@code midlayer.client-ack-warning-interval}

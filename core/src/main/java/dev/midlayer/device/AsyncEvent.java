@@ -4,7 +4,8 @@ import dev.midlayer.InvalidArgumentException;
 
 /**
  * An asynchronous event ({@code struct ib_event}): which device, what happened, and the element it
- * concerns. The element's kind must match the type's ({@link AsyncEventType#element()}). Immutable.
+ * concerns. The element's kind must match the type's ({@link AsyncEventType#element()}). Immutable;
+ * constructing one never blocks and is allowed from any thread, callbacks included.
  */
 public record AsyncEvent(Device device, AsyncEventType type, EventElement element) {
 
