@@ -93,7 +93,7 @@ class ClientAckWarningTest {
     LoggingTestKit.warn("client 'slowpoke' (#0) has not finished remove of device ack0")
         .withOccurrences(2)
         .expect(testKit.system(), () -> {
-          unregistration.get() = midlayer.unregisterDevice(device);
+          unregistration.set(midlayer.unregisterDevice(device));
           return null;
         });
     assertFalse(unregistration.get().toCompletableFuture().isDone());
