@@ -13,13 +13,17 @@ import java.time.Duration;
  * @param unregisteredDeviceLinger {@code midlayer.unregistered-device-linger}
  * @param controlDispatcher config path of the dispatcher for the registry and device actors
  * @param clientDispatcher config path of the dispatcher for client actors
+ * @param dataPathDispatcher config path of the dispatcher for CQ actors and drivers' data-path actors
+ * @param cqPollBudget completions a CQ actor processes per turn before it yields
  */
 public record MidlayerSettings(
     ContextCheckMode contextCheck,
     Duration clientAckWarningInterval,
     Duration unregisteredDeviceLinger,
     String controlDispatcher,
-    String clientDispatcher) {
+    String clientDispatcher,
+    String dataPathDispatcher,
+    int cqPollBudget) {
 
   /** Reads the settings from a config that contains the {@code midlayer} section. */
   public static MidlayerSettings fromConfig(Config root) {
@@ -29,7 +33,16 @@ public record MidlayerSettings(
         positive(c.getDuration("client-ack-warning-interval"), "midlayer.client-ack-warning-interval"),
         positive(c.getDuration("unregistered-device-linger"), "midlayer.unregistered-device-linger"),
         c.getString("dispatchers.control"),
-        c.getString("dispatchers.client"));
+        c.getString("dispatchers.client"),
+        c.getString("dispatchers.data-path"),
+        positiveInt(c.getInt("cq.poll-budget"), "midlayer.cq.poll-budget"));
+  }
+
+  private static int positiveInt(int v, String key) {
+    if (v <= 0) {
+      throw new IllegalArgumentException(key + " must be positive, was " + v);
+    }
+    return v;
   }
 
   private static Duration positive(Duration d, String key) {

@@ -152,7 +152,8 @@ class MidlayerExtensionTest {
   @DisplayName("settings come from reference.conf: context-check strict, 10 s ack warning, 30 s linger, dispatchers")
   void settingsDefaultToReferenceConf() {
     MidlayerSettings expected = new MidlayerSettings(ContextCheckMode.STRICT, Duration.ofSeconds(10),
-        Duration.ofSeconds(30), "midlayer.control-dispatcher", "midlayer.client-dispatcher");
+        Duration.ofSeconds(30), "midlayer.control-dispatcher", "midlayer.client-dispatcher",
+        "midlayer.data-path-dispatcher", 256);
     assertEquals(expected, MidlayerSettings.fromConfig(ConfigFactory.load()));
     assertEquals(expected, MidlayerSettings.fromConfig(ConfigFactory.defaultReference()));
     Midlayer m = Midlayer.get(kit().system());
@@ -172,7 +173,7 @@ class MidlayerExtensionTest {
         """);
     Midlayer m = Midlayer.get(k.system());
     assertEquals(new MidlayerSettings(ContextCheckMode.WARN, Duration.ofMillis(250), Duration.ofMinutes(2),
-        "my-control", "midlayer.client-dispatcher"), m.settings());
+        "my-control", "midlayer.client-dispatcher", "midlayer.data-path-dispatcher", 256), m.settings());
     assertEquals(ContextCheckMode.WARN, m.contextChecker().mode());
     // The overridden dispatcher is really used: registering a device works on it.
     Device d = await(m.registerDevice("ovr%d", new TestDriver().ops()));

@@ -2,10 +2,16 @@ package dev.midlayer.device;
 
 import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.client.ClientId;
+import dev.midlayer.MidlayerSettings;
 import dev.midlayer.context.ContextChecker;
+import dev.midlayer.cq.CompletionHandler;
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.cq.PollContext;
 import dev.midlayer.spi.DeviceAttributes;
 import dev.midlayer.spi.DeviceOps;
 import dev.midlayer.spi.PortAttributes;
+import dev.midlayer.verbs.DeviceVerbs;
+import dev.midlayer.verbs.ProtectionDomain;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,20 +38,23 @@ public final class Device {
   private final int index;
   private final DeviceOps ops;
   private final ContextChecker contextChecker;
+  private final MidlayerSettings settings;
   private final ConcurrentHashMap<ClientId, Object> clientData = new ConcurrentHashMap<>();
   private volatile ActorRef<DeviceActor.Command> actor;
   private volatile DeviceState state = DeviceState.REGISTERING;
   private volatile DeviceAttributes attributes;
   private volatile AtomicReferenceArray<PortAttributes> portCache = new AtomicReferenceArray<>(0);
+  private volatile DeviceVerbs verbs;
 
   /** Marks an open client-data slot that holds no value yet (the map cannot hold null). */
   private static final Object EMPTY_SLOT = new Object();
 
-  Device(String name, int index, DeviceOps ops, ContextChecker contextChecker) {
+  Device(String name, int index, DeviceOps ops, ContextChecker contextChecker, MidlayerSettings settings) {
     this.name = name;
     this.index = index;
     this.ops = ops;
     this.contextChecker = contextChecker;
+    this.settings = settings;
   }
 
   /** The device's name, e.g. {@code lo0}. Never blocks; any thread. */
@@ -117,6 +126,39 @@ public final class Device {
     CompletableFuture<PortAttributes> result = new CompletableFuture<>();
     actor.tell(new DeviceActor.QueryPort(portNum, result));
     return result;
+  }
+
+  /**
+   * Allocates a protection domain ({@code ib_alloc_pd}). <b>May sleep</b>: must not be called from atomic
+   * context. Any thread otherwise.
+   */
+  public CompletionStage<ProtectionDomain> allocPd() {
+    return ProtectionDomain.alloc(this);
+  }
+
+  /**
+   * Creates a completion queue with a completion handler ({@code ib_create_cq}): the handler runs on the
+   * CQ's actor once per arming ({@link CompletionQueue#requestNotify}). <b>May sleep</b>: must not be
+   * called from atomic context.
+   *
+   * @param cqe the minimum number of entries, 1..{@code maxCqe} (rounded up to a power of two)
+   * @param handler the completion handler, or null to only poll
+   * @param eventHandler receives CQ_ERR for this CQ, or null
+   * @param context any object, returned by {@link CompletionQueue#context()}
+   * @throws dev.midlayer.InvalidArgumentException if {@code cqe} is out of range
+   */
+  public CompletionStage<CompletionQueue> createCq(int cqe, CompletionHandler handler, EventHandler eventHandler,
+      Object context) {
+    return CompletionQueue.create(this, cqe, handler, eventHandler, context);
+  }
+
+  /**
+   * Creates a completion queue polled per {@code pollContext} ({@code ib_alloc_cq}, the modern API): by
+   * the ULP ({@link PollContext#DIRECT}) or by the CQ's actor calling each WR's {@code done}
+   * ({@link PollContext#ACTOR}). <b>May sleep</b>: must not be called from atomic context.
+   */
+  public CompletionStage<CompletionQueue> allocCq(int cqe, PollContext pollContext) {
+    return CompletionQueue.alloc(this, cqe, pollContext, null);
   }
 
   /**
@@ -237,6 +279,7 @@ public final class Device {
   void setAttributes(DeviceAttributes attrs, PortAttributes[] ports) {
     AtomicReferenceArray<PortAttributes> cache = new AtomicReferenceArray<>(ports);
     this.portCache = cache;
+    this.verbs = new DeviceVerbs(attrs.maxMr());
     this.attributes = attrs;
   }
 
@@ -252,7 +295,19 @@ public final class Device {
     clientData.remove(client);
   }
 
-  private void checkUsable(String verb) {
+  DeviceVerbs verbs() {
+    return verbs;
+  }
+
+  MidlayerSettings settings() {
+    return settings;
+  }
+
+  ContextChecker contextChecker() {
+    return contextChecker;
+  }
+
+  void checkUsable(String verb) {
     if (state == DeviceState.UNREGISTERED) {
       throw new DeviceUnregisteredException(name, verb);
     }

@@ -1,5 +1,6 @@
 package dev.midlayer.device;
 
+import dev.midlayer.MidlayerSettings;
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.internal.NonFatal;
@@ -11,7 +12,9 @@ import dev.midlayer.spi.DriverOp;
 import dev.midlayer.spi.PortAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import org.apache.pekko.Done;
@@ -59,19 +62,27 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
   record Dispatch(AsyncEvent event) implements Command {}
 
+  record Create<T extends DeviceResource>(String verb, DeviceResources.CreateBody<T> body,
+      CompletableFuture<T> result)
+      implements Command {}
+
+  record Destroy(String verb, DeviceResource resource, Callable<Void> body, CompletableFuture<Done> result)
+      implements Command {}
+
   private record LingerOver() implements Command {}
 
   /**
    * Creates a device handle in state REGISTERING and spawns its actor as a child of {@code parent}, on
-   * the dispatcher configured at {@code dispatcherPath}. Called by the registry only.
+   * the control dispatcher. Called by the registry only.
    */
   public static Device spawn(ActorContext<?> parent, String name, int index, DeviceOps ops,
-      ContextChecker contextChecker, String dispatcherPath, Duration linger) {
-    Device device = new Device(name, index, ops, contextChecker);
+      ContextChecker contextChecker, MidlayerSettings settings) {
+    Device device = new Device(name, index, ops, contextChecker, settings);
     ActorRef<Command> ref = parent.spawn(
-        Behaviors.setup(ctx -> new DeviceActor(ctx, device, linger)),
+        Behaviors.setup(ctx -> new DeviceActor(ctx, device, settings.unregisteredDeviceLinger(),
+            settings.dataPathDispatcher())),
         "device-" + index,
-        DispatcherSelector.fromConfig(dispatcherPath));
+        DispatcherSelector.fromConfig(settings.controlDispatcher()));
     device.bind(ref);
     return device;
   }
@@ -81,12 +92,23 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   private final Executor replyExecutor;
   /** Registered handlers in registration order; also the device's record of live handler registrations. */
   private final List<EventHandlerRegistration> handlers = new ArrayList<>();
+  /** The objects created on the device and not destroyed yet, oldest first: the record for reclaim. */
+  private final LinkedHashSet<DeviceResource> resources = new LinkedHashSet<>();
 
-  private DeviceActor(ActorContext<Command> context, Device device, Duration linger) {
+  private final DeviceResources.Spawner spawner;
+
+  private DeviceActor(ActorContext<Command> context, Device device, Duration linger, String dataPathDispatcherPath) {
     super(context);
     this.device = device;
     this.linger = linger;
     this.replyExecutor = context.getSystem().executionContext();
+    DispatcherSelector dataPath = DispatcherSelector.fromConfig(dataPathDispatcherPath);
+    this.spawner = new DeviceResources.Spawner() {
+      @Override
+      public <M> ActorRef<M> spawnDataPath(Behavior<M> behavior, String childName) {
+        return context.spawn(behavior, childName, dataPath);
+      }
+    };
   }
 
   @Override
@@ -98,6 +120,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(RegisterEventHandler.class, this::onRegisterEventHandler)
         .onMessage(UnregisterEventHandler.class, this::onUnregisterEventHandler)
         .onMessage(Dispatch.class, this::onDispatch)
+        .onMessage(Create.class, this::onCreate)
+        .onMessage(Destroy.class, this::onDestroy)
         .onMessage(Shutdown.class, this::onShutdown)
         .build();
   }
@@ -183,6 +207,35 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     return this;
   }
 
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private Behavior<Command> onCreate(Create msg) {
+    try {
+      DeviceResource created = (DeviceResource) msg.body().create(spawner);
+      resources.add(created);
+      Replies.complete(replyExecutor, msg.result(), created);
+    } catch (Throwable e) {
+      Replies.fail(replyExecutor, msg.result(), NonFatal.rethrowIfFatal(e));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onDestroy(Destroy msg) {
+    if (!resources.contains(msg.resource())) {
+      Replies.fail(replyExecutor, msg.result(),
+          new NotRegisteredException(msg.verb() + ": " + msg.resource().describe() + " does not exist on "
+              + device.name() + " (destroyed already?)"));
+      return this;
+    }
+    try {
+      msg.body().call();
+      resources.remove(msg.resource());
+      Replies.complete(replyExecutor, msg.result(), Done.getInstance());
+    } catch (Throwable e) {
+      Replies.fail(replyExecutor, msg.result(), NonFatal.rethrowIfFatal(e));
+    }
+    return this;
+  }
+
   private Behavior<Command> onShutdown(Shutdown msg) {
     // After every client's remove returned, anything still registered was left behind by a client.
     for (EventHandlerRegistration h : handlers) {
@@ -190,6 +243,18 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
           + "the midlayer (a client must undo everything in its remove)", h);
     }
     handlers.clear();
+    List<DeviceResource> leftovers = new ArrayList<>(resources);
+    for (int i = leftovers.size() - 1; i >= 0; i--) {
+      DeviceResource r = leftovers.get(i);
+      getContext().getLog().warn("{} on {} was left after every client's remove: reclaimed by the midlayer "
+          + "(a client must destroy what it created in its remove)", r.describe(), device.name());
+      try {
+        r.reclaim();
+      } catch (Throwable e) {
+        getContext().getLog().error("reclaiming {} failed", r.describe(), NonFatal.rethrowIfFatal(e));
+      }
+    }
+    resources.clear();
     if (device.ops().deallocDriver() != null) {
       try {
         call(DriverOp.DEALLOC_DRIVER, () -> {
@@ -213,6 +278,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(QueryPort.class, m -> failGone(m.result(), "queryPort"))
         .onMessage(RegisterEventHandler.class, m -> failGone(m.result(), "registerEventHandler"))
         .onMessage(UnregisterEventHandler.class, m -> failGone(m.result(), "unregisterEventHandler"))
+        .onMessage(Create.class, m -> failGone(m.result(), m.verb()))
+        .onMessage(Destroy.class, m -> failGone(m.result(), m.verb()))
         .onMessage(Dispatch.class, m -> {
           getContext().getLog().debug("{} dropped: the device is unregistered", m.event());
           return Behaviors.same();

@@ -284,8 +284,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       finishOperation();
       return;
     }
-    Device device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, op.ops(), contextChecker,
-        settings.controlDispatcher(), settings.unregisteredDeviceLinger());
+    Device device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, op.ops(), contextChecker, settings);
     DeviceEntry entry = new DeviceEntry(device);
     devices.put(name, entry);
     // A device actor that dies (a bug) must not leave the registry waiting for a reply forever.

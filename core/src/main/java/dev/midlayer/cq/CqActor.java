@@ -1,0 +1,133 @@
+package dev.midlayer.cq;
+
+import dev.midlayer.context.AtomicContext;
+import dev.midlayer.internal.NonFatal;
+import dev.midlayer.verbs.WcStatus;
+import dev.midlayer.verbs.WorkCompletion;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * Internal API. The actor of one {@link CompletionQueue}: the only place its completion handler, its
+ * per-WR {@code done} callbacks and its event handler are called, so none of them ever runs concurrently
+ * with itself, and none runs in the call chain of a verb. Runs on the data-path dispatcher.
+ */
+final class CqActor extends AbstractBehavior<CqActor.Command> {
+
+  /** Messages of a CQ actor; each is a singleton, so telling one allocates nothing. */
+  enum Command {
+    /** An armed CQ got a matching completion. */
+    NOTIFIED,
+    /** ACTOR poll context: more completions may be waiting; poll on. */
+    CONTINUE,
+    /** A completion did not fit. */
+    OVERFLOWED,
+    /** The CQ was destroyed. */
+    STOP
+  }
+
+  static final Command NOTIFIED = Command.NOTIFIED;
+  static final Command OVERFLOWED = Command.OVERFLOWED;
+  static final Command STOP = Command.STOP;
+
+  static Behavior<Command> create(CompletionQueue cq, int budget) {
+    return Behaviors.setup(ctx -> new CqActor(ctx, cq, budget));
+  }
+
+  private final CompletionQueue cq;
+  private final int budget;
+  private final String handlerName;
+  private final String eventHandlerName;
+  private final WorkCompletion[] batch = new WorkCompletion[CompletionQueue.POLL_BATCH];
+  private boolean warnedNullCqe;
+
+  private CqActor(ActorContext<Command> ctx, CompletionQueue cq, int budget) {
+    super(ctx);
+    this.cq = cq;
+    this.budget = budget;
+    String where = " of CQ #" + cq.number() + " on " + cq.device().name();
+    this.handlerName = (cq.pollContext() == PollContext.ACTOR ? "done callbacks" : "completion handler") + where;
+    this.eventHandlerName = "event handler" + where;
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessageEquals(Command.NOTIFIED, this::onNotified)
+        .onMessageEquals(Command.CONTINUE, this::pollBudget)
+        .onMessageEquals(Command.OVERFLOWED, this::onOverflowed)
+        .onMessageEquals(Command.STOP, Behaviors::stopped)
+        .build();
+  }
+
+  private Behavior<Command> onNotified() {
+    if (cq.pollContext() == PollContext.ACTOR) {
+      return pollBudget();
+    }
+    CompletionHandler handler = cq.handler();
+    if (handler != null) {
+      try {
+        AtomicContext.run(handlerName, () -> handler.onCompletion(cq));
+      } catch (Throwable e) {
+        getContext().getLog().error("{} threw", handlerName, NonFatal.rethrowIfFatal(e));
+      }
+    }
+    return this;
+  }
+
+  /** The ib_cq loop: batches of 16, at most {@code budget}, then re-arm and continue if anything was missed. */
+  private Behavior<Command> pollBudget() {
+    int[] done = {0};
+    AtomicContext.run(handlerName, () -> {
+      while (done[0] < budget) {
+        int n = cq.poll(batch, Math.min(batch.length, budget - done[0]));
+        for (int i = 0; i < n; i++) {
+          WorkCompletion wc = batch[i];
+          batch[i] = null;
+          deliver(wc);
+        }
+        done[0] += n;
+        if (n < batch.length) {
+          break;
+        }
+      }
+    });
+    if (done[0] >= budget || cq.requestNotify(CqNotify.NEXT_COMP, true)) {
+      getContext().getSelf().tell(Command.CONTINUE);
+    }
+    return this;
+  }
+
+  private void deliver(WorkCompletion wc) {
+    if (wc.cqe() == null) {
+      if (wc.status() == WcStatus.SUCCESS && !warnedNullCqe) {
+        warnedNullCqe = true;
+        getContext().getLog().warn("{}: a successful completion (wr_id {}) has no Cqe; skipped (this warning "
+            + "is logged once)", handlerName, wc.wrId());
+      }
+      return;
+    }
+    try {
+      wc.cqe().done(cq, wc);
+    } catch (Throwable e) {
+      getContext().getLog().error("{}: done callback of wr_id {} threw", handlerName, wc.wrId(),
+          NonFatal.rethrowIfFatal(e));
+    }
+  }
+
+  private Behavior<Command> onOverflowed() {
+    getContext().getLog().error("CQ #{} on {} overflowed ({} entries): it is in error", cq.number(),
+        cq.device().name(), cq.capacity());
+    if (cq.eventHandler() != null) {
+      try {
+        AtomicContext.run(eventHandlerName, () -> cq.eventHandler().onEvent(cq.cqErrorEvent()));
+      } catch (Throwable e) {
+        getContext().getLog().error("{} threw", eventHandlerName, NonFatal.rethrowIfFatal(e));
+      }
+    }
+    return this;
+  }
+}

@@ -1,0 +1,43 @@
+package dev.midlayer.verbs;
+
+import dev.midlayer.device.Device;
+import dev.midlayer.device.DeviceResources;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Internal API. The verbs layer's state for one device: its memory key table and the counters that
+ * number its objects. Created with the device; reached through {@link #of(Device)}.
+ */
+public final class DeviceVerbs {
+  private final KeyTable keys;
+  private final AtomicInteger nextPd = new AtomicInteger(1);
+  private final AtomicInteger nextCq = new AtomicInteger(1);
+  private final AtomicInteger nextAh = new AtomicInteger(1);
+
+  public DeviceVerbs(int maxMr) {
+    this.keys = new KeyTable(maxMr);
+  }
+
+  /** The verbs state of {@code device}. */
+  public static DeviceVerbs of(Device device) {
+    return DeviceResources.verbs(device);
+  }
+
+  /** The device's memory keys. */
+  public KeyTable keys() {
+    return keys;
+  }
+
+  int nextPdHandle() {
+    return nextPd.getAndIncrement();
+  }
+
+  /** Internal: the next CQ number. */
+  public int nextCqNumber() {
+    return nextCq.getAndIncrement();
+  }
+
+  int nextAhHandle() {
+    return nextAh.getAndIncrement();
+  }
+}

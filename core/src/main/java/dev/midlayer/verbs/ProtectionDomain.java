@@ -1,0 +1,135 @@
+package dev.midlayer.verbs;
+
+import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.device.Device;
+import dev.midlayer.device.DeviceResource;
+import dev.midlayer.device.DeviceResources;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.Done;
+
+/**
+ * A protection domain ({@code struct ib_pd}): memory regions, address handles and QPs created in it may
+ * only be used together. Created with {@link Device#allocPd()}.
+ *
+ * <p>Threading: every method is safe from any thread. {@link #registerMr} and {@link #dealloc} <b>may
+ * sleep</b> (they run on the device actor; not from atomic context). {@link #createAh} never blocks and
+ * may be called from any context, callbacks included.
+ */
+public final class ProtectionDomain implements DeviceResource {
+  private final Device device;
+  private final int handle;
+  /** Objects created in this PD and not destroyed yet (MRs, AHs, QPs, SRQs). */
+  private final AtomicInteger usecnt = new AtomicInteger();
+
+  private ProtectionDomain(Device device, int handle) {
+    this.device = device;
+    this.handle = handle;
+  }
+
+  /** Internal: use {@link Device#allocPd()}. */
+  public static CompletionStage<ProtectionDomain> alloc(Device device) {
+    return DeviceResources.create(device, "allocPd",
+        spawner -> new ProtectionDomain(device, DeviceVerbs.of(device).nextPdHandle()));
+  }
+
+  /** The device the PD belongs to. */
+  public Device device() {
+    return device;
+  }
+
+  /** The PD's number on its device. */
+  public int handle() {
+    return handle;
+  }
+
+  /** How many objects use the PD now. Never blocks; any thread. */
+  public int useCount() {
+    return usecnt.get();
+  }
+
+  /**
+   * Registers the bytes of {@code buffer} from its position to its limit ({@code ib_reg_mr}), direct or
+   * heap, as a memory region with {@code access} rights ({@link AccessFlags}). The region shares the
+   * buffer's content (not a copy); the buffer's position and limit are not used afterwards.
+   * <b>May sleep</b>: not from atomic context.
+   *
+   * @throws InvalidArgumentException if the buffer is null or empty, larger than the device's
+   *     {@code maxMrSize}, read-only while write access is asked for, or the access flags are invalid
+   *     (REMOTE_WRITE or REMOTE_ATOMIC without LOCAL_WRITE, unknown bits)
+   * @return a stage that fails with {@link ResourceBusyException} if the device has no free key
+   */
+  public CompletionStage<MemoryRegion> registerMr(ByteBuffer buffer, int access) {
+    InvalidArgumentException.requireNonNull(buffer, "buffer");
+    AccessFlags.validateMr(access, "access");
+    long length = buffer.remaining();
+    if (length == 0) {
+      throw new InvalidArgumentException("buffer", "has no bytes between position and limit");
+    }
+    if (length > device.attributes().maxMrSize()) {
+      throw new InvalidArgumentException("buffer", length + " bytes exceed maxMrSize "
+          + device.attributes().maxMrSize());
+    }
+    if (buffer.isReadOnly() && (access & (AccessFlags.LOCAL_WRITE | AccessFlags.REMOTE_WRITE
+        | AccessFlags.REMOTE_ATOMIC)) != 0) {
+      throw new InvalidArgumentException("buffer", "is read-only but access " + AccessFlags.toString(access)
+          + " allows writes");
+    }
+    ByteBuffer region = buffer.slice();
+    return DeviceResources.create(device, "registerMr", spawner -> MemoryRegion.register(this, region, access));
+  }
+
+  /**
+   * Creates an address handle ({@code rdma_create_ah} without the sleepable flag): the path to a remote
+   * port, for UD work requests. <b>Never blocks; callable from any thread and any context</b>,
+   * completion and event handlers included.
+   *
+   * @throws InvalidArgumentException if the attributes do not fit the device (port, GID index, GRH)
+   */
+  public AddressHandle createAh(AhAttr attr) {
+    DeviceResources.checkUsable(device, "createAh");
+    AddressHandle ah = new AddressHandle(this, DeviceVerbs.of(device).nextAhHandle(), attr.validate(device));
+    usecnt.incrementAndGet();
+    return ah;
+  }
+
+  /**
+   * Deallocates the PD ({@code ib_dealloc_pd}). <b>May sleep</b>: not from atomic context.
+   *
+   * @return a stage that fails with {@link ResourceBusyException} while objects still use the PD, and
+   *     with {@link dev.midlayer.registry.NotRegisteredException} if it was deallocated already
+   */
+  public CompletionStage<Done> dealloc() {
+    return DeviceResources.destroy(device, "deallocPd", this, () -> {
+      int users = usecnt.get();
+      if (users > 0) {
+        throw new ResourceBusyException(describe() + " is in use by " + users + " object(s)");
+      }
+      return null;
+    });
+  }
+
+  void retain() {
+    usecnt.incrementAndGet();
+  }
+
+  void release() {
+    usecnt.decrementAndGet();
+  }
+
+  @Override
+  public String describe() {
+    return "PD #" + handle;
+  }
+
+  @Override
+  public void reclaim() {
+    // Nothing of its own to free: the objects in it are reclaimed on their own, newest first.
+  }
+
+  @Override
+  public String toString() {
+    return describe() + " on " + device.name();
+  }
+}

@@ -1,0 +1,39 @@
+package dev.midlayer.verbs;
+
+import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.cq.Cqe;
+import java.util.List;
+
+/**
+ * A receive work request ({@code struct ib_recv_wr}): where to scatter an incoming message, in order. A
+ * zero-length message needs no SGE. Immutable; the same instance may be posted again and again.
+ *
+ * @param wrId returned in the completion
+ * @param cqe the completion callback for CQs polled by their actor, or null
+ * @param sgList the buffers, in scatter order
+ */
+public record RecvWr(long wrId, Cqe cqe, List<Sge> sgList) {
+  public RecvWr {
+    InvalidArgumentException.requireNonNull(sgList, "sgList");
+    sgList = List.copyOf(sgList);
+  }
+
+  /** A receive into {@code sges}. */
+  public static RecvWr of(long wrId, Sge... sges) {
+    return new RecvWr(wrId, null, List.of(sges));
+  }
+
+  /** A receive into {@code sges} whose completion goes to {@code cqe}. */
+  public static RecvWr of(Cqe cqe, Sge... sges) {
+    return new RecvWr(0, cqe, List.of(sges));
+  }
+
+  /** Total bytes the request can take. */
+  public long capacity() {
+    long total = 0;
+    for (Sge s : sgList) {
+      total += s.length();
+    }
+    return total;
+  }
+}

@@ -1,0 +1,131 @@
+package dev.midlayer.verbs;
+
+import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.cq.Cqe;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A send work request ({@code struct ib_send_wr} with its {@code ib_rdma_wr}, {@code ib_atomic_wr} and
+ * {@code ib_ud_wr} extensions in one record). Which fields matter depends on the opcode; the others are
+ * zero or null. Immutable: build it once and post the same instance as often as you like (the data path
+ * allocates nothing for it).
+ *
+ * @param wrId returned in the completion
+ * @param cqe the completion callback for CQs polled by their actor, or null
+ * @param opcode the operation
+ * @param flags {@link SendFlags} bits
+ * @param sgList the local buffers, gathered in order
+ * @param immData immediate value for the *_WITH_IMM opcodes (opaque, network order end to end)
+ * @param remoteAddr RDMA and atomic: the remote I/O virtual address
+ * @param rkey RDMA and atomic: the remote key
+ * @param compareAdd atomic: compare value (CMP_AND_SWP) or addend (FETCH_AND_ADD)
+ * @param swap atomic: swap value (CMP_AND_SWP)
+ * @param invalidateRkey SEND_WITH_INV and LOCAL_INV: the key to invalidate
+ * @param ah UD: the destination's address handle
+ * @param remoteQpn UD: the destination QP number
+ * @param remoteQkey UD: the destination's Q_Key
+ */
+public record SendWr(
+    long wrId,
+    Cqe cqe,
+    WrOpcode opcode,
+    int flags,
+    List<Sge> sgList,
+    int immData,
+    long remoteAddr,
+    int rkey,
+    long compareAdd,
+    long swap,
+    int invalidateRkey,
+    AddressHandle ah,
+    int remoteQpn,
+    int remoteQkey) {
+
+  public SendWr {
+    InvalidArgumentException.requireNonNull(opcode, "opcode");
+    InvalidArgumentException.requireNonNull(sgList, "sgList");
+    if ((flags & ~SendFlags.ALL) != 0) {
+      throw new InvalidArgumentException("flags", String.format("unknown send flags 0x%x", flags & ~SendFlags.ALL));
+    }
+    sgList = List.copyOf(sgList);
+  }
+
+  /** A SEND of {@code sges}. */
+  public static SendWr send(long wrId, int flags, Sge... sges) {
+    return builder(WrOpcode.SEND).wrId(wrId).flags(flags).sges(sges).build();
+  }
+
+  /** A SEND_WITH_IMM of {@code sges} carrying {@code imm}. */
+  public static SendWr sendWithImm(long wrId, int flags, int imm, Sge... sges) {
+    return builder(WrOpcode.SEND_WITH_IMM).wrId(wrId).flags(flags).immData(imm).sges(sges).build();
+  }
+
+  /** A UD SEND of {@code sges} to QP {@code remoteQpn} behind {@code ah}, with Q_Key {@code qkey}. */
+  public static SendWr udSend(long wrId, int flags, AddressHandle ah, int remoteQpn, int qkey, Sge... sges) {
+    return builder(WrOpcode.SEND).wrId(wrId).flags(flags).ud(ah, remoteQpn, qkey).sges(sges).build();
+  }
+
+  /** A builder for any opcode. */
+  public static Builder builder(WrOpcode opcode) {
+    return new Builder(opcode);
+  }
+
+  /** True if {@code flag} (a {@link SendFlags} bit) is set. */
+  public boolean has(int flag) {
+    return (flags & flag) != 0;
+  }
+
+  /** Total bytes of the gather list. */
+  public long length() {
+    long total = 0;
+    for (Sge s : sgList) {
+      total += s.length();
+    }
+    return total;
+  }
+
+  /** Builder for {@link SendWr}. Not thread-safe. */
+  public static final class Builder {
+    private final WrOpcode opcode;
+    private long wrId;
+    private Cqe cqe;
+    private int flags;
+    private final List<Sge> sges = new ArrayList<>();
+    private int immData;
+    private long remoteAddr;
+    private int rkey;
+    private long compareAdd;
+    private long swap;
+    private int invalidateRkey;
+    private AddressHandle ah;
+    private int remoteQpn;
+    private int remoteQkey;
+
+    private Builder(WrOpcode opcode) {
+      this.opcode = opcode;
+    }
+
+    public Builder wrId(long v) { this.wrId = v; return this; }
+    public Builder cqe(Cqe v) { this.cqe = v; return this; }
+    public Builder flags(int v) { this.flags = v; return this; }
+    public Builder sges(Sge... v) { this.sges.addAll(List.of(v)); return this; }
+    public Builder sge(Sge v) { this.sges.add(v); return this; }
+    public Builder immData(int v) { this.immData = v; return this; }
+    public Builder remote(long addr, int key) { this.remoteAddr = addr; this.rkey = key; return this; }
+    public Builder atomic(long compareOrAdd, long swapValue) { this.compareAdd = compareOrAdd; this.swap = swapValue; return this; }
+    public Builder invalidateRkey(int v) { this.invalidateRkey = v; return this; }
+
+    public Builder ud(AddressHandle handle, int qpn, int qkey) {
+      this.ah = handle;
+      this.remoteQpn = qpn;
+      this.remoteQkey = qkey;
+      return this;
+    }
+
+    public SendWr build() {
+      return new SendWr(wrId, cqe, opcode, flags, sges, immData, remoteAddr, rkey, compareAdd, swap,
+          invalidateRkey, ah, remoteQpn, remoteQkey);
+    }
+  }
+}
