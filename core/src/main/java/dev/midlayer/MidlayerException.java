@@ -15,4 +15,9 @@ public class MidlayerException extends RuntimeException {
   public MidlayerException(String message, Throwable cause) {
     super(message, cause);
   }
+
+  /** For errors that are results on the data path: no stack trace is captured (it costs microseconds). */
+  protected MidlayerException(String message, boolean withStackTrace) {
+    super(message, null, false, withStackTrace);
+  }
 }

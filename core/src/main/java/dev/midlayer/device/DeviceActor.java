@@ -66,6 +66,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
       CompletableFuture<T> result)
       implements Command {}
 
+  record Run<T>(String verb, Callable<T> body, CompletableFuture<T> result) implements Command {}
+
   record Destroy(String verb, DeviceResource resource, Callable<Void> body, CompletableFuture<Done> result)
       implements Command {}
 
@@ -122,6 +124,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(Dispatch.class, this::onDispatch)
         .onMessage(Create.class, this::onCreate)
         .onMessage(Destroy.class, this::onDestroy)
+        .onMessage(Run.class, this::onRun)
         .onMessage(Shutdown.class, this::onShutdown)
         .build();
   }
@@ -219,6 +222,16 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     return this;
   }
 
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private Behavior<Command> onRun(Run msg) {
+    try {
+      Replies.complete(replyExecutor, msg.result(), msg.body().call());
+    } catch (Throwable e) {
+      Replies.fail(replyExecutor, msg.result(), NonFatal.rethrowIfFatal(e));
+    }
+    return this;
+  }
+
   private Behavior<Command> onDestroy(Destroy msg) {
     if (!resources.contains(msg.resource())) {
       Replies.fail(replyExecutor, msg.result(),
@@ -280,6 +293,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(UnregisterEventHandler.class, m -> failGone(m.result(), "unregisterEventHandler"))
         .onMessage(Create.class, m -> failGone(m.result(), m.verb()))
         .onMessage(Destroy.class, m -> failGone(m.result(), m.verb()))
+        .onMessage(Run.class, m -> failGone(m.result(), m.verb()))
         .onMessage(Dispatch.class, m -> {
           getContext().getLog().debug("{} dropped: the device is unregistered", m.event());
           return Behaviors.same();

@@ -55,6 +55,23 @@ public final class DeviceResources {
     return result;
   }
 
+  /**
+   * Runs a may-sleep verb's {@code body} on the device actor (serialised with the device's other
+   * may-sleep verbs and with its unregistration). Checks the context rule and that the device is usable.
+   */
+  public static <T> CompletionStage<T> run(Device device, String verb, Callable<T> body) {
+    device.contextChecker().mightSleep(verb);
+    device.checkUsable(verb);
+    CompletableFuture<T> result = new CompletableFuture<>();
+    device.actor().tell(new DeviceActor.Run<>(verb, body, result));
+    return result;
+  }
+
+  /** The driver's ops table of the device. */
+  public static dev.midlayer.spi.DeviceOps ops(Device device) {
+    return device.ops();
+  }
+
   /** The settings of the device's midlayer. */
   public static dev.midlayer.MidlayerSettings settings(Device device) {
     return device.settings();

@@ -52,11 +52,23 @@ public final class DeviceOps {
     void dealloc(Device device) throws Exception;
   }
 
+  /**
+   * {@code create_qp}: the driver's side of a new QP (already validated, with its work queues and QP
+   * number). May sleep; called on the device actor; {@code spawner} spawns the driver's actors for the QP
+   * as children of the device actor, on the data-path dispatcher.
+   */
+  @FunctionalInterface
+  public interface CreateQp {
+    DriverQp createQp(dev.midlayer.verbs.QueuePair qp, dev.midlayer.device.DeviceResources.Spawner spawner)
+        throws Exception;
+  }
+
   private final String driverName;
   private final QueryDevice queryDevice;
   private final QueryPort queryPort;
   private final EnableDriver enableDriver;
   private final DeallocDriver deallocDriver;
+  private final CreateQp createQp;
 
   private DeviceOps(Builder b) {
     this.driverName = b.driverName;
@@ -64,6 +76,7 @@ public final class DeviceOps {
     this.queryPort = b.queryPort;
     this.enableDriver = b.enableDriver;
     this.deallocDriver = b.deallocDriver;
+    this.createQp = b.createQp;
   }
 
   /** Starts an ops table for the driver called {@code driverName} (e.g. {@code "loopback"}). */
@@ -96,6 +109,11 @@ public final class DeviceOps {
     return deallocDriver;
   }
 
+  /** The create_qp op, or null if the driver has no data path (QPs cannot be created). */
+  public CreateQp createQp() {
+    return createQp;
+  }
+
   /** Which ops this table has. */
   public boolean has(DriverOp op) {
     return present().get(op);
@@ -118,6 +136,7 @@ public final class DeviceOps {
     m.put(DriverOp.QUERY_PORT, queryPort != null);
     m.put(DriverOp.ENABLE_DRIVER, enableDriver != null);
     m.put(DriverOp.DEALLOC_DRIVER, deallocDriver != null);
+    m.put(DriverOp.CREATE_QP, createQp != null);
     return m;
   }
 
@@ -133,6 +152,7 @@ public final class DeviceOps {
     private QueryPort queryPort;
     private EnableDriver enableDriver;
     private DeallocDriver deallocDriver;
+    private CreateQp createQp;
 
     private Builder(String driverName) {
       this.driverName = driverName;
@@ -142,6 +162,7 @@ public final class DeviceOps {
     public Builder queryPort(QueryPort op) { this.queryPort = op; return this; }
     public Builder enableDriver(EnableDriver op) { this.enableDriver = op; return this; }
     public Builder deallocDriver(DeallocDriver op) { this.deallocDriver = op; return this; }
+    public Builder createQp(CreateQp op) { this.createQp = op; return this; }
 
     /** Builds the table. Missing mandatory ops are reported at registration, not here. */
     public DeviceOps build() {

@@ -10,7 +10,9 @@ public enum DriverOp {
   QUERY_DEVICE("query_device", true, true),
   QUERY_PORT("query_port", true, true),
   ENABLE_DRIVER("enable_driver", false, true),
-  DEALLOC_DRIVER("dealloc_driver", false, true);
+  DEALLOC_DRIVER("dealloc_driver", false, true),
+  /** Optional here so that control-path-only drivers register; QPs on a device without it are refused. */
+  CREATE_QP("create_qp", false, true);
 
   private final String kernelName;
   private final boolean mandatory;

@@ -2,6 +2,7 @@ package dev.midlayer.verbs;
 
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceResources;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -13,6 +14,9 @@ public final class DeviceVerbs {
   private final AtomicInteger nextPd = new AtomicInteger(1);
   private final AtomicInteger nextCq = new AtomicInteger(1);
   private final AtomicInteger nextAh = new AtomicInteger(1);
+  /** QP numbers 0 and 1 are the special QPs of IB; ours start at 2. */
+  private final AtomicInteger nextQp = new AtomicInteger(2);
+  private final ConcurrentHashMap<Integer, QueuePair> qps = new ConcurrentHashMap<>();
 
   public DeviceVerbs(int maxMr) {
     this.keys = new KeyTable(maxMr);
@@ -26,6 +30,23 @@ public final class DeviceVerbs {
   /** The device's memory keys. */
   public KeyTable keys() {
     return keys;
+  }
+
+  /** The live QP with number {@code qpNum}, or null. Lock-free; any thread (drivers route by it). */
+  public QueuePair qp(int qpNum) {
+    return qps.get(qpNum);
+  }
+
+  int nextQpNumber() {
+    return nextQp.getAndIncrement() & 0xFFFFFF;
+  }
+
+  void addQp(QueuePair qp) {
+    qps.put(qp.qpNum(), qp);
+  }
+
+  void removeQp(QueuePair qp) {
+    qps.remove(qp.qpNum(), qp);
   }
 
   int nextPdHandle() {

@@ -95,6 +95,17 @@ public final class ProtectionDomain implements DeviceResource {
   }
 
   /**
+   * Creates a queue pair in this PD ({@code ib_create_qp}) in state RESET. The capabilities are checked
+   * against the device's limits. <b>May sleep</b>: not from atomic context.
+   *
+   * @throws InvalidArgumentException for a missing CQ, a CQ of another device, or capabilities out of range
+   * @throws dev.midlayer.spi.MissingDriverOpException if the device's driver has no create_qp
+   */
+  public CompletionStage<QueuePair> createQp(QpInitAttr init) {
+    return QueuePair.create(this, init);
+  }
+
+  /**
    * Deallocates the PD ({@code ib_dealloc_pd}). <b>May sleep</b>: not from atomic context.
    *
    * @return a stage that fails with {@link ResourceBusyException} while objects still use the PD, and

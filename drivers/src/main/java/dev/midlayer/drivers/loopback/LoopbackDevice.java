@@ -11,6 +11,7 @@ import dev.midlayer.spi.LinkLayer;
 import dev.midlayer.spi.Mtu;
 import dev.midlayer.spi.PortAttributes;
 import dev.midlayer.spi.PortState;
+import dev.midlayer.verbs.AhAttr;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
@@ -76,9 +77,11 @@ public final class LoopbackDevice {
     return Gid.linkLocal(nodeGuid + portNum);
   }
 
-  /** The port's current state as the driver sees it. */
+  /** The port's current state as the driver sees it; DOWN for a port number that does not exist. */
   public PortState portState(int portNum) {
-    checkPort(portNum);
+    if (portNum < 1 || portNum > lids.length) {
+      return PortState.DOWN;
+    }
     return portStates.get(portNum - 1);
   }
 
@@ -103,7 +106,18 @@ public final class LoopbackDevice {
         .queryDevice(this::queryDevice)
         .queryPort(this::queryPort)
         .enableDriver(d -> this.device = d)
+        .createQp((qp, spawner) -> LoopbackQp.create(qp, this, spawner, fabric.timerScale(), fabric.maxBatch()))
         .build();
+  }
+
+  /** The port of this device that {@code ah} addresses (by LID, or by GID with a GRH), or 0. */
+  int portOf(AhAttr ah) {
+    for (int p = 1; p <= lids.length; p++) {
+      if (ah.grh() ? gid(p).equals(ah.dgid()) : lids[p - 1] == ah.dlid()) {
+        return p;
+      }
+    }
+    return 0;
   }
 
   private DeviceAttributes queryDevice() {

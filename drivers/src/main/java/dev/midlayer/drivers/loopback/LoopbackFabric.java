@@ -2,7 +2,12 @@ package dev.midlayer.drivers.loopback;
 
 import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.Midlayer;
+import com.typesafe.config.Config;
+import dev.midlayer.spi.Gid;
+import dev.midlayer.verbs.AhAttr;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -29,9 +34,33 @@ public final class LoopbackFabric {
   private final AtomicInteger nextLid = new AtomicInteger(1);
   private final AtomicLong nextNode = new AtomicLong(1);
   private final List<LoopbackDevice> devices = new CopyOnWriteArrayList<>();
+  /** The routing table: LID and GID of every port of every registered device. */
+  private final Map<Integer, LoopbackDevice> byLid = new ConcurrentHashMap<>();
+  private final Map<Gid, LoopbackDevice> byGid = new ConcurrentHashMap<>();
+  private final double timerScale;
+  private final int maxBatch;
 
   public LoopbackFabric(Midlayer midlayer) {
     this.midlayer = InvalidArgumentException.requireNonNull(midlayer, "midlayer");
+    Config c = midlayer.system().settings().config().getConfig("midlayer.loopback");
+    this.timerScale = c.getDouble("timer-scale");
+    this.maxBatch = c.getInt("max-batch");
+    if (timerScale <= 0 || maxBatch < 1) {
+      throw new IllegalArgumentException("midlayer.loopback: timer-scale must be > 0 and max-batch >= 1");
+    }
+  }
+
+  double timerScale() {
+    return timerScale;
+  }
+
+  int maxBatch() {
+    return maxBatch;
+  }
+
+  /** The device that owns the port {@code ah} leads to, or null. Lock-free; any thread. */
+  LoopbackDevice route(AhAttr ah) {
+    return ah.grh() ? byGid.get(ah.dgid()) : byLid.get(ah.dlid());
   }
 
   /** A fabric attached to the midlayer of {@code system}. */
@@ -60,7 +89,16 @@ public final class LoopbackFabric {
       lids[i] = nextLid.getAndIncrement();
     }
     LoopbackDevice device = new LoopbackDevice(this, GUID_PREFIX | nextNode.getAndIncrement(), lids);
-    return midlayer.registerDevice(name, device.ops()).thenApply(d -> {
+    // Routable from the start: clients may connect QPs inside their add.
+    for (int p = 1; p <= ports; p++) {
+      byLid.put(device.lid(p), device);
+      byGid.put(device.gid(p), device);
+    }
+    return midlayer.registerDevice(name, device.ops()).whenComplete((d, failure) -> {
+      if (failure != null) {
+        unroute(device);
+      }
+    }).thenApply(d -> {
       devices.add(device);
       return device;
     });
@@ -71,8 +109,16 @@ public final class LoopbackFabric {
     InvalidArgumentException.requireNonNull(device, "device");
     return midlayer.unregisterDevice(device.device()).thenApply(done -> {
       devices.remove(device);
+      unroute(device);
       return done;
     });
+  }
+
+  private void unroute(LoopbackDevice device) {
+    for (int p = 1; p <= device.portCount(); p++) {
+      byLid.remove(device.lid(p), device);
+      byGid.remove(device.gid(p), device);
+    }
   }
 
   /** The fabric's registered devices, in the order they were added. Never blocks; any thread. */

@@ -1,0 +1,34 @@
+package dev.midlayer.spi;
+
+import dev.midlayer.verbs.QpAttr;
+import dev.midlayer.verbs.QpState;
+
+/**
+ * A driver's side of one queue pair, made by its {@link DeviceOps.CreateQp} op. The midlayer owns the
+ * QP's work queues, state and attributes ({@link dev.midlayer.verbs.QueuePair}); the driver executes work
+ * requests, produces completions into the QP's CQs (never from inside a post: defer, e.g. with a
+ * message to its own actor), and reports transport errors by moving the QP to ERR.
+ */
+public interface DriverQp {
+  /**
+   * The send queue went from idle to busy. <b>Must not block; called from any thread</b>, inside
+   * {@code postSend}: wake the consumer (one message) and return.
+   */
+  void sendDoorbell();
+
+  /**
+   * A receive was posted while the QP is in ERR: it must be flushed. <b>Must not block; any thread.</b>
+   */
+  void flushDoorbell();
+
+  /**
+   * The midlayer validated and applied a modify from {@code from} to {@code to} (the QP's state and
+   * attributes are already updated). The driver adapts: to ERR, flush every outstanding WR with
+   * WR_FLUSH_ERR in posting order; to RESET, drop them without completions. May sleep; called on the
+   * device actor.
+   */
+  void modified(QpState from, QpState to, QpAttr attr, int mask);
+
+  /** The QP is destroyed: outstanding WRs vanish without completions. May sleep; called on the device actor. */
+  void destroy();
+}

@@ -1,0 +1,100 @@
+package dev.midlayer.drivers.loopback;
+
+import dev.midlayer.device.DeviceResources;
+import dev.midlayer.spi.DriverQp;
+import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.verbs.DeviceVerbs;
+import dev.midlayer.verbs.QpAttr;
+import dev.midlayer.verbs.QpAttrMask;
+import dev.midlayer.verbs.QpState;
+import dev.midlayer.verbs.QueuePair;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * The loopback driver's side of one QP: forwards doorbells and state changes to the QP's actor
+ * ({@link QpActor}), and finds the connected peer's actor on the fabric.
+ *
+ * <p>Threading: {@link #sendDoorbell()} and {@link #flushDoorbell()} are called from posting threads and
+ * only tell the actor; the others run on the device actor.
+ */
+final class LoopbackQp implements DriverQp {
+  private final QueuePair qp;
+  private final LoopbackDevice device;
+  private ActorRef<QpActor.Command> actor;
+  /** The connected peer (RC, UC), found on first use after every change of the path. */
+  private volatile QpActor.Peer peer;
+
+  private LoopbackQp(QueuePair qp, LoopbackDevice device) {
+    this.qp = qp;
+    this.device = device;
+  }
+
+  static LoopbackQp create(QueuePair qp, LoopbackDevice device, DeviceResources.Spawner spawner,
+      double timerScale, int maxBatch) {
+    LoopbackQp lq = new LoopbackQp(qp, device);
+    lq.actor = spawner.spawnDataPath(QpActor.create(lq, timerScale, maxBatch), "qp-" + qp.qpNum());
+    return lq;
+  }
+
+  QueuePair qp() {
+    return qp;
+  }
+
+  LoopbackDevice device() {
+    return device;
+  }
+
+  ActorRef<QpActor.Command> actor() {
+    return actor;
+  }
+
+  @Override
+  public void sendDoorbell() {
+    actor.tell(QpActor.Signal.SQ_DOORBELL);
+  }
+
+  @Override
+  public void flushDoorbell() {
+    actor.tell(QpActor.Signal.FLUSH);
+  }
+
+  @Override
+  public void modified(QpState from, QpState to, QpAttr attr, int mask) {
+    if ((mask & (QpAttrMask.AV | QpAttrMask.DEST_QPN)) != 0) {
+      peer = null;
+    }
+    actor.tell(new QpActor.Modified(from, to));
+  }
+
+  @Override
+  public void destroy() {
+    actor.tell(QpActor.Signal.STOP);
+  }
+
+  /**
+   * The actor of the QP this one is connected to (its AV and DEST_QPN), or null if there is none (no
+   * such device or QP on the fabric, or not a loopback QP). Lock-free; cached until the peer is destroyed.
+   */
+  QpActor.Peer resolvePeer() {
+    QpActor.Peer p = peer;
+    if (p != null && DeviceVerbs.of(p.device().device()).qp(p.qp().qpNum()) == p.qp()) {
+      return p;
+    }
+    QpAttr a = qp.attributes();
+    AhAttr av = a.ahAttr();
+    if (av == null) {
+      return null;
+    }
+    LoopbackDevice dest = device.fabric().route(av);
+    if (dest == null) {
+      return null;
+    }
+    QueuePair target = DeviceVerbs.of(dest.device()).qp(a.destQpNum());
+    if (target == null || target.type() != qp.type() || !(target.driverQp() instanceof LoopbackQp lq)) {
+      return null;
+    }
+    p = new QpActor.Peer(lq.actor, target, dest, dest.portOf(av));
+    peer = p;
+    return p;
+  }
+}

@@ -1,0 +1,753 @@
+package dev.midlayer.drivers.loopback;
+
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.device.AsyncEventType;
+import dev.midlayer.spi.PortState;
+import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.verbs.InlineSend;
+import dev.midlayer.verbs.KeyTable;
+import dev.midlayer.verbs.QpAttr;
+import dev.midlayer.verbs.QpState;
+import dev.midlayer.verbs.QpType;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.RecvWr;
+import dev.midlayer.verbs.SendFlags;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.WcFlags;
+import dev.midlayer.verbs.WcOpcode;
+import dev.midlayer.verbs.WcStatus;
+import dev.midlayer.verbs.WorkCompletion;
+import dev.midlayer.verbs.WorkQueue;
+import dev.midlayer.verbs.WrOpcode;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+/**
+ * The loopback driver's engine for one QP: requester and responder in one actor, so the QP's driver state
+ * is only ever touched by one thread at a time. Posts wake it with a doorbell (only when the send queue
+ * goes from idle to busy); it takes the whole burst, checks local keys, and carries up to
+ * {@code max-batch} work requests to the responder QP's actor in one message, like packets on a wire.
+ * Every completion is produced here, in this actor's turn: never inside a consumer's post.
+ *
+ * <p>RC follows the rxe engine's rules (ib-semantics §8): PSNs, cumulative ACKs, RNR NAK with the
+ * responder's timer and {@code rnr_retry} (7 = forever), ACK timeout with {@code retry_cnt} retries,
+ * responder errors NAKed and both QPs moved to ERR, duplicates re-ACKed and never executed twice. UC and UD
+ * are unreliable: the payload is copied into the message, the send completes when it leaves, and
+ * whatever goes wrong at the responder drops the message silently.
+ */
+final class QpActor extends AbstractBehavior<QpActor.Command> {
+
+  sealed interface Command {}
+
+  /** Singleton signals (telling one allocates nothing). */
+  enum Signal implements Command {
+    /** The send queue went from idle to busy. */
+    SQ_DOORBELL,
+    /** A receive was posted in ERR. */
+    FLUSH,
+    /** The QP was destroyed. */
+    STOP
+  }
+
+  /** The midlayer applied a modify. */
+  record Modified(QpState from, QpState to) implements Command {}
+
+  /** Requests from a requester (RC: references to its WRs; UC/UD: {@link Packet}s with copied payload). */
+  record Deliver(QpActor.Peer from, long gen, int firstPsn, Object[] entries, int count) implements Command {}
+
+  /** RC: everything up to and including {@code psn} was executed. */
+  record Ack(long gen, int psn) implements Command {}
+
+  /** RC: the request at {@code psn} failed (everything before it was executed). */
+  record Nak(long gen, int psn, NakKind kind, int rnrTimer) implements Command {}
+
+  private record AckTimeout(long gen) implements Command {}
+
+  private record RnrResume(long gen) implements Command {}
+
+  enum NakKind {
+    RNR(WcStatus.RNR_RETRY_EXC_ERR),
+    INVALID_REQUEST(WcStatus.REM_INV_REQ_ERR),
+    REMOTE_ACCESS(WcStatus.REM_ACCESS_ERR),
+    REMOTE_OPERATIONAL(WcStatus.REM_OP_ERR),
+    LOCAL_PROTECTION(WcStatus.LOC_PROT_ERR);
+
+    final WcStatus requesterStatus;
+
+    NakKind(WcStatus requesterStatus) {
+      this.requesterStatus = requesterStatus;
+    }
+  }
+
+  /** An unreliable message with its payload copied at send time. */
+  record Packet(SendWr wr, byte[] data, int srcQp, int slid, int qkey, AhAttr grhFrom, boolean grh) {}
+
+  /** Who sent a {@link Deliver}: where to send ACKs, and the requester's side for RC source reads. */
+  record Peer(ActorRef<Command> actor, QueuePair qp, LoopbackDevice device, int portNum) {}
+
+  /** The RNR NAK timer table of IB (code to microseconds). */
+  private static final long[] RNR_MICROS = {655_360, 10, 20, 30, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960,
+      1_280, 1_920, 2_560, 3_840, 5_120, 7_680, 10_240, 15_360, 20_480, 30_720, 40_960, 61_440, 81_920, 122_880,
+      163_840, 245_760, 327_680, 491_520};
+
+  static Behavior<Command> create(LoopbackQp driver, double timerScale, int maxBatch) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(t -> new QpActor(ctx, t, driver, timerScale, maxBatch)));
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final LoopbackQp driver;
+  private final QueuePair qp;
+  private final KeyTable keys;
+  private final WorkQueue<Object> sq;
+  private final WorkQueue<RecvWr> rq;
+  private final double timerScale;
+  private final int maxBatch;
+  private final Peer self;
+
+  // requester (RC)
+  /** Sent, not yet ACKed, oldest first; the head has PSN {@link #unackedPsn}. */
+  private final ArrayDeque<Object> inflight = new ArrayDeque<>();
+  private int unackedPsn;
+  private int nextPsn;
+  /** Bumped by every flush and reset: answers to older messages are ignored. */
+  private long gen;
+  private boolean waitingRnr;
+  /** A WR failed a local check behind WRs still in flight: nothing more is sent until it fails. */
+  private boolean blockedOnFailure;
+  private boolean sendSideReady;
+  private boolean recvSideReady;
+  private int retryLeft;
+  private int rnrLeft;
+  private boolean drainedReported;
+
+  // responder (RC)
+  private int expectedPsn;
+  private boolean commEstablished;
+
+  private QpActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, LoopbackQp driver, double timerScale,
+      int maxBatch) {
+    super(ctx);
+    this.timers = timers;
+    this.driver = driver;
+    this.qp = driver.qp();
+    this.keys = dev.midlayer.verbs.DeviceVerbs.of(qp.device()).keys();
+    this.sq = qp.sendQueue();
+    this.rq = qp.recvQueue();
+    this.timerScale = timerScale;
+    this.maxBatch = maxBatch;
+    this.self = new Peer(ctx.getSelf(), qp, driver.device(), 0);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessageEquals(Signal.SQ_DOORBELL, this::drainSq)
+        .onMessageEquals(Signal.FLUSH, this::onFlushSignal)
+        .onMessageEquals(Signal.STOP, Behaviors::stopped)
+        .onMessage(Modified.class, this::onModified)
+        .onMessage(Deliver.class, this::onDeliver)
+        .onMessage(Ack.class, this::onAck)
+        .onMessage(Nak.class, this::onNak)
+        .onMessage(AckTimeout.class, this::onAckTimeout)
+        .onMessage(RnrResume.class, this::onRnrResume)
+        .build();
+  }
+
+  // ================= requester =================
+
+  private Behavior<Command> drainSq() {
+    do {
+      QpState s = qp.state();
+      if (s == QpState.ERR || s == QpState.SQE) {
+        flushSendQueue();
+      } else if (s != QpState.RTS || waitingRnr || blockedOnFailure) {
+        // SQD (queued, not started), an RNR wait, a local failure waiting for the WRs before it, or RESET:
+        // the queue stays busy (no doorbells) and a message resumes it.
+        return this;
+      } else if (qp.type() == QpType.RC) {
+        initSendSide();
+        sendReliable();
+        if (blockedOnFailure) {
+          return this;
+        }
+      } else {
+        sendUnreliable();
+      }
+    } while (sq.idle());
+    return this;
+  }
+
+  /** PSNs start from the attributes of the RTR-to-RTS modify, whichever message comes first. */
+  private void initSendSide() {
+    if (!sendSideReady) {
+      sendSideReady = true;
+      QpAttr a = qp.attributes();
+      nextPsn = a.sqPsn();
+      unackedPsn = a.sqPsn();
+      retryLeft = a.retryCnt();
+      rnrLeft = a.rnrRetry();
+    }
+  }
+
+  /** RC: takes the queued WRs, checks local keys, and carries them to the responder in batches. */
+  private void sendReliable() {
+    Peer peer = driver.resolvePeer();
+    Object[] batch = null;
+    int count = 0;
+    int firstPsn = nextPsn;
+    Object entry;
+    while ((entry = sq.take()) != null) {
+      SendWr wr = wrOf(entry);
+      if (!(entry instanceof InlineSend) && !SgCopy.check(wr.sgList(), keys, qp.pd(), false)) {
+        if (batch != null) {
+          transmit(peer, firstPsn, batch, count);
+          batch = null;
+        }
+        // Earlier WRs of this burst are in flight; this one fails locally once they are done.
+        failLocally(entry, WcStatus.LOC_PROT_ERR);
+        return;
+      }
+      if (batch == null) {
+        batch = new Object[maxBatch];
+        count = 0;
+        firstPsn = nextPsn;
+      }
+      batch[count++] = entry;
+      inflight.addLast(entry);
+      nextPsn = psnAdd(nextPsn, 1);
+      if (count == maxBatch) {
+        transmit(peer, firstPsn, batch, count);
+        batch = null;
+      }
+    }
+    if (batch != null) {
+      transmit(peer, firstPsn, batch, count);
+    }
+  }
+
+  private void transmit(Peer peer, int firstPsn, Object[] batch, int count) {
+    // A peer that does not exist, or a link that is down, drops the packets: the ACK timeout handles it.
+    if (peer != null && linkUp(peer)) {
+      peer.actor().tell(new Deliver(self, gen, firstPsn, batch, count));
+    }
+    startAckTimer();
+  }
+
+  private boolean linkUp(Peer peer) {
+    int localPort = qp.attributes().portNum();
+    return driver.device().portState(localPort < 1 ? 1 : localPort) == PortState.ACTIVE
+        && peer.device().portState(peer.portNum()) == PortState.ACTIVE;
+  }
+
+  private void startAckTimer() {
+    int code = qp.attributes().timeout();
+    if (code == 0 || inflight.isEmpty()) {
+      return; // timeout 0 waits forever
+    }
+    long nanos = (long) (4096L * (1L << code) * timerScale);
+    timers.startSingleTimer("ack", new AckTimeout(gen), Duration.ofNanos(Math.max(nanos, 1_000)));
+  }
+
+  /** A local error on the WR at the queue head after the in-flight ones: remembered as a sentinel. */
+  private void failLocally(Object entry, WcStatus status) {
+    if (inflight.isEmpty()) {
+      completeError(entry, status);
+      enterError();
+    } else {
+      inflight.addLast(new LocalFailure(entry, status));
+      nextPsn = psnAdd(nextPsn, 1);
+      blockedOnFailure = true;
+    }
+  }
+
+  /** An in-flight slot whose WR failed before leaving; it fails when it reaches the head. */
+  private record LocalFailure(Object entry, WcStatus status) {}
+
+  /** UC and UD: the payload travels in the message; the send completes as it leaves. */
+  private void sendUnreliable() {
+    Object entry;
+    while ((entry = sq.take()) != null) {
+      SendWr wr = wrOf(entry);
+      byte[] data;
+      if (entry instanceof InlineSend in) {
+        data = in.data();
+      } else if (SgCopy.check(wr.sgList(), keys, qp.pd(), false)) {
+        data = SgCopy.gather(wr.sgList(), keys);
+      } else {
+        completeError(entry, WcStatus.LOC_PROT_ERR);
+        // UD and UC send errors move the QP to SQE; the receive side keeps working.
+        if (qp.moveToSqError()) {
+          flushSendQueue();
+        }
+        return;
+      }
+      deliverUnreliable(wr, data);
+      sq.retire(1);
+      if (qp.signaled(wr)) {
+        push(qp.sendCq(), success(wr, wr.opcode().completion(), data.length, 0, 0, 0, 0), false, true);
+      }
+    }
+  }
+
+  private void deliverUnreliable(SendWr wr, byte[] data) {
+    LoopbackFabric fabric = driver.device().fabric();
+    if (qp.type() == QpType.UD) {
+      AhAttr ah = wr.ah().query();
+      LoopbackDevice dest = fabric.route(ah);
+      if (dest == null || driver.device().portState(ah.portNum()) != PortState.ACTIVE) {
+        return;
+      }
+      QueuePair target = dev.midlayer.verbs.DeviceVerbs.of(dest.device()).qp(wr.remoteQpn());
+      if (target == null || target.type() != QpType.UD || !(target.driverQp() instanceof LoopbackQp lq)) {
+        return;
+      }
+      int destPort = dest.portOf(ah);
+      if (dest.portState(destPort) != PortState.ACTIVE) {
+        return;
+      }
+      Packet p = new Packet(wr, data, qp.qpNum(), driver.device().lid(ah.portNum()), wr.remoteQkey(), ah, ah.grh());
+      lq.actor().tell(new Deliver(self, gen, 0, new Object[] {p}, 1));
+    } else {
+      Peer peer = driver.resolvePeer();
+      if (peer == null || !linkUp(peer)) {
+        return;
+      }
+      Packet p = new Packet(wr, data, qp.qpNum(), 0, 0, null, false);
+      peer.actor().tell(new Deliver(self, gen, 0, new Object[] {p}, 1));
+    }
+  }
+
+  private Behavior<Command> onAck(Ack ack) {
+    if (ack.gen() != gen) {
+      return this;
+    }
+    boolean progressed = retireThrough(ack.psn());
+    if (progressed) {
+      QpAttr a = qp.attributes();
+      retryLeft = a.retryCnt();
+    }
+    if (inflight.isEmpty()) {
+      timers.cancel("ack");
+      reportDrainedIfSqd();
+    } else if (progressed) {
+      startAckTimer();
+    }
+    return this;
+  }
+
+  /** Completes in-flight WRs up to {@code psn}; a local failure reaching the head fails the QP. */
+  private boolean retireThrough(int psn) {
+    boolean progressed = false;
+    while (!inflight.isEmpty() && psnCompare(unackedPsn, psn) <= 0) {
+      Object entry = inflight.pollFirst();
+      unackedPsn = psnAdd(unackedPsn, 1);
+      progressed = true;
+      if (entry instanceof LocalFailure lf) {
+        completeError(lf.entry(), lf.status());
+        enterError();
+        return true;
+      }
+      SendWr wr = wrOf(entry);
+      sq.retire(1);
+      if (qp.signaled(wr)) {
+        if (!push(qp.sendCq(), success(wr, wr.opcode().completion(), (int) wr.length(), 0, 0, 0, 0), false, true)) {
+          return true;
+        }
+      }
+    }
+    // A local failure right behind the acknowledged ones fails now.
+    if (!inflight.isEmpty() && inflight.peekFirst() instanceof LocalFailure lf) {
+      inflight.pollFirst();
+      completeError(lf.entry(), lf.status());
+      enterError();
+    }
+    return progressed;
+  }
+
+  private Behavior<Command> onNak(Nak nak) {
+    if (nak.gen() != gen) {
+      return this;
+    }
+    retireThrough(psnAdd(nak.psn(), -1));
+    if (qp.state() == QpState.ERR || inflight.isEmpty()) {
+      return this;
+    }
+    if (nak.kind() == NakKind.RNR) {
+      QpAttr a = qp.attributes();
+      if (a.rnrRetry() == 7 || rnrLeft-- > 0) {
+        waitingRnr = true;
+        timers.cancel("ack");
+        long micros = RNR_MICROS[nak.rnrTimer() & 31];
+        timers.startSingleTimer("rnr", new RnrResume(gen),
+            Duration.ofNanos(Math.max(1_000, (long) (micros * 1_000 * timerScale))));
+        return this;
+      }
+    }
+    Object head = inflight.pollFirst();
+    completeError(head instanceof LocalFailure lf ? lf.entry() : head, nak.kind().requesterStatus);
+    enterError();
+    return this;
+  }
+
+  private Behavior<Command> onRnrResume(RnrResume msg) {
+    if (msg.gen() != gen || !waitingRnr) {
+      return this;
+    }
+    waitingRnr = false;
+    retransmit();
+    return drainSq();
+  }
+
+  private Behavior<Command> onAckTimeout(AckTimeout msg) {
+    if (msg.gen() != gen || inflight.isEmpty() || waitingRnr) {
+      return this;
+    }
+    if (retryLeft-- > 0) {
+      retransmit();
+      return this;
+    }
+    Object head = inflight.pollFirst();
+    completeError(head instanceof LocalFailure lf ? lf.entry() : head, WcStatus.RETRY_EXC_ERR);
+    enterError();
+    return this;
+  }
+
+  /** Sends every in-flight WR again from the oldest (go-back-N); the responder skips what it executed. */
+  private void retransmit() {
+    Peer peer = driver.resolvePeer();
+    int psn = unackedPsn;
+    Object[] batch = null;
+    int count = 0;
+    int first = psn;
+    for (Object entry : inflight) {
+      if (entry instanceof LocalFailure) {
+        break;
+      }
+      if (batch == null) {
+        batch = new Object[maxBatch];
+        count = 0;
+        first = psn;
+      }
+      batch[count++] = entry;
+      psn = psnAdd(psn, 1);
+      if (count == maxBatch) {
+        transmit(peer, first, batch, count);
+        batch = null;
+      }
+    }
+    if (batch != null) {
+      transmit(peer, first, batch, count);
+    }
+    startAckTimer();
+  }
+
+  // ================= responder =================
+
+  private Behavior<Command> onDeliver(Deliver d) {
+    QpState s = qp.state();
+    // Requests to a QP below RTR, or in ERR, are dropped without an answer (rxe's receive checks).
+    if (s == QpState.RESET || s == QpState.INIT || s == QpState.ERR) {
+      return this;
+    }
+    if (!recvSideReady) {
+      recvSideReady = true;
+      expectedPsn = qp.attributes().rqPsn();
+    }
+    if (s == QpState.RTR && !commEstablished) {
+      commEstablished = true;
+      qp.raiseEvent(AsyncEventType.COMM_EST);
+    }
+    if (qp.type() == QpType.RC) {
+      receiveReliable(d);
+    } else {
+      for (int i = 0; i < d.count(); i++) {
+        receiveUnreliable((Packet) d.entries()[i]);
+      }
+    }
+    return this;
+  }
+
+  private void receiveReliable(Deliver d) {
+    Peer from = d.from();
+    KeyTable srcKeys = dev.midlayer.verbs.DeviceVerbs.of(from.qp().device()).keys();
+    int psn = d.firstPsn();
+    boolean executed = false;
+    for (int i = 0; i < d.count(); i++, psn = psnAdd(psn, 1)) {
+      if (psnCompare(psn, expectedPsn) < 0) {
+        executed = true; // a duplicate of something executed: re-ACK it, never execute twice
+        continue;
+      }
+      if (psn != expectedPsn) {
+        break; // a gap: drop the rest
+      }
+      Object entry = d.entries()[i];
+      SendWr wr = wrOf(entry);
+      NakKind nak = receiveOne(entry, wr, from, srcKeys);
+      if (nak != null) {
+        from.actor().tell(new Nak(d.gen(), psn, nak, qp.attributes().minRnrTimer()));
+        return;
+      }
+      expectedPsn = psnAdd(expectedPsn, 1);
+      executed = true;
+    }
+    if (executed) {
+      from.actor().tell(new Ack(d.gen(), psnAdd(expectedPsn, -1)));
+    }
+  }
+
+  /** Executes one RC request; returns null on success or the NAK to send. */
+  private NakKind receiveOne(Object entry, SendWr wr, Peer from, KeyTable srcKeys) {
+    if (!wr.opcode().isSend()) {
+      enterError(); // RDMA and atomics come with the one-sided verbs: an invalid request here (class C)
+      return NakKind.INVALID_REQUEST;
+    }
+    if (!(entry instanceof InlineSend) && !SgCopy.check(wr.sgList(), srcKeys, from.qp().pd(), false)) {
+      // The source was deregistered after it was posted: the requester's local protection error.
+      return NakKind.LOCAL_PROTECTION;
+    }
+    RecvWr recv = rq.take();
+    if (recv == null) {
+      return NakKind.RNR;
+    }
+    long length = wr.length();
+    if (length > recv.capacity()) {
+      completeRecvError(recv, WcStatus.LOC_LEN_ERR);
+      enterError();
+      return NakKind.INVALID_REQUEST;
+    }
+    if (!SgCopy.check(recv.sgList(), keys, qp.pd(), true)) {
+      completeRecvError(recv, WcStatus.LOC_PROT_ERR);
+      enterError();
+      return NakKind.REMOTE_OPERATIONAL;
+    }
+    if (entry instanceof InlineSend in) {
+      SgCopy.copy(in.data(), null, null, length, recv.sgList(), keys, 0);
+    } else {
+      SgCopy.copy(null, wr.sgList(), srcKeys, length, recv.sgList(), keys, 0);
+    }
+    rq.retire(1);
+    pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0);
+    return null;
+  }
+
+  private void receiveUnreliable(Packet p) {
+    SendWr wr = p.wr();
+    if (qp.type() == QpType.UD && p.qkey() != qp.attributes().qkey()) {
+      return; // Q_Key mismatch: dropped
+    }
+    RecvWr recv = rq.take();
+    if (recv == null) {
+      return; // no receive posted: UC and UD drop the message
+    }
+    int grh = qp.type() == QpType.UD ? 40 : 0;
+    long length = p.data().length;
+    if (length + grh > recv.capacity()) {
+      rq.retire(1);
+      completeRecvError(recv, WcStatus.LOC_LEN_ERR);
+      return;
+    }
+    if (!SgCopy.check(recv.sgList(), keys, qp.pd(), true)) {
+      rq.retire(1);
+      completeRecvError(recv, WcStatus.LOC_PROT_ERR);
+      return;
+    }
+    int flags = 0;
+    if (grh > 0 && p.grh()) {
+      SgCopy.copy(grhBytes(p), null, null, 40, recv.sgList(), keys, 0);
+      flags |= WcFlags.GRH;
+    }
+    SgCopy.copy(p.data(), null, null, length, recv.sgList(), keys, grh);
+    rq.retire(1);
+    pushRecv(recv, wr, (int) length, p.srcQp(), p.slid(), flags);
+  }
+
+  /** A GRH as it would arrive: version 6, traffic class, payload length, next header 0x1B, hop limit, SGID, DGID. */
+  private byte[] grhBytes(Packet p) {
+    byte[] g = new byte[40];
+    AhAttr ah = p.grhFrom();
+    g[0] = (byte) (0x60 | ((ah.trafficClass() >> 4) & 0xf));
+    g[1] = (byte) ((ah.trafficClass() & 0xf) << 4);
+    int payload = p.data().length;
+    g[4] = (byte) (payload >> 8);
+    g[5] = (byte) payload;
+    g[6] = 0x1B;
+    g[7] = (byte) ah.hopLimit();
+    var sgid = driver.device().gid(ah.portNum());
+    putLong(g, 8, sgid.subnetPrefix());
+    putLong(g, 16, sgid.interfaceId());
+    putLong(g, 24, ah.dgid().subnetPrefix());
+    putLong(g, 32, ah.dgid().interfaceId());
+    return g;
+  }
+
+  private static void putLong(byte[] b, int at, long v) {
+    for (int i = 0; i < 8; i++) {
+      b[at + i] = (byte) (v >>> (56 - 8 * i));
+    }
+  }
+
+  private void pushRecv(RecvWr recv, SendWr wr, int length, int srcQp, int slid, int flags) {
+    int imm = 0;
+    if (wr.opcode() == WrOpcode.SEND_WITH_IMM) {
+      flags |= WcFlags.WITH_IMM;
+      imm = wr.immData();
+    }
+    WorkCompletion wc = new WorkCompletion(recv.wrId(), recv.cqe(), WcStatus.SUCCESS, WcOpcode.RECV, length,
+        qp.qpNum(), srcQp, flags, imm, 0, 0, slid, qp.attributes().portNum());
+    push(qp.recvCq(), wc, wr.has(SendFlags.SOLICITED), false);
+  }
+
+  private void completeRecvError(RecvWr recv, WcStatus status) {
+    push(qp.recvCq(), WorkCompletion.error(recv.wrId(), recv.cqe(), status, WcOpcode.RECV, qp.qpNum(), 0), true,
+        false);
+  }
+
+  // ================= state changes =================
+
+  private Behavior<Command> onModified(Modified m) {
+    QpAttr a = qp.attributes();
+    switch (m.to()) {
+      case ERR -> enterErrorFlush();
+      case RESET -> reset();
+      case RTR -> {
+        if (!recvSideReady) {
+          recvSideReady = true;
+          expectedPsn = a.rqPsn();
+        }
+      }
+      case RTS -> {
+        drainedReported = false;
+        return drainSq();
+      }
+      case SQD -> {
+        drainedReported = false;
+        reportDrainedIfSqd();
+      }
+      default -> { }
+    }
+    return this;
+  }
+
+  private void reportDrainedIfSqd() {
+    if (qp.state() == QpState.SQD && inflight.isEmpty() && !drainedReported && qp.attributes().enSqdAsyncNotify()) {
+      drainedReported = true;
+      qp.raiseEvent(AsyncEventType.SQ_DRAINED);
+    }
+  }
+
+  private void reset() {
+    gen++;
+    timers.cancelAll();
+    waitingRnr = false;
+    blockedOnFailure = false;
+    sendSideReady = false;
+    recvSideReady = false;
+    sq.retire(inflight.size() + sq.clear());
+    inflight.clear();
+    rq.retire(rq.clear());
+    commEstablished = false;
+    sq.idle();
+  }
+
+  /** A transport or local error: the QP goes to ERR (if it was not already) and everything is flushed. */
+  private void enterError() {
+    qp.moveToError();
+    enterErrorFlush();
+  }
+
+  private void enterErrorFlush() {
+    gen++;
+    timers.cancelAll();
+    waitingRnr = false;
+    blockedOnFailure = false;
+    flushSendQueue();
+    flushRecvQueue();
+    // Posts keep coming in ERR: they are flushed here or by the doorbell they ring.
+    while (sq.idle()) {
+      flushSendQueue();
+    }
+  }
+
+  private Behavior<Command> onFlushSignal() {
+    if (qp.state() == QpState.ERR) {
+      flushRecvQueue();
+    }
+    return this;
+  }
+
+  /** Every outstanding send WR completes with WR_FLUSH_ERR, in posting order, signaled or not. */
+  private void flushSendQueue() {
+    Object entry;
+    while ((entry = inflight.pollFirst()) != null) {
+      completeFlush(entry instanceof LocalFailure lf ? lf.entry() : entry);
+    }
+    while ((entry = sq.take()) != null) {
+      completeFlush(entry);
+    }
+  }
+
+  private void flushRecvQueue() {
+    RecvWr recv;
+    while ((recv = rq.take()) != null) {
+      rq.retire(1);
+      push(qp.recvCq(), WorkCompletion.error(recv.wrId(), recv.cqe(), WcStatus.WR_FLUSH_ERR, WcOpcode.RECV,
+          qp.qpNum(), 0), true, false);
+    }
+  }
+
+  private void completeFlush(Object entry) {
+    SendWr wr = wrOf(entry);
+    sq.retire(1);
+    push(qp.sendCq(), WorkCompletion.error(wr.wrId(), wr.cqe(), WcStatus.WR_FLUSH_ERR, wr.opcode().completion(),
+        qp.qpNum(), 0), true, false);
+  }
+
+  private void completeError(Object entry, WcStatus status) {
+    SendWr wr = wrOf(entry);
+    sq.retire(1);
+    push(qp.sendCq(), WorkCompletion.error(wr.wrId(), wr.cqe(), status, wr.opcode().completion(), qp.qpNum(), 0),
+        true, false);
+  }
+
+  /**
+   * Adds a completion; a CQ that overflowed is a fatal error of this QP (QP_FATAL, then ERR and flush).
+   * Returns false if the QP failed because of it.
+   */
+  private boolean push(CompletionQueue cq, WorkCompletion wc, boolean solicited, boolean failQpOnOverflow) {
+    if (cq.push(wc, solicited)) {
+      return true;
+    }
+    if (qp.moveToError()) {
+      qp.raiseEvent(AsyncEventType.QP_FATAL);
+      if (failQpOnOverflow) {
+        enterErrorFlush();
+      }
+    }
+    return false;
+  }
+
+  private WorkCompletion success(SendWr wr, WcOpcode opcode, int length, int srcQp, int flags, int imm, int slid) {
+    return new WorkCompletion(wr.wrId(), wr.cqe(), WcStatus.SUCCESS, opcode, length, qp.qpNum(), srcQp, flags, imm,
+        0, 0, slid, 0);
+  }
+
+  private static SendWr wrOf(Object entry) {
+    return entry instanceof InlineSend in ? in.wr() : (SendWr) entry;
+  }
+
+  // 24-bit PSN arithmetic, as rxe does it.
+  static int psnAdd(int psn, int n) {
+    return (psn + n) & 0xFFFFFF;
+  }
+
+  static int psnCompare(int a, int b) {
+    return ((a - b) << 8) >> 8;
+  }
+}
