@@ -14,6 +14,7 @@ public final class DeviceVerbs {
   private final AtomicInteger nextPd = new AtomicInteger(1);
   private final AtomicInteger nextCq = new AtomicInteger(1);
   private final AtomicInteger nextAh = new AtomicInteger(1);
+  private final AtomicInteger nextSrq = new AtomicInteger(1);
   /** QP numbers 0 and 1 are the special QPs of IB; ours start at 2. */
   private final AtomicInteger nextQp = new AtomicInteger(2);
   private final ConcurrentHashMap<Integer, QueuePair> qps = new ConcurrentHashMap<>();
@@ -47,6 +48,10 @@ public final class DeviceVerbs {
 
   void removeQp(QueuePair qp) {
     qps.remove(qp.qpNum(), qp);
+  }
+
+  int nextSrqNumber() {
+    return nextSrq.getAndIncrement();
   }
 
   int nextPdHandle() {

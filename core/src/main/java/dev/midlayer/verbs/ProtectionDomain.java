@@ -106,6 +106,18 @@ public final class ProtectionDomain implements DeviceResource {
   }
 
   /**
+   * Creates a shared receive queue in this PD ({@code ib_create_srq}). <b>May sleep</b>: not from atomic
+   * context.
+   *
+   * @param eventHandler receives SRQ_LIMIT_REACHED and SRQ_ERR, or null
+   * @throws InvalidArgumentException if maxWr, maxSge or the limit are out of range
+   */
+  public CompletionStage<SharedReceiveQueue> createSrq(SrqAttr attr, dev.midlayer.device.EventHandler eventHandler,
+      Object context) {
+    return SharedReceiveQueue.create(this, attr, eventHandler, context);
+  }
+
+  /**
    * Deallocates the PD ({@code ib_dealloc_pd}). <b>May sleep</b>: not from atomic context.
    *
    * @return a stage that fails with {@link ResourceBusyException} while objects still use the PD, and

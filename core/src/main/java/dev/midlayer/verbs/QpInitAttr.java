@@ -14,9 +14,22 @@ import dev.midlayer.device.EventHandler;
  *     {@link SendFlags#SIGNALED}, and errors ({@code IB_SIGNAL_REQ_WR})
  * @param eventHandler receives the QP's affiliated events (QP_FATAL, COMM_EST, SQ_DRAINED, ...), or null
  * @param context any object, returned by {@link QueuePair#context()}
+ * @param srq the shared receive queue the QP takes receives from, or null for its own receive queue (then
+ *     {@code cap.maxRecvWr} and {@code cap.maxRecvSge} are not used)
  */
 public record QpInitAttr(QpType type, CompletionQueue sendCq, CompletionQueue recvCq, QpCap cap,
-    boolean signalAll, EventHandler eventHandler, Object context) {
+    boolean signalAll, EventHandler eventHandler, Object context, SharedReceiveQueue srq) {
+
+  /** A QP with its own receive queue. */
+  public QpInitAttr(QpType type, CompletionQueue sendCq, CompletionQueue recvCq, QpCap cap, boolean signalAll,
+      EventHandler eventHandler, Object context) {
+    this(type, sendCq, recvCq, cap, signalAll, eventHandler, context, null);
+  }
+
+  /** This attribute set with {@code srq} as the QP's receive queue. */
+  public QpInitAttr withSrq(SharedReceiveQueue newSrq) {
+    return new QpInitAttr(type, sendCq, recvCq, cap, signalAll, eventHandler, context, newSrq);
+  }
 
   /** A QP of {@code type} on one CQ for both queues, every WR signaled, no event handler. */
   public static QpInitAttr of(QpType type, CompletionQueue cq, QpCap cap) {

@@ -17,7 +17,10 @@ import dev.midlayer.spi.MissingDriverOpException;
 import dev.midlayer.spi.PortAttributes;
 import java.nio.ByteBuffer;
 import java.util.List;
+import dev.midlayer.cq.PollContext;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.Done;
 
@@ -38,6 +41,7 @@ public final class QueuePair implements DeviceResource {
   private final int qpNum;
   private final CompletionQueue sendCq;
   private final CompletionQueue recvCq;
+  private final SharedReceiveQueue srq;
   private final QpCap cap;
   private final boolean signalAll;
   private final EventHandler eventHandler;
@@ -55,12 +59,13 @@ public final class QueuePair implements DeviceResource {
     this.qpNum = qpNum;
     this.sendCq = init.sendCq();
     this.recvCq = init.recvCq();
+    this.srq = init.srq();
     this.cap = cap;
     this.signalAll = init.signalAll();
     this.eventHandler = init.eventHandler();
     this.context = init.context();
     this.sq = new WorkQueue<>(cap.maxSendWr());
-    this.rq = new WorkQueue<>(cap.maxRecvWr());
+    this.rq = new WorkQueue<>(Math.max(1, cap.maxRecvWr()));
     this.eventCallbackName = "event handler of QP " + qpNum + " on " + pd.device().name();
   }
 
@@ -75,7 +80,10 @@ public final class QueuePair implements DeviceResource {
     if (init.sendCq().device() != device || init.recvCq().device() != device) {
       throw new InvalidArgumentException("init.sendCq/recvCq", "CQs must be on " + device.name());
     }
-    QpCap cap = checkCap(device, init.cap());
+    if (init.srq() != null && init.srq().pd() != pd) {
+      throw new InvalidArgumentException("init.srq", init.srq() + " is of " + init.srq().pd() + ", not " + pd);
+    }
+    QpCap cap = checkCap(device, init.cap(), init.srq() != null);
     DeviceOps ops = DeviceResources.ops(device);
     if (ops.createQp() == null) {
       throw new MissingDriverOpException(ops.driverName(), List.of(DriverOp.CREATE_QP));
@@ -87,17 +95,22 @@ public final class QueuePair implements DeviceResource {
       pd.retain();
       qp.sendCq.retain();
       qp.recvCq.retain();
+      if (qp.srq != null) {
+        qp.srq.attach();
+      }
       verbs.addQp(qp);
       return qp;
     });
   }
 
-  private static QpCap checkCap(Device device, QpCap c) {
+  private static QpCap checkCap(Device device, QpCap c, boolean withSrq) {
     var a = device.attributes();
     range("cap.maxSendWr", c.maxSendWr(), 1, a.maxQpWr());
-    range("cap.maxRecvWr", c.maxRecvWr(), 1, a.maxQpWr());
+    if (!withSrq) {
+      range("cap.maxRecvWr", c.maxRecvWr(), 1, a.maxQpWr());
+      range("cap.maxRecvSge", c.maxRecvSge(), 0, a.maxSge());
+    }
     range("cap.maxSendSge", c.maxSendSge(), 0, a.maxSge());
-    range("cap.maxRecvSge", c.maxRecvSge(), 0, a.maxSge());
     range("cap.maxInlineData", c.maxInlineData(), 0, a.maxInlineData());
     // What is provided: exactly what was asked (the rings may be larger, but the limits are enforced as asked).
     return c;
@@ -144,6 +157,11 @@ public final class QueuePair implements DeviceResource {
   /** The capabilities provided. */
   public QpCap cap() {
     return cap;
+  }
+
+  /** The shared receive queue the QP takes receives from, or null. */
+  public SharedReceiveQueue srq() {
+    return srq;
   }
 
   /** True if every send WR completes; false if only SIGNALED ones (and errors) do. */
@@ -286,6 +304,9 @@ public final class QueuePair implements DeviceResource {
     if (wr == null) {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
     }
+    if (srq != null) {
+      throw invalid(index, "QP " + qpNum + " takes its receives from " + srq + ": post them there");
+    }
     if (state.get() == QpState.RESET) {
       throw invalid(index, "QP " + qpNum + " is in RESET: posting receives needs INIT or later");
     }
@@ -421,12 +442,110 @@ public final class QueuePair implements DeviceResource {
   }
 
   /**
+   * Drains the send queue ({@code ib_drain_sq}): moves the QP to ERR, posts a marker, and completes when
+   * the marker's flush completion has been processed, so every earlier send WR has been reported. The
+   * send CQ must come from {@link Device#allocCq} (the marker is seen by its {@code Cqe}); for a
+   * {@link PollContext#DIRECT} CQ the drain polls it itself every millisecond, calling the other
+   * completions' {@code done} too, so nobody else should poll it meanwhile. Needs room for one more WR.
+   * <b>May sleep</b>: not from atomic context (never from the CQ's own callbacks).
+   *
+   * @throws InvalidArgumentException if the send CQ was made with {@code createCq}
+   */
+  public CompletionStage<Done> drainSq() {
+    DeviceResources.contextChecker(device()).mightSleep("drainSq");
+    requirePollContext(sendCq, "sendCq");
+    CompletableFuture<Done> marker = new CompletableFuture<>();
+    SendWr wr = SendWr.builder(WrOpcode.SEND).cqe((cq, wc) -> marker.complete(Done.getInstance())).build();
+    return toError("drainSq").thenCompose(d -> {
+      if (!sq.post(wr)) {
+        return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
+            "drainSq: no room for the marker in the send queue of QP " + qpNum));
+      }
+      if (sq.ringDoorbell()) {
+        driver.sendDoorbell();
+      }
+      return awaitMarker(sendCq, marker);
+    });
+  }
+
+  /**
+   * Drains the receive queue ({@code ib_drain_rq}) the same way with an empty receive marker; nothing to do
+   * for a QP on an SRQ. See {@link #drainSq()}. <b>May sleep</b>.
+   */
+  public CompletionStage<Done> drainRq() {
+    DeviceResources.contextChecker(device()).mightSleep("drainRq");
+    if (srq != null) {
+      return CompletableFuture.completedFuture(Done.getInstance());
+    }
+    requirePollContext(recvCq, "recvCq");
+    CompletableFuture<Done> marker = new CompletableFuture<>();
+    RecvWr wr = new RecvWr(0, (cq, wc) -> marker.complete(Done.getInstance()), List.of());
+    return toError("drainRq").thenCompose(d -> {
+      if (!rq.post(wr)) {
+        return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
+            "drainRq: no room for the marker in the receive queue of QP " + qpNum));
+      }
+      driver.flushDoorbell();
+      return awaitMarker(recvCq, marker);
+    });
+  }
+
+  /** Drains the send queue, then the receive queue ({@code ib_drain_qp}). <b>May sleep</b>. */
+  public CompletionStage<Done> drainQp() {
+    return drainSq().thenCompose(d -> drainRq());
+  }
+
+  private CompletionStage<Done> toError(String verb) {
+    return DeviceResources.run(device(), verb, () -> {
+      QpState from = state.get();
+      if (from == QpState.RESET) {
+        throw new InvalidArgumentException("qpState", verb + ": QP " + qpNum + " is in RESET, nothing to drain");
+      }
+      if (moveToError() || from == QpState.ERR) {
+        attr = attr.toBuilder().qpState(QpState.ERR).build();
+        if (from != QpState.ERR) {
+          driver.modified(from, QpState.ERR, attr, QpAttrMask.STATE);
+        }
+      }
+      return Done.getInstance();
+    });
+  }
+
+  private static void requirePollContext(CompletionQueue cq, String field) {
+    if (cq.pollContext() == null) {
+      throw new InvalidArgumentException(field, cq + " was made with createCq: draining needs a CQ from allocCq "
+          + "(its completions carry a Cqe)");
+    }
+  }
+
+  private static CompletionStage<Done> awaitMarker(CompletionQueue cq, CompletableFuture<Done> marker) {
+    if (cq.pollContext() == PollContext.DIRECT) {
+      pollUntil(cq, marker);
+    }
+    // The marker completes inside a done callback (atomic context): continue on another thread, so that
+    // the caller's next step (drainRq after drainSq, destroy, ...) may sleep.
+    return marker.thenApplyAsync(d -> d);
+  }
+
+  /** DIRECT CQs: poll in the drainer's stead every millisecond until the marker completed. */
+  private static void pollUntil(CompletionQueue cq, CompletableFuture<Done> marker) {
+    if (marker.isDone()) {
+      return;
+    }
+    cq.processDirect(CompletionQueue.POLL_BATCH * 16);
+    if (!marker.isDone()) {
+      CompletableFuture.runAsync(() -> pollUntil(cq, marker),
+          CompletableFuture.delayedExecutor(1, TimeUnit.MILLISECONDS));
+    }
+  }
+
+  /**
    * Destroys the QP ({@code ib_destroy_qp}). Outstanding work requests vanish without completions: drain
    * first. <b>May sleep</b>: not from atomic context (never from the QP's own event handler).
    */
   public CompletionStage<Done> destroy() {
     return DeviceResources.destroy(device(), "destroyQp", this, () -> {
-      reclaim();
+      teardown(false);
       return null;
     });
   }
@@ -436,12 +555,24 @@ public final class QueuePair implements DeviceResource {
     return type + " QP " + qpNum;
   }
 
+  /** A QP left behind at unregistration: its outstanding WRs are flushed before it goes (nothing lost). */
   @Override
   public void reclaim() {
+    teardown(true);
+  }
+
+  private void teardown(boolean flushFirst) {
     DeviceVerbs.of(device()).removeQp(this);
+    QpState before = state.get();
+    if (flushFirst && moveToError()) {
+      driver.modified(before, QpState.ERR, attr, QpAttrMask.STATE);
+    }
     driver.destroy();
     sendCq.release();
     recvCq.release();
+    if (srq != null) {
+      srq.detach();
+    }
     pd.release();
   }
 

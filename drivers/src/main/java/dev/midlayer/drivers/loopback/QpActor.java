@@ -123,6 +123,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private boolean blockedOnFailure;
   private boolean sendSideReady;
   private boolean recvSideReady;
+  private boolean lastWqeReported;
   private int retryLeft;
   private int rnrLeft;
   private boolean drainedReported;
@@ -512,17 +513,19 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       // The source was deregistered after it was posted: the requester's local protection error.
       return NakKind.LOCAL_PROTECTION;
     }
-    RecvWr recv = rq.take();
+    RecvWr recv = takeRecv();
     if (recv == null) {
       return NakKind.RNR;
     }
     long length = wr.length();
     if (length > recv.capacity()) {
+      retireRecv();
       completeRecvError(recv, WcStatus.LOC_LEN_ERR);
       enterError();
       return NakKind.INVALID_REQUEST;
     }
     if (!SgCopy.check(recv.sgList(), keys, qp.pd(), true)) {
+      retireRecv();
       completeRecvError(recv, WcStatus.LOC_PROT_ERR);
       enterError();
       return NakKind.REMOTE_OPERATIONAL;
@@ -532,7 +535,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     } else {
       SgCopy.copy(null, wr.sgList(), srcKeys, length, recv.sgList(), keys, 0);
     }
-    rq.retire(1);
+    retireRecv();
     pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0);
     return null;
   }
@@ -542,19 +545,19 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (qp.type() == QpType.UD && p.qkey() != qp.attributes().qkey()) {
       return; // Q_Key mismatch: dropped
     }
-    RecvWr recv = rq.take();
+    RecvWr recv = takeRecv();
     if (recv == null) {
       return; // no receive posted: UC and UD drop the message
     }
     int grh = qp.type() == QpType.UD ? 40 : 0;
     long length = p.data().length;
     if (length + grh > recv.capacity()) {
-      rq.retire(1);
+      retireRecv();
       completeRecvError(recv, WcStatus.LOC_LEN_ERR);
       return;
     }
     if (!SgCopy.check(recv.sgList(), keys, qp.pd(), true)) {
-      rq.retire(1);
+      retireRecv();
       completeRecvError(recv, WcStatus.LOC_PROT_ERR);
       return;
     }
@@ -564,7 +567,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       flags |= WcFlags.GRH;
     }
     SgCopy.copy(p.data(), null, null, length, recv.sgList(), keys, grh);
-    rq.retire(1);
+    retireRecv();
     pushRecv(recv, wr, (int) length, p.srcQp(), p.slid(), flags);
   }
 
@@ -602,6 +605,18 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     WorkCompletion wc = new WorkCompletion(recv.wrId(), recv.cqe(), WcStatus.SUCCESS, WcOpcode.RECV, length,
         qp.qpNum(), srcQp, flags, imm, 0, 0, slid, qp.attributes().portNum());
     push(qp.recvCq(), wc, wr.has(SendFlags.SOLICITED), false);
+  }
+
+  /** The next receive: from the SRQ if the QP has one, else from its own receive queue. */
+  private RecvWr takeRecv() {
+    return qp.srq() != null ? qp.srq().take() : rq.take();
+  }
+
+  /** A receive taken from the QP's own queue frees its slot when it completes (the SRQ freed it on take). */
+  private void retireRecv() {
+    if (qp.srq() == null) {
+      rq.retire(1);
+    }
   }
 
   private void completeRecvError(RecvWr recv, WcStatus status) {
@@ -649,6 +664,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     blockedOnFailure = false;
     sendSideReady = false;
     recvSideReady = false;
+    lastWqeReported = false;
     sq.retire(inflight.size() + sq.clear());
     inflight.clear();
     rq.retire(rq.clear());
@@ -694,6 +710,14 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   private void flushRecvQueue() {
+    if (qp.srq() != null) {
+      // The SRQ's WRs stay in the SRQ; the QP says it will take no more (safe to destroy).
+      if (!lastWqeReported) {
+        lastWqeReported = true;
+        qp.raiseEvent(AsyncEventType.QP_LAST_WQE_REACHED);
+      }
+      return;
+    }
     RecvWr recv;
     while ((recv = rq.take()) != null) {
       rq.retire(1);
