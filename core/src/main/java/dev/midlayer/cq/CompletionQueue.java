@@ -11,7 +11,10 @@ import dev.midlayer.device.EventHandler;
 import dev.midlayer.verbs.ResourceBusyException;
 import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
+import dev.midlayer.verbs.QueuePair;
+import java.util.Set;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -30,10 +33,12 @@ import org.jctools.queues.MpmcArrayQueue;
  * <b>may sleep</b> (not from atomic context).
  *
  * <p>Overflow: a completion that does not fit is never dropped silently and never waited for:
- * {@link #push} returns false, the CQ enters error and its event handler gets {@code CQ_ERR}; the driver
- * moves the QPs that complete into it to the error state.
+ * {@link #push} returns false, the CQ enters error, its event handler gets {@code CQ_ERR}, and every QP
+ * that completes into it moves to ERR and gets {@code QP_FATAL}.
  */
 public final class CompletionQueue implements DeviceResource {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CompletionQueue.class);
+
   /** Completions per poll in the actor's batches ({@code IB_POLL_BATCH}). */
   public static final int POLL_BATCH = 16;
 
@@ -51,7 +56,10 @@ public final class CompletionQueue implements DeviceResource {
   private final AtomicInteger armed = new AtomicInteger(UNARMED);
   /** QPs and SRQs that complete into this CQ. */
   private final AtomicInteger usecnt = new AtomicInteger();
+  /** The QPs among them, moved to ERR when the CQ overflows. */
+  private final Set<QueuePair> qps = ConcurrentHashMap.newKeySet();
   private volatile boolean overflowed;
+  private final java.util.concurrent.atomic.AtomicBoolean overflowReported = new java.util.concurrent.atomic.AtomicBoolean();
   private volatile boolean destroyed;
   private ActorRef<CqActor.Command> actor;
 
@@ -210,7 +218,12 @@ public final class CompletionQueue implements DeviceResource {
     while (done < budget && (wc = ring.poll()) != null) {
       done++;
       if (wc.cqe() != null) {
-        wc.cqe().done(this, wc);
+        try {
+          wc.cqe().done(this, wc);
+        } catch (RuntimeException e) {
+          // One callback's failure must not strand the completions after it.
+          LOG.error("done callback of wr_id {} on {} threw", wc.wrId(), this, e);
+        }
       }
     }
     return done;
@@ -259,9 +272,28 @@ public final class CompletionQueue implements DeviceResource {
     usecnt.decrementAndGet();
   }
 
+  /** Internal: {@code qp} completes into this CQ (and fails with it if it overflows). */
+  public void attach(QueuePair qp) {
+    retain();
+    qps.add(qp);
+  }
+
+  /** Internal: {@code qp} no longer completes into this CQ. */
+  public void detach(QueuePair qp) {
+    if (qps.remove(qp)) {
+      release();
+    }
+  }
+
+  /** The QPs that complete into this CQ. */
+  Set<QueuePair> qps() {
+    return qps;
+  }
+
   private void overflow() {
-    if (!overflowed) {
-      overflowed = true;
+    overflowed = true;
+    // Many pushers may overflow at once: exactly one of them reports it.
+    if (overflowReported.compareAndSet(false, true)) {
       actor.tell(CqActor.OVERFLOWED);
     }
   }
@@ -308,6 +340,17 @@ public final class CompletionQueue implements DeviceResource {
     destroyed = true;
     actor.tell(CqActor.STOP);
     ring.clear();
+  }
+
+  /** The CQ's actor: destruction completes only when it has stopped, so no handler runs afterwards. */
+  @Override
+  public ActorRef<?> fence() {
+    return actor;
+  }
+
+  /** True once destroyed (or reclaimed): no handler runs any more. */
+  boolean destroyed() {
+    return destroyed;
   }
 
   @Override

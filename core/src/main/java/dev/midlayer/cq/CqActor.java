@@ -1,6 +1,8 @@
 package dev.midlayer.cq;
 
 import dev.midlayer.context.AtomicContext;
+import dev.midlayer.device.AsyncEventType;
+import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.internal.NonFatal;
 import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
@@ -64,6 +66,9 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
   }
 
   private Behavior<Command> onNotified() {
+    if (cq.destroyed()) {
+      return this; // destroyed: STOP is next in the mailbox, and no callback runs any more
+    }
     if (cq.pollContext() == PollContext.ACTOR) {
       return pollBudget();
     }
@@ -80,6 +85,9 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
 
   /** The ib_cq loop: batches of 16, at most {@code budget}, then re-arm and continue if anything was missed. */
   private Behavior<Command> pollBudget() {
+    if (cq.destroyed()) {
+      return this;
+    }
     int[] done = {0};
     AtomicContext.run(handlerName, () -> {
       while (done[0] < budget) {
@@ -126,6 +134,15 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
         AtomicContext.run(eventHandlerName, () -> cq.eventHandler().onEvent(cq.cqErrorEvent()));
       } catch (Throwable e) {
         getContext().getLog().error("{} threw", eventHandlerName, NonFatal.rethrowIfFatal(e));
+      }
+    }
+    // Per IBA, the QPs of a CQ in error are unusable: each moves to ERR (and flushes) with QP_FATAL.
+    for (QueuePair qp : cq.qps()) {
+      try {
+        qp.fail(AsyncEventType.QP_FATAL);
+      } catch (Throwable e) {
+        getContext().getLog().error("moving {} to ERR after the overflow of CQ #{} failed", qp, cq.number(),
+            NonFatal.rethrowIfFatal(e));
       }
     }
     return this;

@@ -73,6 +73,12 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
   private record LingerOver() implements Command {}
 
+  /** An object's fence actor stopped: its destroy is complete. */
+  private record Fenced(CompletableFuture<Done> result) implements Command {}
+
+  /** One of the leftovers' fence actors stopped during shutdown. */
+  private record ShutdownFenced() implements Command {}
+
   /**
    * Creates a device handle in state REGISTERING and spawns its actor as a child of {@code parent}, on
    * the control dispatcher. Called by the registry only.
@@ -125,6 +131,10 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(Create.class, this::onCreate)
         .onMessage(Destroy.class, this::onDestroy)
         .onMessage(Run.class, this::onRun)
+        .onMessage(Fenced.class, m -> {
+          Replies.complete(replyExecutor, m.result(), Done.getInstance());
+          return this;
+        })
         .onMessage(Shutdown.class, this::onShutdown)
         .build();
   }
@@ -242,7 +252,13 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     try {
       msg.body().call();
       resources.remove(msg.resource());
-      Replies.complete(replyExecutor, msg.result(), Done.getInstance());
+      ActorRef<?> fence = msg.resource().fence();
+      if (fence == null) {
+        Replies.complete(replyExecutor, msg.result(), Done.getInstance());
+      } else {
+        // Complete only when the object's actor has stopped: no callback of it runs after the stage.
+        getContext().watchWith(fence, new Fenced(msg.result()));
+      }
     } catch (Throwable e) {
       Replies.fail(replyExecutor, msg.result(), NonFatal.rethrowIfFatal(e));
     }
@@ -257,17 +273,46 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     }
     handlers.clear();
     List<DeviceResource> leftovers = new ArrayList<>(resources);
+    int fences = 0;
     for (int i = leftovers.size() - 1; i >= 0; i--) {
       DeviceResource r = leftovers.get(i);
       getContext().getLog().warn("{} on {} was left after every client's remove: reclaimed by the midlayer "
           + "(a client must destroy what it created in its remove)", r.describe(), device.name());
       try {
         r.reclaim();
+        if (r.fence() != null) {
+          getContext().watchWith(r.fence(), new ShutdownFenced());
+          fences++;
+        }
       } catch (Throwable e) {
         getContext().getLog().error("reclaiming {} failed", r.describe(), NonFatal.rethrowIfFatal(e));
       }
     }
     resources.clear();
+    if (fences == 0) {
+      return finishShutdown(msg);
+    }
+    // Unregistration is a fence: wait until the leftovers' actors stopped, so none of their callbacks
+    // runs after it completes.
+    int[] waiting = {fences};
+    return Behaviors.receive(Command.class)
+        .onMessage(ShutdownFenced.class, m -> --waiting[0] == 0 ? finishShutdown(msg) : Behaviors.same())
+        .onMessage(Fenced.class, m -> {
+          Replies.complete(replyExecutor, m.result(), Done.getInstance());
+          return Behaviors.same();
+        })
+        .onMessage(Dispatch.class, m -> Behaviors.same())
+        .onMessage(QueryDevice.class, m -> failGone(m.result(), "queryDevice"))
+        .onMessage(QueryPort.class, m -> failGone(m.result(), "queryPort"))
+        .onMessage(RegisterEventHandler.class, m -> failGone(m.result(), "registerEventHandler"))
+        .onMessage(UnregisterEventHandler.class, m -> failGone(m.result(), "unregisterEventHandler"))
+        .onMessage(Create.class, m -> failGone(m.result(), m.verb()))
+        .onMessage(Destroy.class, m -> failGone(m.result(), m.verb()))
+        .onMessage(Run.class, m -> failGone(m.result(), m.verb()))
+        .build();
+  }
+
+  private Behavior<Command> finishShutdown(Shutdown msg) {
     if (device.ops().deallocDriver() != null) {
       try {
         call(DriverOp.DEALLOC_DRIVER, () -> {
@@ -294,6 +339,11 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(Create.class, m -> failGone(m.result(), m.verb()))
         .onMessage(Destroy.class, m -> failGone(m.result(), m.verb()))
         .onMessage(Run.class, m -> failGone(m.result(), m.verb()))
+        .onMessage(Fenced.class, m -> {
+          Replies.complete(replyExecutor, m.result(), Done.getInstance());
+          return Behaviors.same();
+        })
+        .onMessage(ShutdownFenced.class, m -> Behaviors.same())
         .onMessage(Dispatch.class, m -> {
           getContext().getLog().debug("{} dropped: the device is unregistered", m.event());
           return Behaviors.same();

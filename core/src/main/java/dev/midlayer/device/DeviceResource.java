@@ -12,4 +12,13 @@ public interface DeviceResource {
 
   /** Frees it without waiting for anything; called on the device actor. */
   void reclaim();
+
+  /**
+   * An actor that runs the object's callbacks or work (a CQ's actor, a QP's driver actor), or null.
+   * Destroying the object, and unregistering its device, complete only once that actor has stopped:
+   * that is what makes them fences (no callback of the object runs afterwards).
+   */
+  default org.apache.pekko.actor.typed.ActorRef<?> fence() {
+    return null;
+  }
 }

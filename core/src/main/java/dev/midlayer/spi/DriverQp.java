@@ -24,11 +24,19 @@ public interface DriverQp {
   /**
    * The midlayer validated and applied a modify from {@code from} to {@code to} (the QP's state and
    * attributes are already updated). The driver adapts: to ERR, flush every outstanding WR with
-   * WR_FLUSH_ERR in posting order; to RESET, drop them without completions. May sleep; called on the
-   * device actor.
+   * WR_FLUSH_ERR in posting order; to RESET, drop them without completions. May sleep; called on a
+   * midlayer actor: the device actor, or a CQ's actor when that CQ overflowed. Never inside a post.
    */
   void modified(QpState from, QpState to, QpAttr attr, int mask);
 
   /** The QP is destroyed: outstanding WRs vanish without completions. May sleep; called on the device actor. */
   void destroy();
+
+  /**
+   * The driver actor that produces this QP's completions, or null. The QP's destruction completes only once
+   * it has stopped (after {@link #destroy()}), so no completion of the QP appears afterwards.
+   */
+  default org.apache.pekko.actor.typed.ActorRef<?> actor() {
+    return null;
+  }
 }

@@ -47,6 +47,7 @@ public final class AddressHandle {
    */
   public void modify(AhAttr newAttr) {
     checkAlive("modifyAh");
+    dev.midlayer.InvalidArgumentException.requireNonNull(newAttr, "attr");
     DeviceResources.checkUsable(pd.device(), "modifyAh");
     AhAttr current = attr;
     if (newAttr.grh() != current.grh()) {

@@ -38,9 +38,11 @@ public final class MemoryRegion implements DeviceResource {
 
   /** Runs on the device actor. */
   static MemoryRegion register(ProtectionDomain pd, ByteBuffer region, int access) {
+    pd.retain(); // fails if the PD was deallocated meanwhile
     KeyTable keys = DeviceVerbs.of(pd.device()).keys();
     int key = keys.allocate();
     if (key < 0) {
+      pd.release();
       throw new ResourceBusyException("registerMr: device " + pd.device().name() + " has no free memory key (maxMr "
           + pd.device().attributes().maxMr() + ")");
     }
@@ -48,7 +50,6 @@ public final class MemoryRegion implements DeviceResource {
     long iova = (long) KeyTable.index(key) << 32;
     MemoryRegion mr = new MemoryRegion(pd, region, iova, access, key);
     keys.publish(key, mr);
-    pd.retain();
     return mr;
   }
 

@@ -20,8 +20,9 @@ import org.apache.pekko.Done;
 public final class ProtectionDomain implements DeviceResource {
   private final Device device;
   private final int handle;
-  /** Objects created in this PD and not destroyed yet (MRs, AHs, QPs, SRQs). */
+  /** Objects created in this PD and not destroyed yet (MRs, AHs, QPs, SRQs); {@link #DEAD} once deallocated. */
   private final AtomicInteger usecnt = new AtomicInteger();
+  private static final int DEAD = Integer.MIN_VALUE / 2;
 
   private ProtectionDomain(Device device, int handle) {
     this.device = device;
@@ -44,9 +45,9 @@ public final class ProtectionDomain implements DeviceResource {
     return handle;
   }
 
-  /** How many objects use the PD now. Never blocks; any thread. */
+  /** How many objects use the PD now (0 once deallocated). Never blocks; any thread. */
   public int useCount() {
-    return usecnt.get();
+    return Math.max(0, usecnt.get());
   }
 
   /**
@@ -61,6 +62,7 @@ public final class ProtectionDomain implements DeviceResource {
    * @return a stage that fails with {@link ResourceBusyException} if the device has no free key
    */
   public CompletionStage<MemoryRegion> registerMr(ByteBuffer buffer, int access) {
+    checkAlive("registerMr");
     InvalidArgumentException.requireNonNull(buffer, "buffer");
     AccessFlags.validateMr(access, "access");
     long length = buffer.remaining();
@@ -89,9 +91,10 @@ public final class ProtectionDomain implements DeviceResource {
    */
   public AddressHandle createAh(AhAttr attr) {
     DeviceResources.checkUsable(device, "createAh");
-    AddressHandle ah = new AddressHandle(this, DeviceVerbs.of(device).nextAhHandle(), attr.validate(device));
-    usecnt.incrementAndGet();
-    return ah;
+    InvalidArgumentException.requireNonNull(attr, "attr");
+    attr.validate(device);
+    retain();
+    return new AddressHandle(this, DeviceVerbs.of(device).nextAhHandle(), attr);
   }
 
   /**
@@ -102,6 +105,7 @@ public final class ProtectionDomain implements DeviceResource {
    * @throws dev.midlayer.spi.MissingDriverOpException if the device's driver has no create_qp
    */
   public CompletionStage<QueuePair> createQp(QpInitAttr init) {
+    checkAlive("createQp");
     return QueuePair.create(this, init);
   }
 
@@ -114,6 +118,7 @@ public final class ProtectionDomain implements DeviceResource {
    */
   public CompletionStage<SharedReceiveQueue> createSrq(SrqAttr attr, dev.midlayer.device.EventHandler eventHandler,
       Object context) {
+    checkAlive("createSrq");
     return SharedReceiveQueue.create(this, attr, eventHandler, context);
   }
 
@@ -125,16 +130,32 @@ public final class ProtectionDomain implements DeviceResource {
    */
   public CompletionStage<Done> dealloc() {
     return DeviceResources.destroy(device, "deallocPd", this, () -> {
-      int users = usecnt.get();
-      if (users > 0) {
-        throw new ResourceBusyException(describe() + " is in use by " + users + " object(s)");
+      // One atomic step, so that a concurrent non-sleeping createAh either counts before it or fails after.
+      if (!usecnt.compareAndSet(0, DEAD)) {
+        throw new ResourceBusyException(describe() + " is in use by " + usecnt.get() + " object(s)");
       }
       return null;
     });
   }
 
+  /** Counts one more user; fails if the PD was deallocated. Lock-free. */
   void retain() {
-    usecnt.incrementAndGet();
+    for (int c = usecnt.get(); ; c = usecnt.get()) {
+      if (c < 0) {
+        throw new ObjectDestroyedException(describe() + " on " + device.name() + " was deallocated");
+      }
+      if (usecnt.compareAndSet(c, c + 1)) {
+        return;
+      }
+    }
+  }
+
+  /** Throws if the PD was deallocated. */
+  void checkAlive(String verb) {
+    DeviceResources.checkUsable(device, verb); // an unregistered device is the better explanation
+    if (usecnt.get() < 0) {
+      throw new ObjectDestroyedException(verb + ": " + describe() + " on " + device.name() + " was deallocated");
+    }
   }
 
   void release() {
@@ -148,7 +169,8 @@ public final class ProtectionDomain implements DeviceResource {
 
   @Override
   public void reclaim() {
-    // Nothing of its own to free: the objects in it are reclaimed on their own, newest first.
+    // The objects in it were reclaimed before it (newest first); mark it dead for late callers.
+    usecnt.set(DEAD);
   }
 
   @Override

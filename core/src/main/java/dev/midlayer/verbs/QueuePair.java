@@ -90,11 +90,16 @@ public final class QueuePair implements DeviceResource {
     }
     return DeviceResources.create(device, "createQp", spawner -> {
       DeviceVerbs verbs = DeviceVerbs.of(device);
+      pd.retain(); // fails if the PD was deallocated meanwhile
       QueuePair qp = new QueuePair(pd, verbs.nextQpNumber(), init, cap);
-      qp.driver = ops.createQp().createQp(qp, spawner);
-      pd.retain();
-      qp.sendCq.retain();
-      qp.recvCq.retain();
+      try {
+        qp.driver = ops.createQp().createQp(qp, spawner);
+      } catch (Exception e) {
+        pd.release();
+        throw e;
+      }
+      qp.sendCq.attach(qp);
+      qp.recvCq.attach(qp);
       if (qp.srq != null) {
         qp.srq.attach();
       }
@@ -555,6 +560,12 @@ public final class QueuePair implements DeviceResource {
     return type + " QP " + qpNum;
   }
 
+  /** The driver's actor: destroying the QP completes once it has stopped. */
+  @Override
+  public org.apache.pekko.actor.typed.ActorRef<?> fence() {
+    return driver.actor();
+  }
+
   /** A QP left behind at unregistration: its outstanding WRs are flushed before it goes (nothing lost). */
   @Override
   public void reclaim() {
@@ -568,8 +579,8 @@ public final class QueuePair implements DeviceResource {
       driver.modified(before, QpState.ERR, attr, QpAttrMask.STATE);
     }
     driver.destroy();
-    sendCq.release();
-    recvCq.release();
+    sendCq.detach(this);
+    recvCq.detach(this);
     if (srq != null) {
       srq.detach();
     }
@@ -614,6 +625,19 @@ public final class QueuePair implements DeviceResource {
       }
     }
     return false;
+  }
+
+  /**
+   * A fatal error outside the driver (its CQ overflowed): the QP moves to ERR, the driver flushes it, and
+   * {@code event} goes to the QP's event handler. Called on a midlayer actor, never inside a verb.
+   */
+  public void fail(AsyncEventType event) {
+    QpState from = state.get();
+    if (moveToError()) {
+      attr = attr.toBuilder().qpState(QpState.ERR).build();
+      driver.modified(from, QpState.ERR, attr, QpAttrMask.STATE);
+      raiseEvent(event);
+    }
   }
 
   /** For drivers: a UD or UC send error moves the QP from RTS to SQE. Returns true if it did. */

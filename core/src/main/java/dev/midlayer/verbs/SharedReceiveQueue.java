@@ -63,10 +63,8 @@ public final class SharedReceiveQueue implements DeviceResource {
       throw new InvalidArgumentException("attr.srqLimit", "must be 0..maxWr, was " + attr.srqLimit());
     }
     return DeviceResources.create(pd.device(), "createSrq", spawner -> {
-      SharedReceiveQueue srq = new SharedReceiveQueue(pd, DeviceVerbs.of(pd.device()).nextSrqNumber(), attr,
-          eventHandler, context);
-      pd.retain();
-      return srq;
+      pd.retain(); // fails if the PD was deallocated meanwhile
+      return new SharedReceiveQueue(pd, DeviceVerbs.of(pd.device()).nextSrqNumber(), attr, eventHandler, context);
     });
   }
 

@@ -44,7 +44,8 @@ final class LoopbackQp implements DriverQp {
     return device;
   }
 
-  ActorRef<QpActor.Command> actor() {
+  @Override
+  public ActorRef<QpActor.Command> actor() {
     return actor;
   }
 
