@@ -2,6 +2,7 @@ package dev.midlayer.cq;
 
 import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.device.AsyncEvent;
+import dev.midlayer.internal.NonFatal;
 import dev.midlayer.device.AsyncEventType;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceResource;
@@ -220,9 +221,9 @@ public final class CompletionQueue implements DeviceResource {
       if (wc.cqe() != null) {
         try {
           wc.cqe().done(this, wc);
-        } catch (RuntimeException e) {
-          // One callback's failure must not strand the completions after it.
-          LOG.error("done callback of wr_id {} on {} threw", wc.wrId(), this, e);
+        } catch (Throwable e) {
+          // One callback's failure (checked exceptions included) must not strand the completions after it.
+          LOG.error("done callback of wr_id {} on {} threw", wc.wrId(), this, NonFatal.rethrowIfFatal(e));
         }
       }
     }

@@ -1,0 +1,112 @@
+package dev.midlayer.testsupport;
+
+import dev.midlayer.device.Device;
+import dev.midlayer.spi.DeviceAttributes;
+import dev.midlayer.spi.DeviceOps;
+import dev.midlayer.spi.Gid;
+import dev.midlayer.spi.LinkLayer;
+import dev.midlayer.spi.PortAttributes;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A driver for the verbs and CQ tests whose device limits and ports the test chooses: {@code maxCqe},
+ * {@code maxMr}, {@code maxMrSize}, how many GIDs each port has and which ports are Ethernet (RoCE).
+ * There is no QP: the test itself plays the driver's data path and pushes completions.
+ */
+public final class VerbsTestDriver {
+  private static final AtomicInteger GUIDS = new AtomicInteger(0x100);
+
+  private int ports = 1;
+  private int maxCqe = 1 << 20;
+  private int maxMr = 1 << 16;
+  private long maxMrSize = 1L << 32;
+  private int gidsPerPort = 1;
+  private final List<Integer> ethernetPorts = new ArrayList<>();
+  private final long guid = 0x0002_c903_1000_0000L | GUIDS.getAndIncrement();
+  private final AtomicReference<Device> device = new AtomicReference<>();
+  private final AtomicInteger deallocCalls = new AtomicInteger();
+
+  public VerbsTestDriver ports(int n) {
+    this.ports = n;
+    return this;
+  }
+
+  public VerbsTestDriver maxCqe(int n) {
+    this.maxCqe = n;
+    return this;
+  }
+
+  public VerbsTestDriver maxMr(int n) {
+    this.maxMr = n;
+    return this;
+  }
+
+  public VerbsTestDriver maxMrSize(long n) {
+    this.maxMrSize = n;
+    return this;
+  }
+
+  public VerbsTestDriver gidsPerPort(int n) {
+    this.gidsPerPort = n;
+    return this;
+  }
+
+  /** Makes port {@code portNum} an Ethernet (RoCE) port, where an address handle needs a GRH. */
+  public VerbsTestDriver ethernet(int portNum) {
+    ethernetPorts.add(portNum);
+    return this;
+  }
+
+  public int maxCqe() {
+    return maxCqe;
+  }
+
+  public int gidsPerPort() {
+    return gidsPerPort;
+  }
+
+  /** The ops table. */
+  public DeviceOps ops() {
+    return DeviceOps.builder("verbsdrv")
+        .queryDevice(this::queryDevice)
+        .queryPort(this::queryPort)
+        .enableDriver(device::set)
+        .deallocDriver(d -> deallocCalls.incrementAndGet())
+        .build();
+  }
+
+  public DeviceAttributes queryDevice() {
+    return DeviceAttributes.builder()
+        .physPortCount(ports)
+        .nodeGuid(guid)
+        .firmwareVersion("2.0.0")
+        .maxCqe(maxCqe)
+        .maxMr(maxMr)
+        .maxMrSize(maxMrSize)
+        .build();
+  }
+
+  public PortAttributes queryPort(int portNum) {
+    List<Gid> gids = new ArrayList<>();
+    for (int i = 0; i < gidsPerPort; i++) {
+      gids.add(Gid.linkLocal(guid + portNum * 16L + i));
+    }
+    return PortAttributes.builder()
+        .lid(portNum)
+        .linkLayer(ethernetPorts.contains(portNum) ? LinkLayer.ETHERNET : LinkLayer.INFINIBAND)
+        .gids(gids)
+        .build();
+  }
+
+  /** The device handle given to enable_driver, or null before. */
+  public Device device() {
+    return device.get();
+  }
+
+  public int deallocCalls() {
+    return deallocCalls.get();
+  }
+}
