@@ -23,6 +23,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
@@ -295,20 +296,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     // Unregistration is a fence: wait until the leftovers' actors stopped, so none of their callbacks
     // runs after it completes.
     int[] waiting = {fences};
-    return Behaviors.receive(Command.class)
+    return refusingRequests()
         .onMessage(ShutdownFenced.class, m -> --waiting[0] == 0 ? finishShutdown(msg) : Behaviors.same())
-        .onMessage(Fenced.class, m -> {
-          Replies.complete(replyExecutor, m.result(), Done.getInstance());
-          return Behaviors.same();
-        })
         .onMessage(Dispatch.class, m -> Behaviors.same())
-        .onMessage(QueryDevice.class, m -> failGone(m.result(), "queryDevice"))
-        .onMessage(QueryPort.class, m -> failGone(m.result(), "queryPort"))
-        .onMessage(RegisterEventHandler.class, m -> failGone(m.result(), "registerEventHandler"))
-        .onMessage(UnregisterEventHandler.class, m -> failGone(m.result(), "unregisterEventHandler"))
-        .onMessage(Create.class, m -> failGone(m.result(), m.verb()))
-        .onMessage(Destroy.class, m -> failGone(m.result(), m.verb()))
-        .onMessage(Run.class, m -> failGone(m.result(), m.verb()))
         .build();
   }
 
@@ -329,8 +319,11 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     return gone();
   }
 
-  /** After unregistration: fail late requests with a clear error, drop late events, stop when idle. */
-  private Behavior<Command> gone() {
+  /**
+   * Once every client is removed: requests fail with {@link DeviceUnregisteredException} (rather than
+   * falling into dead letters with their futures never completed); destroy fences still complete.
+   */
+  private BehaviorBuilder<Command> refusingRequests() {
     return Behaviors.receive(Command.class)
         .onMessage(QueryDevice.class, m -> failGone(m.result(), "queryDevice"))
         .onMessage(QueryPort.class, m -> failGone(m.result(), "queryPort"))
@@ -342,7 +335,12 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(Fenced.class, m -> {
           Replies.complete(replyExecutor, m.result(), Done.getInstance());
           return Behaviors.same();
-        })
+        });
+  }
+
+  /** After unregistration: fail late requests with a clear error, drop late events, stop when idle. */
+  private Behavior<Command> gone() {
+    return refusingRequests()
         .onMessage(ShutdownFenced.class, m -> Behaviors.same())
         .onMessage(Dispatch.class, m -> {
           getContext().getLog().debug("{} dropped: the device is unregistered", m.event());
