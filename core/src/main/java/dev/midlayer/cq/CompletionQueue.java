@@ -279,11 +279,10 @@ public final class CompletionQueue implements DeviceResource {
     qps.add(qp);
   }
 
-  /** Internal: {@code qp} no longer completes into this CQ. */
+  /** Internal: {@code qp} no longer completes into this CQ (called once per {@link #attach}). */
   public void detach(QueuePair qp) {
-    if (qps.remove(qp)) {
-      release();
-    }
+    qps.remove(qp);
+    release();
   }
 
   /** The QPs that complete into this CQ. */

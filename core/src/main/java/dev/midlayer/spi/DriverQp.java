@@ -24,13 +24,24 @@ public interface DriverQp {
   /**
    * The midlayer validated and applied a modify from {@code from} to {@code to} (the QP's state and
    * attributes are already updated). The driver adapts: to ERR, flush every outstanding WR with
-   * WR_FLUSH_ERR in posting order; to RESET, drop them without completions. May sleep; called on a
-   * midlayer actor: the device actor, or a CQ's actor when that CQ overflowed. Never inside a post.
+   * WR_FLUSH_ERR in posting order; to RESET, drop them without completions. Returns a stage that
+   * completes once the driver has applied the change (the flushes are in the CQs, or the queues are
+   * empty): the modify completes only then, so a consumer that waits for it may post again safely. Must not
+   * block; called on a midlayer actor (the device actor, or a CQ's actor when that CQ overflowed), never
+   * inside a post.
    */
-  void modified(QpState from, QpState to, QpAttr attr, int mask);
+  java.util.concurrent.CompletionStage<?> modified(QpState from, QpState to, QpAttr attr, int mask);
 
   /** The QP is destroyed: outstanding WRs vanish without completions. May sleep; called on the device actor. */
   void destroy();
+
+  /**
+   * True if the driver executes {@code opcode}; a post of any other opcode is refused as INVALID, so a
+   * work request the driver cannot carry out never enters the queue.
+   */
+  default boolean supports(dev.midlayer.verbs.WrOpcode opcode) {
+    return true;
+  }
 
   /**
    * The driver actor that produces this QP's completions, or null. The QP's destruction completes only once

@@ -50,6 +50,7 @@ public final class QueuePair implements DeviceResource {
   private final WorkQueue<RecvWr> rq;
   private final AtomicReference<QpState> state = new AtomicReference<>(QpState.RESET);
   private volatile QpAttr attr = QpAttr.builder().qpState(QpState.RESET).build();
+  private volatile boolean destroyed;
   private final String eventCallbackName;
   private DriverQp driver;
 
@@ -217,12 +218,19 @@ public final class QueuePair implements DeviceResource {
     if (wr == null) {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
     }
+    if (destroyed) {
+      throw invalid(index, "QP " + qpNum + " was destroyed");
+    }
     QpState s = state.get();
     if (s == QpState.RESET || s == QpState.INIT || s == QpState.RTR) {
       throw invalid(index, "QP " + qpNum + " is in " + s + ": posting sends needs RTS, SQD, SQE or ERR");
     }
     if (!wr.opcode().validOn(type)) {
       throw invalid(index, wr.opcode() + " is not valid on a " + type + " QP");
+    }
+    if (!driver.supports(wr.opcode())) {
+      throw invalid(index, "the " + DeviceResources.ops(device()).driverName() + " driver does not execute "
+          + wr.opcode() + " (yet)");
     }
     if (wr.sgList().size() > cap.maxSendSge()) {
       throw invalid(index, wr.sgList().size() + " SGEs exceed maxSendSge " + cap.maxSendSge());
@@ -309,6 +317,9 @@ public final class QueuePair implements DeviceResource {
     if (wr == null) {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
     }
+    if (destroyed) {
+      throw invalid(index, "QP " + qpNum + " was destroyed");
+    }
     if (srq != null) {
       throw invalid(index, "QP " + qpNum + " takes its receives from " + srq + ": post them there");
     }
@@ -352,7 +363,7 @@ public final class QueuePair implements DeviceResource {
    */
   public CompletionStage<Done> modify(QpAttr newAttr, int mask) {
     InvalidArgumentException.requireNonNull(newAttr, "attr");
-    return DeviceResources.run(device(), "modifyQp", () -> {
+    CompletionStage<CompletionStage<?>> applied = DeviceResources.run(device(), "modifyQp", () -> {
       while (true) {
         QpState from = state.get();
         QpState to = QpStateTable.check(type, from, mask, newAttr.qpState(), newAttr.curQpState());
@@ -360,12 +371,13 @@ public final class QueuePair implements DeviceResource {
         QpAttr merged = merge(attr, newAttr, mask, to);
         if (state.compareAndSet(from, to)) {
           attr = merged;
-          driver.modified(from, to, merged, mask);
-          return Done.getInstance();
+          return driver.modified(from, to, merged, mask);
         }
         // The driver moved the QP (to ERR) meanwhile: judge the request against the new state.
       }
     });
+    // Complete once the driver applied it: after modify to RESET nothing old is left to drop a new post.
+    return applied.thenCompose(driverDone -> driverDone).thenApply(x -> Done.getInstance());
   }
 
   private void checkValues(QpAttr a, int mask) {
@@ -501,19 +513,18 @@ public final class QueuePair implements DeviceResource {
   }
 
   private CompletionStage<Done> toError(String verb) {
-    return DeviceResources.run(device(), verb, () -> {
+    CompletionStage<CompletionStage<?>> applied = DeviceResources.run(device(), verb, () -> {
       QpState from = state.get();
       if (from == QpState.RESET) {
         throw new InvalidArgumentException("qpState", verb + ": QP " + qpNum + " is in RESET, nothing to drain");
       }
-      if (moveToError() || from == QpState.ERR) {
+      if (moveToError()) {
         attr = attr.toBuilder().qpState(QpState.ERR).build();
-        if (from != QpState.ERR) {
-          driver.modified(from, QpState.ERR, attr, QpAttrMask.STATE);
-        }
+        return driver.modified(from, QpState.ERR, attr, QpAttrMask.STATE);
       }
-      return Done.getInstance();
+      return CompletableFuture.completedFuture(Done.getInstance());
     });
+    return applied.thenCompose(driverDone -> driverDone).thenApply(x -> Done.getInstance());
   }
 
   private static void requirePollContext(CompletionQueue cq, String field) {
@@ -573,6 +584,7 @@ public final class QueuePair implements DeviceResource {
   }
 
   private void teardown(boolean flushFirst) {
+    destroyed = true;
     DeviceVerbs.of(device()).removeQp(this);
     QpState before = state.get();
     if (flushFirst && moveToError()) {

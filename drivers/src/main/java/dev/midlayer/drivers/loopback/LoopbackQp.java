@@ -8,6 +8,10 @@ import dev.midlayer.verbs.QpAttr;
 import dev.midlayer.verbs.QpAttrMask;
 import dev.midlayer.verbs.QpState;
 import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.WrOpcode;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -60,11 +64,19 @@ final class LoopbackQp implements DriverQp {
   }
 
   @Override
-  public void modified(QpState from, QpState to, QpAttr attr, int mask) {
+  public CompletionStage<Done> modified(QpState from, QpState to, QpAttr attr, int mask) {
     if ((mask & (QpAttrMask.AV | QpAttrMask.DEST_QPN)) != 0) {
       peer = null;
     }
-    actor.tell(new QpActor.Modified(from, to));
+    CompletableFuture<Done> applied = new CompletableFuture<>();
+    actor.tell(new QpActor.Modified(from, to, applied));
+    return applied;
+  }
+
+  /** Two-sided operations only, for now: the one-sided ones (RDMA, atomics, invalidation, fast registration) come next. */
+  @Override
+  public boolean supports(WrOpcode opcode) {
+    return opcode == WrOpcode.SEND || opcode == WrOpcode.SEND_WITH_IMM;
   }
 
   @Override

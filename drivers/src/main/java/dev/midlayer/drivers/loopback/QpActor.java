@@ -20,7 +20,10 @@ import dev.midlayer.verbs.WorkCompletion;
 import dev.midlayer.verbs.WorkQueue;
 import dev.midlayer.verbs.WrOpcode;
 import java.time.Duration;
+import dev.midlayer.spi.Gid;
 import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -56,8 +59,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     STOP
   }
 
-  /** The midlayer applied a modify. */
-  record Modified(QpState from, QpState to) implements Command {}
+  /** The midlayer applied a modify; {@code applied} completes once this actor has acted on it. */
+  record Modified(QpState from, QpState to, CompletableFuture<Done> applied) implements Command {}
 
   /** Requests from a requester (RC: references to its WRs; UC/UD: {@link Packet}s with copied payload). */
   record Deliver(QpActor.Peer from, long gen, int firstPsn, Object[] entries, int count) implements Command {}
@@ -73,6 +76,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private record RnrResume(long gen) implements Command {}
 
   enum NakKind {
+    /** The responder expected an earlier PSN: resend from it (not an error by itself). */
+    PSN_SEQUENCE(WcStatus.RETRY_EXC_ERR),
     RNR(WcStatus.RNR_RETRY_EXC_ERR),
     INVALID_REQUEST(WcStatus.REM_INV_REQ_ERR),
     REMOTE_ACCESS(WcStatus.REM_ACCESS_ERR),
@@ -86,8 +91,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     }
   }
 
-  /** An unreliable message with its payload copied at send time. */
-  record Packet(SendWr wr, byte[] data, int srcQp, int slid, int qkey, AhAttr grhFrom, boolean grh) {}
+  /** An unreliable message with its payload copied at send time; {@code sgid} is the sender's GID (for the GRH). */
+  record Packet(SendWr wr, byte[] data, int srcQp, int slid, int qkey, AhAttr grhFrom, boolean grh, Gid sgid) {}
 
   /** Who sent a {@link Deliver}: where to send ACKs, and the requester's side for RC source reads. */
   record Peer(ActorRef<Command> actor, QueuePair qp, LoopbackDevice device, int portNum) {}
@@ -130,6 +135,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   // responder (RC)
   private int expectedPsn;
+  private boolean sentPsnNak;
   private boolean commEstablished;
 
   private QpActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, LoopbackQp driver, double timerScale,
@@ -313,14 +319,15 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       if (dest.portState(destPort) != PortState.ACTIVE) {
         return;
       }
-      Packet p = new Packet(wr, data, qp.qpNum(), driver.device().lid(ah.portNum()), wr.remoteQkey(), ah, ah.grh());
+      Packet p = new Packet(wr, data, qp.qpNum(), driver.device().lid(ah.portNum()), wr.remoteQkey(), ah, ah.grh(),
+          driver.device().gid(ah.portNum()));
       lq.actor().tell(new Deliver(self, gen, 0, new Object[] {p}, 1));
     } else {
       Peer peer = driver.resolvePeer();
       if (peer == null || !linkUp(peer)) {
         return;
       }
-      Packet p = new Packet(wr, data, qp.qpNum(), 0, 0, null, false);
+      Packet p = new Packet(wr, data, qp.qpNum(), 0, 0, null, false, null);
       peer.actor().tell(new Deliver(self, gen, 0, new Object[] {p}, 1));
     }
   }
@@ -331,8 +338,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     }
     boolean progressed = retireThrough(ack.psn());
     if (progressed) {
+      // Progress resets both retry budgets (rxe's completer does the same).
       QpAttr a = qp.attributes();
       retryLeft = a.retryCnt();
+      rnrLeft = a.rnrRetry();
     }
     if (inflight.isEmpty()) {
       timers.cancel("ack");
@@ -376,8 +385,28 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (nak.gen() != gen) {
       return this;
     }
-    retireThrough(psnAdd(nak.psn(), -1));
+    boolean progressed = retireThrough(psnAdd(nak.psn(), -1));
     if (qp.state() == QpState.ERR || inflight.isEmpty()) {
+      return this;
+    }
+    if (progressed) {
+      QpAttr a = qp.attributes();
+      retryLeft = a.retryCnt();
+      rnrLeft = a.rnrRetry();
+    }
+    if (nak.kind() == NakKind.PSN_SEQUENCE) {
+      // The responder missed a request (dropped while a link was down): go back to its PSN and resend,
+      // which counts as a retry. During an RNR wait the RNR timer resends anyway.
+      if (waitingRnr) {
+        return this;
+      }
+      if (retryLeft-- > 0) {
+        retransmit();
+        return this;
+      }
+      Object head = inflight.pollFirst();
+      completeError(head instanceof LocalFailure lf ? lf.entry() : head, WcStatus.RETRY_EXC_ERR);
+      enterError();
       return this;
     }
     if (nak.kind() == NakKind.RNR) {
@@ -486,8 +515,14 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         continue;
       }
       if (psn != expectedPsn) {
-        break; // a gap: drop the rest
+        // A gap (requests were lost): NAK once with the PSN expected, and drop until it is filled.
+        if (!sentPsnNak) {
+          sentPsnNak = true;
+          from.actor().tell(new Nak(d.gen(), expectedPsn, NakKind.PSN_SEQUENCE, 0));
+        }
+        return;
       }
+      sentPsnNak = false;
       Object entry = d.entries()[i];
       SendWr wr = wrOf(entry);
       NakKind nak = receiveOne(entry, wr, from, srcKeys);
@@ -582,7 +617,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     g[5] = (byte) payload;
     g[6] = 0x1B;
     g[7] = (byte) ah.hopLimit();
-    var sgid = driver.device().gid(ah.portNum());
+    Gid sgid = p.sgid();
     putLong(g, 8, sgid.subnetPrefix());
     putLong(g, 16, sgid.interfaceId());
     putLong(g, 24, ah.dgid().subnetPrefix());
@@ -627,6 +662,12 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   // ================= state changes =================
 
   private Behavior<Command> onModified(Modified m) {
+    Behavior<Command> next = applyModified(m);
+    m.applied().completeAsync(Done::getInstance, getContext().getSystem().executionContext());
+    return next;
+  }
+
+  private Behavior<Command> applyModified(Modified m) {
     QpAttr a = qp.attributes();
     switch (m.to()) {
       case ERR -> enterErrorFlush();
@@ -665,6 +706,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     sendSideReady = false;
     recvSideReady = false;
     lastWqeReported = false;
+    sentPsnNak = false;
     sq.retire(inflight.size() + sq.clear());
     inflight.clear();
     rq.retire(rq.clear());

@@ -1,0 +1,821 @@
+package dev.midlayer.drivers.loopback;
+
+import static dev.midlayer.drivers.loopback.DpFixture.await;
+import static dev.midlayer.drivers.loopback.DpFixture.awaitTrue;
+import static dev.midlayer.drivers.loopback.DpFixture.backOff;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.midlayer.Midlayer;
+import dev.midlayer.client.Client;
+import dev.midlayer.client.ClientId;
+import dev.midlayer.context.AtomicContext;
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.cq.CqNotify;
+import dev.midlayer.device.Device;
+import dev.midlayer.device.DeviceState;
+import dev.midlayer.verbs.PostException;
+import dev.midlayer.verbs.QpAttr;
+import dev.midlayer.verbs.QpAttrMask;
+import dev.midlayer.verbs.QpCap;
+import dev.midlayer.verbs.QpConnect;
+import dev.midlayer.verbs.QpState;
+import dev.midlayer.verbs.QpType;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.RecvWr;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.Sge;
+import dev.midlayer.verbs.WcStatus;
+import dev.midlayer.verbs.WorkCompletion;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Concurrency on the data path and the seed's callback rules (core_locking: reentrant verbs, no callback
+ * from a verb's call chain, one completion handler per CQ at a time, the lost-wakeup-free idiom,
+ * hot-unplug under traffic).
+ */
+class DpConcurrencyTest {
+  /** More data-path threads than the default on 2 cores, so that QP and CQ actors really run in parallel. */
+  private static final String PARALLEL = "midlayer.data-path-dispatcher.fork-join-executor "
+      + "{ parallelism-min = 4, parallelism-max = 4 }";
+
+  private DpFixture f;
+
+  @AfterEach
+  void stop() {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  /** Runs bodies on their own threads; {@link #join()} waits with a deadline and rethrows the first failure. */
+  private static final class Workers {
+    final List<Thread> threads = new ArrayList<>();
+    private final ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean abort = new AtomicBoolean();
+
+    interface Body {
+      void run() throws Exception;
+    }
+
+    void start(String name, Body body) {
+      Thread t = new Thread(() -> {
+        try {
+          body.run();
+        } catch (Throwable e) {
+          failures.add(e);
+          abort.set(true);
+        }
+      }, name);
+      t.setDaemon(true);
+      threads.add(t);
+      t.start();
+    }
+
+    boolean aborted() {
+      return abort.get();
+    }
+
+    void join() throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2 * DpFixture.DEADLINE_MS);
+      for (Thread t : threads) {
+        t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+        if (t.isAlive()) {
+          abort.set(true);
+          for (Thread u : threads) {
+            u.interrupt();
+          }
+          fail(t.getName() + " did not finish in time; failures so far: " + failures);
+        }
+      }
+      Throwable first = failures.peek();
+      if (first != null) {
+        AssertionError e = new AssertionError("a worker failed: " + first, first);
+        failures.stream().skip(1).forEach(e::addSuppressed);
+        throw e;
+      }
+    }
+  }
+
+  /** Posts {@code wr}, backing off while the send queue is full (QUEUE_FULL is an immediate error, never a wait). */
+  private static void postSendRetrying(QueuePair qp, SendWr wr, Workers w, long deadline) {
+    int spins = 0;
+    while (true) {
+      try {
+        qp.postSend(wr);
+        return;
+      } catch (PostException e) {
+        if (e.reason() != PostException.Reason.QUEUE_FULL) {
+          throw e;
+        }
+      }
+      if (w.aborted() || System.nanoTime() > deadline) {
+        throw new AssertionError("the send queue of " + qp + " stayed full");
+      }
+      backOff(spins++);
+    }
+  }
+
+  private static long deadline() {
+    return System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DpFixture.DEADLINE_MS);
+  }
+
+  @Test
+  @DisplayName("exactly once: 4 threads post sends on one QP, 4 threads poll the one CQ and re-post receives; every WR completes once")
+  void exactlyOnceWithConcurrentPostersAndPollers() throws Exception {
+    f = DpFixture.start("dp-conc-exactly-once", PARALLEL);
+    int posters = 4;
+    int perPoster = 1000;
+    int n = posters * perPoster;
+    // Both QPs on one device and one CQ for everything: send completions of A, receive completions of B.
+    DpFixture.Side a = f.side(2 * n + 64, 1 << 16, null);
+    DpFixture.Side b = new DpFixture.Side(a.dev, a.pd, a.cq, a.mr);
+    QueuePair qa = DpFixture.createQp(a, QpType.RC, new QpCap(128, 16, 1, 1, 0), true);
+    QueuePair qb = DpFixture.createQp(b, QpType.RC, new QpCap(16, 512, 1, 1, 0), true);
+    DpFixture.connect(a, b);
+    AtomicIntegerArray sendSeen = new AtomicIntegerArray(n);
+    AtomicIntegerArray recvSeen = new AtomicIntegerArray(n);
+    AtomicInteger recvsPosted = new AtomicInteger();
+    AtomicInteger completions = new AtomicInteger();
+    long recvBase = 1L << 32;
+    for (int i = 0; i < 256; i++) {
+      int k = recvsPosted.getAndIncrement();
+      qb.postRecv(RecvWr.of(recvBase + k, Sge.of(b.mr, 32768 + 64L * (k % 256), 64)));
+    }
+    Workers w = new Workers();
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2 * DpFixture.DEADLINE_MS);
+    for (int t = 0; t < posters; t++) {
+      int base = t * perPoster;
+      w.start("poster-" + t, () -> {
+        for (int i = 0; i < perPoster && !w.aborted(); i++) {
+          postSendRetrying(qa, SendWr.send(base + i, 0, Sge.of(a.mr, 8L * (base + i) % 4096, 8)), w, end);
+        }
+      });
+    }
+    for (int t = 0; t < 4; t++) {
+      w.start("poller-" + t, () -> {
+        WorkCompletion[] batch = new WorkCompletion[8];
+        int spins = 0;
+        while (completions.get() < 2 * n && !w.aborted()) {
+          int k = a.cq.poll(batch);
+          for (int i = 0; i < k; i++) {
+            WorkCompletion wc = batch[i];
+            if (wc.status() != WcStatus.SUCCESS) {
+              throw new AssertionError("unexpected " + wc);
+            }
+            if (wc.wrId() >= recvBase) {
+              int id = (int) (wc.wrId() - recvBase);
+              if (recvSeen.getAndIncrement(id) != 0) {
+                throw new AssertionError("receive " + id + " completed twice");
+              }
+              int next = recvsPosted.getAndIncrement();
+              if (next < n) { // keep B's receive queue stocked, from several threads at once
+                qb.postRecv(RecvWr.of(recvBase + next, Sge.of(b.mr, 32768 + 64L * (next % 256), 64)));
+              }
+            } else if (sendSeen.getAndIncrement((int) wc.wrId()) != 0) {
+              throw new AssertionError("send " + wc.wrId() + " completed twice");
+            }
+            completions.incrementAndGet();
+          }
+          if (k > 0) {
+            spins = 0;
+          } else if (System.nanoTime() > end) {
+            throw new AssertionError("only " + completions.get() + " of " + 2 * n + " completions arrived");
+          } else {
+            backOff(spins++);
+          }
+        }
+      });
+    }
+    w.join();
+    assertEquals(2 * n, completions.get());
+    for (int i = 0; i < n; i++) {
+      assertEquals(1, sendSeen.get(i), "send " + i);
+      assertEquals(1, recvSeen.get(i), "receive " + i);
+    }
+    DpFixture.assertCqEmpty(a.cq);
+  }
+
+  @Test
+  @DisplayName("one completion handler at a time: 8 QPs complete into one CQ; the re-arming handler never overlaps itself")
+  void oneHandlerAtATime() throws Exception {
+    f = DpFixture.start("dp-conc-one-handler", PARALLEL);
+    int qps = 8;
+    int perQp = 300;
+    AtomicInteger inside = new AtomicInteger();
+    AtomicInteger overlaps = new AtomicInteger();
+    AtomicInteger calls = new AtomicInteger();
+    AtomicInteger handled = new AtomicInteger();
+    ConcurrentHashMap<Integer, List<Long>> perQpOrder = new ConcurrentHashMap<>();
+    ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+    WorkCompletion[] batch = new WorkCompletion[16];
+    DpFixture.Side a = f.side(qps * perQp + 64, 4096, cq -> {
+      calls.incrementAndGet();
+      if (inside.incrementAndGet() != 1) {
+        overlaps.incrementAndGet();
+      }
+      if (!AtomicContext.isAtomic()) {
+        problems.add("the handler does not run in atomic context");
+      }
+      do {
+        int k;
+        while ((k = cq.poll(batch)) > 0) {
+          for (int i = 0; i < k; i++) {
+            WorkCompletion wc = batch[i];
+            if (wc.status() != WcStatus.SUCCESS) {
+              problems.add("unexpected " + wc);
+            }
+            perQpOrder.computeIfAbsent(wc.qpNum(), q -> new ArrayList<>()).add(wc.wrId());
+            handled.incrementAndGet();
+          }
+          for (int spin = 0; spin < 200; spin++) {
+            Thread.onSpinWait(); // a little work inside, to widen any window for a second handler
+          }
+        }
+      } while (cq.requestNotify(CqNotify.NEXT_COMP, true));
+      inside.decrementAndGet();
+    });
+    DpFixture.Side b = f.side(qps * perQp + 64, 1 << 16, null);
+    QpCap cap = new QpCap(64, perQp, 1, 1, 0);
+    List<QueuePair> senders = new ArrayList<>();
+    for (int q = 0; q < qps; q++) {
+      DpFixture.Side sa = new DpFixture.Side(a.dev, a.pd, a.cq, a.mr);
+      DpFixture.Side sb = new DpFixture.Side(b.dev, b.pd, b.cq, b.mr);
+      DpFixture.createQp(sa, QpType.RC, cap, true);
+      DpFixture.createQp(sb, QpType.RC, cap, true);
+      DpFixture.connect(sa, sb);
+      for (int i = 0; i < perQp; i++) {
+        sb.qp.postRecv(RecvWr.of(i, Sge.of(b.mr, 64L * q, 64)));
+      }
+      senders.add(sa.qp);
+    }
+    a.cq.requestNotify(CqNotify.NEXT_COMP, false);
+    Workers w = new Workers();
+    long end = deadline();
+    for (int t = 0; t < 2; t++) {
+      List<QueuePair> mine = senders.subList(t * qps / 2, (t + 1) * qps / 2);
+      w.start("poster-" + t, () -> {
+        for (int i = 0; i < perQp; i++) {
+          for (QueuePair qp : mine) {
+            postSendRetrying(qp, SendWr.send(i, 0, Sge.of(a.mr, 0, 8)), w, end);
+          }
+        }
+      });
+    }
+    w.join();
+    awaitTrue(() -> "the handler to see all " + qps * perQp + " completions (saw " + handled.get() + ", "
+        + a.cq.peek() + " waiting)", () -> handled.get() == qps * perQp);
+    assertEquals(0, overlaps.get(), "the completion handler ran concurrently with itself");
+    assertTrue(problems.isEmpty(), problems::toString);
+    assertTrue(calls.get() >= 1);
+    List<Long> expected = java.util.stream.LongStream.range(0, perQp).boxed().toList();
+    for (QueuePair qp : senders) {
+      assertEquals(expected, perQpOrder.get(qp.qpNum()), "completions of " + qp + " in posting order, once each");
+    }
+    DpFixture.poll(b.cq, qps * perQp).forEach(DpFixture::assertOk);
+  }
+
+  private static final ThreadLocal<String> IN_POST = new ThreadLocal<>();
+
+  @Test
+  @DisplayName("no callback inside a post: handlers never run in postSend/postRecv's call chain, also when posting from handlers")
+  void noCallbackInsidePost() throws Exception {
+    f = DpFixture.start("dp-conc-no-callback-in-post");
+    int rounds = 500;
+    AtomicInteger violations = new AtomicInteger();
+    AtomicInteger sendsDone = new AtomicInteger();
+    AtomicInteger recvsDone = new AtomicInteger();
+    ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+    DpFixture.Side[] sides = new DpFixture.Side[2];
+    // A's handler: for each send completion, posts the next send (marked) until `rounds` are done.
+    DpFixture.Side a = f.side(64, 4096, cq -> {
+      if (IN_POST.get() != null) {
+        violations.incrementAndGet();
+      }
+      do {
+        WorkCompletion wc;
+        while ((wc = cq.poll()) != null) {
+          if (wc.status() != WcStatus.SUCCESS) {
+            problems.add("A: " + wc);
+            continue;
+          }
+          int done = sendsDone.incrementAndGet();
+          if (done < rounds) {
+            markedPostSend(sides[0].qp, SendWr.send(done, 0, Sge.of(sides[0].mr, 0, 8)), problems);
+          }
+        }
+      } while (cq.requestNotify(CqNotify.NEXT_COMP, true));
+    });
+    // B's handler: for each receive completion, posts a fresh receive (marked).
+    DpFixture.Side b = f.side(64, 4096, cq -> {
+      if (IN_POST.get() != null) {
+        violations.incrementAndGet();
+      }
+      do {
+        WorkCompletion wc;
+        while ((wc = cq.poll()) != null) {
+          if (wc.status() != WcStatus.SUCCESS) {
+            problems.add("B: " + wc);
+            continue;
+          }
+          recvsDone.incrementAndGet();
+          markedPostRecv(sides[1].qp, RecvWr.of(wc.wrId() + 1000, Sge.of(sides[1].mr, 0, 64)), problems);
+        }
+      } while (cq.requestNotify(CqNotify.NEXT_COMP, true));
+    });
+    sides[0] = a;
+    sides[1] = b;
+    QpCap cap = new QpCap(8, 8, 1, 1, 0);
+    DpFixture.createQp(a, QpType.RC, cap, true);
+    DpFixture.createQp(b, QpType.RC, cap, true);
+    DpFixture.connect(a, b);
+    for (int i = 0; i < 4; i++) {
+      markedPostRecv(b.qp, RecvWr.of(10_000 + i, Sge.of(b.mr, 0, 64)), problems);
+    }
+    a.cq.requestNotify(CqNotify.NEXT_COMP, false);
+    b.cq.requestNotify(CqNotify.NEXT_COMP, false);
+    // The first send comes from the test thread, marked too.
+    markedPostSend(a.qp, SendWr.send(0, 0, Sge.of(a.mr, 0, 8)), problems);
+    awaitTrue(() -> "all " + rounds + " round trips (sends " + sendsDone.get() + ", receives " + recvsDone.get()
+        + ", problems " + problems + ")", () -> sendsDone.get() == rounds && recvsDone.get() == rounds);
+    assertEquals(0, violations.get(), "a completion handler ran inside a post's call chain");
+    assertTrue(problems.isEmpty(), problems::toString);
+  }
+
+  private static void markedPostSend(QueuePair qp, SendWr wr, ConcurrentLinkedQueue<String> problems) {
+    String outer = IN_POST.get();
+    IN_POST.set("postSend");
+    try {
+      qp.postSend(wr);
+    } catch (RuntimeException e) {
+      problems.add("postSend: " + e);
+    } finally {
+      IN_POST.set(outer);
+    }
+  }
+
+  private static void markedPostRecv(QueuePair qp, RecvWr wr, ConcurrentLinkedQueue<String> problems) {
+    String outer = IN_POST.get();
+    IN_POST.set("postRecv");
+    try {
+      qp.postRecv(wr);
+    } catch (RuntimeException e) {
+      problems.add("postRecv: " + e);
+    } finally {
+      IN_POST.set(outer);
+    }
+  }
+
+  @Test
+  @DisplayName("the lost-wakeup idiom (poll at most 16, re-arm with report-missed-events, go on while it says so) never strands a completion")
+  void lostWakeupIdiomNeverStrands() throws Exception {
+    f = DpFixture.start("dp-conc-lost-wakeup", PARALLEL);
+    int qps = 4;
+    int perQp = 1500;
+    int total = qps * perQp;
+    AtomicIntegerArray seen = new AtomicIntegerArray(total);
+    AtomicInteger handled = new AtomicInteger();
+    AtomicInteger wakeups = new AtomicInteger();
+    AtomicInteger rounds = new AtomicInteger();
+    ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+    WorkCompletion[] batch = new WorkCompletion[16];
+    DpFixture.Side a = f.side(total + 64, 4096, cq -> {
+      wakeups.incrementAndGet();
+      do {
+        rounds.incrementAndGet();
+        int k = cq.poll(batch, 16); // at most 16 per round
+        for (int i = 0; i < k; i++) {
+          WorkCompletion wc = batch[i];
+          if (wc.status() != WcStatus.SUCCESS) {
+            problems.add("unexpected " + wc);
+          } else if (seen.getAndIncrement((int) wc.wrId()) != 0) {
+            problems.add("completed twice: " + wc.wrId());
+          }
+          handled.incrementAndGet();
+        }
+      } while (cq.requestNotify(CqNotify.NEXT_COMP, true));
+    });
+    DpFixture.Side b = f.side(total + 64, 1 << 16, null);
+    List<QueuePair> senders = new ArrayList<>();
+    QpCap cap = new QpCap(32, perQp, 1, 1, 0);
+    for (int q = 0; q < qps; q++) {
+      DpFixture.Side sa = new DpFixture.Side(a.dev, a.pd, a.cq, a.mr);
+      DpFixture.Side sb = new DpFixture.Side(b.dev, b.pd, b.cq, b.mr);
+      DpFixture.createQp(sa, QpType.RC, cap, true);
+      DpFixture.createQp(sb, QpType.RC, cap, true);
+      DpFixture.connect(sa, sb);
+      for (int i = 0; i < perQp; i++) {
+        sb.qp.postRecv(RecvWr.of(i, Sge.of(b.mr, 64L * q, 64)));
+      }
+      senders.add(sa.qp);
+    }
+    a.cq.requestNotify(CqNotify.NEXT_COMP, false);
+    Workers w = new Workers();
+    long end = deadline();
+    for (int t = 0; t < 2; t++) {
+      int tt = t;
+      w.start("poster-" + t, () -> {
+        // Sustained traffic in bursts of varying size, so that completions keep landing while the handler
+        // is between its last poll and its re-arm.
+        int[] next = new int[qps];
+        int burst = 1;
+        boolean more = true;
+        while (more && !w.aborted()) {
+          more = false;
+          for (int q = tt; q < qps; q += 2) {
+            for (int k = 0; k < burst && next[q] < perQp; k++, next[q]++) {
+              long id = (long) q * perQp + next[q];
+              postSendRetrying(senders.get(q), SendWr.send(id, 0, Sge.of(a.mr, 0, 8)), w, end);
+            }
+            more |= next[q] < perQp;
+          }
+          burst = burst % 37 + 1;
+        }
+      });
+    }
+    w.join();
+    awaitTrue(() -> "the handler to see all " + total + " completions: saw " + handled.get() + ", "
+        + a.cq.peek() + " stranded in the CQ", () -> handled.get() == total);
+    assertTrue(problems.isEmpty(), problems::toString);
+    for (int i = 0; i < total; i++) {
+      assertEquals(1, seen.get(i), "send " + i);
+    }
+    assertTrue(rounds.get() >= wakeups.get());
+    assertEquals(total, DpFixture.poll(b.cq, total).size());
+  }
+
+  @Test
+  @DisplayName("modify to ERR under concurrent posting: every WR completes exactly once, successes before flushes, per poster in order")
+  void modifyToErrUnderConcurrentPosting() throws Exception {
+    f = DpFixture.start("dp-conc-err-under-load", PARALLEL);
+    int posters = 2;
+    int limit = 1 << 16; // WR ids per poster
+    DpFixture.Side a = f.side(1 << 18, 4096, null);
+    DpFixture.Side b = f.side(1 << 17, 4096, null);
+    QueuePair qa = DpFixture.createQp(a, QpType.RC, new QpCap(64, 64, 1, 1, 0), true);
+    QueuePair qb = DpFixture.createQp(b, QpType.RC, new QpCap(16, 1 << 14, 1, 1, 0), true);
+    DpFixture.connect(a, b);
+    for (int i = 0; i < 1 << 14; i++) {
+      qb.postRecv(RecvWr.of(i, Sge.of(b.mr, 0, 64)));
+    }
+    AtomicLong[] posted = {new AtomicLong(), new AtomicLong(), new AtomicLong()}; // 2 send posters, 1 receive poster
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger successes = new AtomicInteger();
+    Workers w = new Workers();
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2 * DpFixture.DEADLINE_MS);
+    for (int t = 0; t < posters; t++) {
+      int tt = t;
+      w.start("send-poster-" + t, () -> {
+        int afterErr = 0;
+        while (!stop.get() && afterErr < 20 && posted[tt].get() < limit && !w.aborted()) {
+          if (qa.state() == QpState.ERR) {
+            afterErr++; // keep posting a little while in ERR: those WRs are flushed too
+          }
+          postSendRetrying(qa, SendWr.send(((long) tt << 32) | posted[tt].get(), 0, Sge.of(a.mr, 0, 8)), w, end);
+          posted[tt].incrementAndGet();
+        }
+      });
+    }
+    w.start("recv-poster", () -> {
+      int spins = 0;
+      while (!stop.get() && qa.state() != QpState.ERR && !w.aborted()) {
+        try {
+          qa.postRecv(RecvWr.of((2L << 32) | posted[2].get(), Sge.of(a.mr, 0, 8)));
+          posted[2].incrementAndGet();
+        } catch (PostException e) {
+          if (e.reason() != PostException.Reason.QUEUE_FULL) {
+            throw e;
+          }
+          backOff(spins++);
+        }
+      }
+      for (int i = 0; i < 5 && !w.aborted(); ) { // and a few in ERR (the queue frees up as the flush runs)
+        try {
+          qa.postRecv(RecvWr.of((2L << 32) | posted[2].get(), Sge.of(a.mr, 0, 8)));
+          posted[2].incrementAndGet();
+          i++;
+        } catch (PostException e) {
+          if (e.reason() != PostException.Reason.QUEUE_FULL || System.nanoTime() > end) {
+            throw e;
+          }
+          backOff(spins++);
+        }
+      }
+    });
+    List<WorkCompletion> wcs = new ArrayList<>();
+    w.start("poller", () -> {
+      WorkCompletion[] batch = new WorkCompletion[16];
+      int spins = 0;
+      while (!w.aborted()) {
+        int k = a.cq.poll(batch);
+        for (int i = 0; i < k; i++) {
+          wcs.add(batch[i]);
+          if (batch[i].ok()) {
+            successes.incrementAndGet();
+          }
+        }
+        if (stop.get() && k == 0 && wcs.size() == posted[0].get() + posted[1].get() + posted[2].get()) {
+          return;
+        }
+        if (k == 0 && System.nanoTime() > end) {
+          throw new AssertionError("only " + wcs.size() + " completions");
+        }
+        backOff(k > 0 ? (spins = 0) : spins++);
+      }
+    });
+    awaitTrue(() -> "traffic (" + successes.get() + " successes)", () -> successes.get() >= 300 || w.aborted());
+    await(qa.modify(QpAttr.builder().qpState(QpState.ERR).build(), QpAttrMask.STATE));
+    // The posters stop on their own shortly after seeing ERR; then tell the poller the totals are final.
+    for (Thread t : List.copyOf(w.threads.subList(0, posters + 1))) {
+      t.join(DpFixture.DEADLINE_MS);
+    }
+    stop.set(true);
+    w.join();
+
+    long total = posted[0].get() + posted[1].get() + posted[2].get();
+    assertEquals(total, wcs.size(), "one completion per posted WR");
+    java.util.Set<Long> ids = new java.util.HashSet<>();
+    long[] lastPerSource = {-1, -1, -1};
+    boolean sqFlushSeen = false;
+    for (WorkCompletion wc : wcs) {
+      assertTrue(ids.add(wc.wrId()), () -> "completed twice: " + wc);
+      int src = (int) (wc.wrId() >>> 32);
+      long seq = wc.wrId() & 0xFFFFFFFFL;
+      assertTrue(seq > lastPerSource[src], () -> "out of posting order for poster " + src + ": " + wc);
+      lastPerSource[src] = seq;
+      if (src == 2) {
+        assertEquals(WcStatus.WR_FLUSH_ERR, wc.status(), "receives of A only ever flush");
+        continue;
+      }
+      if (wc.ok()) {
+        assertFalse(sqFlushSeen, () -> "a send succeeded after a send was flushed: " + wc);
+      } else {
+        assertEquals(WcStatus.WR_FLUSH_ERR, wc.status(), wc::toString);
+        sqFlushSeen = true;
+      }
+    }
+    assertTrue(sqFlushSeen, "sends were flushed");
+    for (int src = 0; src < 3; src++) {
+      for (long i = 0; i < posted[src].get(); i++) {
+        assertTrue(ids.contains(((long) src << 32) | i), "WR " + i + " of poster " + src + " never completed");
+      }
+    }
+  }
+
+  /**
+   * The ULP of the hot-unplug test: it owns the objects on the responder device (given to it by the test),
+   * and in its {@code remove} it stops its receive thread, moves its QP to ERR, polls its CQ until every
+   * receive it ever posted has completed, and only then destroys the QP, CQ, MR and PD.
+   */
+  private static final class DrainingUlp implements Client {
+    final Map<Device, Responder> responders = new ConcurrentHashMap<>();
+    final AtomicInteger removes = new AtomicInteger();
+    final ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+
+    @Override
+    public String name() {
+      return "dp-draining-ulp";
+    }
+
+    @Override
+    public boolean add(Device device, ClientId self) {
+      return true;
+    }
+
+    @Override
+    public void remove(Device device, ClientId self, Object clientData) throws Exception {
+      removes.incrementAndGet();
+      Responder r = responders.remove(device);
+      if (r != null) {
+        try {
+          r.drainAndDestroy(problems);
+        } catch (Exception | AssertionError e) {
+          problems.add("remove of " + device.name() + " failed: " + e);
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** The responder side of the hot-unplug test: a thread that re-posts receives and keeps a ledger. */
+  private static final class Responder {
+    final DpFixture.Side side;
+    /** The QP's send CQ (its receive completions go to {@code side.cq}). */
+    CompletionQueue sendCq;
+    final AtomicBoolean stop = new AtomicBoolean();
+    final AtomicLong posted = new AtomicLong();
+    final AtomicIntegerArray seen = new AtomicIntegerArray(1 << 20);
+    final List<WcStatus> statusesInOrder = new ArrayList<>(); // only touched by one thread at a time
+    volatile Thread thread;
+    volatile boolean drainedBeforeDestroy;
+    volatile Throwable failure;
+
+    Responder(DpFixture.Side side) {
+      this.side = side;
+    }
+
+    void post() {
+      long id = posted.getAndIncrement();
+      side.qp.postRecv(RecvWr.of(id, Sge.of(side.mr, 64L * (id % 128), 64)));
+    }
+
+    long completed() {
+      return statusesInOrder.size();
+    }
+
+    void record(WorkCompletion wc) {
+      if (seen.getAndIncrement((int) wc.wrId()) != 0) {
+        throw new AssertionError("receive " + wc.wrId() + " completed twice");
+      }
+      statusesInOrder.add(wc.status());
+    }
+
+    void start() {
+      for (int i = 0; i < 128; i++) {
+        post();
+      }
+      thread = new Thread(() -> {
+        try {
+          WorkCompletion[] batch = new WorkCompletion[16];
+          int spins = 0;
+          while (!stop.get()) {
+            int k = side.cq.poll(batch);
+            for (int i = 0; i < k; i++) {
+              record(batch[i]);
+              if (batch[i].ok()) {
+                post();
+              }
+            }
+            spins = k > 0 ? 0 : spins + 1;
+            backOff(spins);
+          }
+        } catch (Throwable e) {
+          failure = e;
+        }
+      }, "responder");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    /** Runs in the client's remove (may sleep there): stop, ERR, drain, then destroy. */
+    void drainAndDestroy(ConcurrentLinkedQueue<String> problems) throws Exception {
+      stop.set(true);
+      thread.join(DpFixture.DEADLINE_MS);
+      await(side.qp.modify(QpAttr.builder().qpState(QpState.ERR).build(), QpAttrMask.STATE));
+      long deadline = deadline();
+      WorkCompletion[] batch = new WorkCompletion[16];
+      int spins = 0;
+      while (completed() < posted.get()) {
+        int k = side.cq.poll(batch);
+        for (int i = 0; i < k; i++) {
+          record(batch[i]);
+        }
+        if (System.nanoTime() > deadline) {
+          problems.add("drain: only " + completed() + " of " + posted.get() + " receives completed");
+          break;
+        }
+        backOff(k > 0 ? (spins = 0) : spins++);
+      }
+      drainedBeforeDestroy = completed() == posted.get();
+      await(side.qp.destroy());
+      await(sendCq.destroy());
+      await(side.cq.destroy());
+      await(side.mr.deregister());
+      await(side.pd.dealloc());
+    }
+  }
+
+  @Test
+  @DisplayName("device removal under traffic: every WR of a QP that lives until its CQ is drained completes exactly once")
+  void deviceRemovalUnderTraffic() throws Exception {
+    // What is asserted, and why it is well-defined: the responder's ULP destroys its QP only after moving
+    // it to ERR and polling until every receive it posted has completed, so each of those receives must
+    // complete exactly once (SUCCESS, then WR_FLUSH_ERR for the rest). The requester's QP on the other device
+    // lives to the end of the test and its CQ is drained by the test, so each send posted on it must
+    // complete exactly once: SUCCESS for a prefix, then RETRY_EXC_ERR once (the peer went silent), then
+    // WR_FLUSH_ERR, in posting order. Nothing is asserted for WRs of QPs destroyed before being drained.
+    f = DpFixture.start("dp-conc-hot-unplug");
+    DrainingUlp ulp = new DrainingUlp();
+    Midlayer midlayer = f.fabric.midlayer();
+    await(midlayer.registerClient(ulp));
+    LoopbackDevice devA = f.addDevice();
+    LoopbackDevice devB = f.addDevice();
+    DpFixture.Side a = f.side(devA, 1 << 15, 4096, null);
+    DpFixture.Side b = f.side(devB, 256, 1 << 14, null);
+    QueuePair qa = DpFixture.createQp(a, QpType.RC, new QpCap(64, 1, 1, 1, 0), true);
+    // B's QP has its own send CQ and receive CQ (one CQ for both would hit the bug shown by
+    // DpFlushTest#destroyedQpReleasesItsSharedCq when the ULP destroys it).
+    CompletionQueue bSendCq = await(devB.device().createCq(16, null, null, null));
+    b.qp = await(b.pd.createQp(new dev.midlayer.verbs.QpInitAttr(QpType.RC, bSendCq, b.cq,
+        new QpCap(1, 128, 1, 1, 0), true, null, null)));
+    // Timeout 22 (about 17 ms at scale 0.001) and 7 retries: the requester gives up about 150 ms after the
+    // responder went silent, and never before (no ACK is lost on the loopback fabric).
+    QpConnect.Params p = QpConnect.Params.defaults().withRetries(22, 7, 7, 1);
+    DpFixture.connect(a, b, p, p);
+    Responder responder = new Responder(b);
+    responder.sendCq = bSendCq;
+    ulp.responders.put(devB.device(), responder);
+    responder.start();
+
+    AtomicLong sent = new AtomicLong();
+    AtomicBoolean posterDone = new AtomicBoolean();
+    List<WorkCompletion> requesterWcs = new ArrayList<>();
+    AtomicIntegerArray sendSeen = new AtomicIntegerArray(1 << 20);
+    Workers w = new Workers();
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2 * DpFixture.DEADLINE_MS);
+    w.start("requester-poster", () -> {
+      // Posts until the QP is in ERR, then a few more (flushed as posted in ERR).
+      int extra = 0;
+      while (extra < 3 && !w.aborted()) {
+        if (qa.state() == QpState.ERR) {
+          extra++;
+        }
+        postSendRetrying(qa, SendWr.send(sent.get(), 0, Sge.of(a.mr, 0, 16)), w, end);
+        sent.incrementAndGet();
+      }
+      posterDone.set(true);
+    });
+    AtomicInteger successes = new AtomicInteger();
+    w.start("requester-poller", () -> {
+      WorkCompletion[] batch = new WorkCompletion[16];
+      int spins = 0;
+      while (!(posterDone.get() && requesterWcs.size() == sent.get()) && !w.aborted()) {
+        int k = a.cq.poll(batch);
+        for (int i = 0; i < k; i++) {
+          WorkCompletion wc = batch[i];
+          if (sendSeen.getAndIncrement((int) wc.wrId()) != 0) {
+            throw new AssertionError("send " + wc.wrId() + " completed twice");
+          }
+          requesterWcs.add(wc);
+          if (wc.ok()) {
+            successes.incrementAndGet();
+          }
+        }
+        if (k == 0 && System.nanoTime() > end) {
+          throw new AssertionError("requester: " + requesterWcs.size() + " of " + sent.get() + " completed");
+        }
+        backOff(k > 0 ? (spins = 0) : spins++);
+      }
+    });
+
+    awaitTrue(() -> "traffic to flow (" + successes.get() + " sends done)", () -> successes.get() >= 500
+        || w.aborted());
+    await(f.fabric.removeDevice(devB));
+    assertEquals(1, ulp.removes.get(), "remove once, for the responder's device");
+    assertEquals(DeviceState.UNREGISTERED, devB.device().state());
+    assertFalse(f.fabric.devices().contains(devB));
+    w.join();
+
+    assertTrue(ulp.problems.isEmpty(), ulp.problems::toString);
+    assertTrue(responder.failure == null, () -> "responder thread: " + responder.failure);
+    // Responder: every receive completed once, SUCCESS first, then only WR_FLUSH_ERR, before the destroy.
+    assertTrue(responder.drainedBeforeDestroy, "the ULP destroyed its QP before every receive completed");
+    for (long i = 0; i < responder.posted.get(); i++) {
+      assertEquals(1, responder.seen.get((int) i), "receive " + i);
+    }
+    assertOrderedOutcomes(responder.statusesInOrder, WcStatus.SUCCESS, null, "responder");
+    // Requester: every send completed once, in posting order, SUCCESS* RETRY_EXC_ERR WR_FLUSH_ERR*.
+    assertEquals(sent.get(), requesterWcs.size());
+    List<WcStatus> statuses = new ArrayList<>();
+    for (int i = 0; i < requesterWcs.size(); i++) {
+      assertEquals(i, requesterWcs.get(i).wrId(), "requester completions in posting order");
+      statuses.add(requesterWcs.get(i).status());
+    }
+    assertOrderedOutcomes(statuses, WcStatus.SUCCESS, WcStatus.RETRY_EXC_ERR, "requester");
+    long responderSuccesses = responder.statusesInOrder.stream().filter(s -> s == WcStatus.SUCCESS).count();
+    assertTrue(successes.get() <= responderSuccesses,
+        "every send the requester saw succeed was received: " + successes.get() + " > " + responderSuccesses);
+    assertTrue(successes.get() >= 500, "traffic flowed before the removal");
+  }
+
+  /** {@code statuses} is ok*, then {@code error} exactly once (if not null), then only WR_FLUSH_ERR. */
+  private static void assertOrderedOutcomes(List<WcStatus> statuses, WcStatus ok, WcStatus error, String who) {
+    int i = 0;
+    while (i < statuses.size() && statuses.get(i) == ok) {
+      i++;
+    }
+    if (error != null) {
+      int at = i;
+      assertTrue(at < statuses.size() && statuses.get(at) == error, () -> who + ": expected " + error + " after "
+          + at + " successes, got " + (at < statuses.size() ? statuses.get(at) : "nothing"));
+      i++;
+    }
+    for (; i < statuses.size(); i++) {
+      assertEquals(WcStatus.WR_FLUSH_ERR, statuses.get(i), who + " completion " + i);
+    }
+  }
+}

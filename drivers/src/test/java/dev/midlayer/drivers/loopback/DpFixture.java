@@ -1,0 +1,305 @@
+package dev.midlayer.drivers.loopback;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.typesafe.config.ConfigFactory;
+import dev.midlayer.cq.CompletionHandler;
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.device.AsyncEvent;
+import dev.midlayer.device.AsyncEventType;
+import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.ProtectionDomain;
+import dev.midlayer.verbs.QpAttr;
+import dev.midlayer.verbs.QpAttrMask;
+import dev.midlayer.verbs.QpCap;
+import dev.midlayer.verbs.QpConnect;
+import dev.midlayer.verbs.QpInitAttr;
+import dev.midlayer.verbs.QpState;
+import dev.midlayer.verbs.QpType;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.WorkCompletion;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+
+/**
+ * Shared helpers of the data-path tests ({@code Dp*Test}): a fresh actor system with the loopback
+ * fabric's timers scaled down (ACK timeouts and RNR delays in micro- to milliseconds), devices, PDs, CQs,
+ * MRs and connected QPs, and bounded waits. Nothing here sleeps: every wait is a bounded poll loop with
+ * {@link Thread#onSpinWait()} / {@link Thread#yield()} back-off and an overall deadline that fails the test.
+ */
+final class DpFixture implements AutoCloseable {
+  /** The overall deadline of any single wait: generous, only reached when something is broken. */
+  static final long DEADLINE_MS = 10_000;
+
+  /**
+   * Transport parameters for tests that expect success: timeout code 24 (4.096 µs × 2^24 × 0.001, i.e.
+   * about 69 ms) and 7 retries, so only more than half a second without any ACK progress (never happens
+   * on the loopback fabric) could cause a spurious RETRY_EXC_ERR; RNR retry forever with the shortest timer.
+   */
+  static final QpConnect.Params RELIABLE = QpConnect.Params.defaults().withRetries(24, 7, 7, 1);
+
+  final ActorTestKit testKit;
+  final LoopbackFabric fabric;
+
+  private DpFixture(String name, String extraConfig) {
+    testKit = ActorTestKit.create(name, ConfigFactory.parseString(extraConfig)
+        .withFallback(ConfigFactory.parseString("midlayer.loopback.timer-scale = 0.001"))
+        .withFallback(ConfigFactory.load()));
+    fabric = LoopbackFabric.create(testKit.system());
+  }
+
+  /** A fresh actor system with {@code midlayer.loopback.timer-scale = 0.001}. */
+  static DpFixture start(String name) {
+    return new DpFixture(name, "");
+  }
+
+  /** Same, with more configuration on top (e.g. dispatcher sizes). */
+  static DpFixture start(String name, String extraConfig) {
+    return new DpFixture(name, extraConfig);
+  }
+
+  @Override
+  public void close() {
+    testKit.shutdownTestKit();
+  }
+
+  // ---- objects ----
+
+  LoopbackDevice addDevice() throws Exception {
+    return await(fabric.addDevice("lo%d", 1));
+  }
+
+  /** One side of a connection: a device, a PD, one CQ for both queues (no handler), one MR. */
+  static final class Side {
+    final LoopbackDevice dev;
+    final ProtectionDomain pd;
+    final CompletionQueue cq;
+    final MemoryRegion mr;
+    /** Affiliated events of the QPs made with {@link #createQp}, in arrival order. */
+    final ConcurrentLinkedQueue<AsyncEvent> events = new ConcurrentLinkedQueue<>();
+    QueuePair qp;
+
+    Side(LoopbackDevice dev, ProtectionDomain pd, CompletionQueue cq, MemoryRegion mr) {
+      this.dev = dev;
+      this.pd = pd;
+      this.cq = cq;
+      this.mr = mr;
+    }
+
+    AhAttr lidPath() {
+      return AhAttr.ofLid(1, dev.lid(1));
+    }
+  }
+
+  /** A side on a new device with a CQ of {@code cqDepth} (handler {@code handler}, may be null) and an MR. */
+  Side side(int cqDepth, int mrBytes, CompletionHandler handler) throws Exception {
+    return side(addDevice(), cqDepth, mrBytes, handler);
+  }
+
+  Side side(LoopbackDevice dev, int cqDepth, int mrBytes, CompletionHandler handler) throws Exception {
+    ProtectionDomain pd = await(dev.device().allocPd());
+    CompletionQueue cq = await(dev.device().createCq(cqDepth, handler, null, null));
+    MemoryRegion mr = await(pd.registerMr(ByteBuffer.allocateDirect(mrBytes), AccessFlags.LOCAL_WRITE));
+    return new Side(dev, pd, cq, mr);
+  }
+
+  static QueuePair createQp(Side s, QpType type, QpCap cap, boolean signalAll) throws Exception {
+    QueuePair qp = await(s.pd.createQp(new QpInitAttr(type, s.cq, s.cq, cap, signalAll, s.events::add, null)));
+    s.qp = qp;
+    return qp;
+  }
+
+  /**
+   * A barrier on the QP's driver actor, for an RTS QP created with {@link #createQp}: RTS to SQD with
+   * EN_SQD_ASYNC_NOTIFY, wait for SQ_DRAINED (the driver raises it in its turn for that modify, so every
+   * earlier state change has been applied by then), and back to RTS. Needed after a RESET because the
+   * loopback driver applies a reset in its own later turn (see DpFlushTest#resetIsAppliedBeforeLaterPosts).
+   */
+  static void quiesce(Side s) throws Exception {
+    QueuePair qp = s.qp;
+    long before = drainedEvents(s);
+    await(qp.modify(QpAttr.builder().qpState(QpState.SQD).enSqdAsyncNotify(true).build(),
+        QpAttrMask.STATE | QpAttrMask.EN_SQD_ASYNC_NOTIFY));
+    awaitTrue(() -> "SQ_DRAINED of " + qp + " (events: " + s.events + ")", () -> drainedEvents(s) > before);
+    await(qp.modify(QpAttr.builder().qpState(QpState.RTS).build(), QpAttrMask.STATE));
+  }
+
+  private static long drainedEvents(Side s) {
+    return s.events.stream().filter(e -> e.type() == AsyncEventType.SQ_DRAINED).count();
+  }
+
+  /** Connects {@code a.qp} and {@code b.qp} (RC or UC) to each other, both to RTS. */
+  static void connect(Side a, Side b, QpConnect.Params pa, QpConnect.Params pb) throws Exception {
+    await(QpConnect.connect(a.qp, b.lidPath(), b.qp.qpNum(), 0x100, 0x200, pa));
+    await(QpConnect.connect(b.qp, a.lidPath(), a.qp.qpNum(), 0x200, 0x100, pb));
+  }
+
+  static void connect(Side a, Side b) throws Exception {
+    connect(a, b, RELIABLE, RELIABLE);
+  }
+
+  // ---- waiting ----
+
+  static <T> T await(CompletionStage<T> s) throws Exception {
+    return s.toCompletableFuture().get(DEADLINE_MS, TimeUnit.MILLISECONDS);
+  }
+
+  /** The cause a stage failed with; fails the test if it completes normally or does not complete in time. */
+  static Throwable failureOf(CompletionStage<?> s) throws Exception {
+    try {
+      Object v = s.toCompletableFuture().get(DEADLINE_MS, TimeUnit.MILLISECONDS);
+      return fail("expected the stage to fail, but it completed with " + v);
+    } catch (ExecutionException e) {
+      return e.getCause();
+    }
+  }
+
+  /** Back-off for bounded poll loops: spin first, then yield. */
+  static void backOff(int spins) {
+    if (spins < 100) {
+      Thread.onSpinWait();
+    } else {
+      Thread.yield();
+    }
+  }
+
+  /** Waits until {@code condition} holds; fails with {@code what} after the deadline. */
+  static void awaitTrue(String what, BooleanSupplier condition) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
+    int spins = 0;
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        fail("timed out after " + DEADLINE_MS + " ms waiting for: " + what);
+      }
+      backOff(spins++);
+    }
+  }
+
+  static void awaitTrue(Supplier<String> what, BooleanSupplier condition) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
+    int spins = 0;
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        fail("timed out after " + DEADLINE_MS + " ms waiting for: " + what.get());
+      }
+      backOff(spins++);
+    }
+  }
+
+  /** Waits for the QP to reach {@code state} (a driver moves it there in its own turn). */
+  static void awaitState(QueuePair qp, QpState state) {
+    awaitTrue(() -> qp + " to reach " + state + " (it is " + qp.state() + ")", () -> qp.state() == state);
+  }
+
+  /** Polls exactly {@code n} completions (waiting for them); fails listing what came if fewer arrive in time. */
+  static List<WorkCompletion> poll(CompletionQueue cq, int n) {
+    List<WorkCompletion> got = new ArrayList<>(n);
+    WorkCompletion[] batch = new WorkCompletion[16];
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
+    int spins = 0;
+    while (got.size() < n) {
+      int k = cq.poll(batch, Math.min(batch.length, n - got.size()));
+      for (int i = 0; i < k; i++) {
+        got.add(batch[i]);
+      }
+      if (k > 0) {
+        spins = 0;
+        continue;
+      }
+      if (System.nanoTime() > deadline) {
+        fail("expected " + n + " completions on " + cq + " within " + DEADLINE_MS + " ms, got " + got.size()
+            + ": " + got);
+      }
+      backOff(spins++);
+    }
+    return got;
+  }
+
+  static WorkCompletion pollOne(CompletionQueue cq) {
+    return poll(cq, 1).get(0);
+  }
+
+  /**
+   * Asserts that nothing arrives on {@code cq} for {@code millis} ms (a bounded poll loop, used only for
+   * "this never happens" checks; positive checks never depend on time).
+   */
+  static void assertQuiet(CompletionQueue cq, long millis) {
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    int spins = 0;
+    while (System.nanoTime() < end) {
+      WorkCompletion wc = cq.poll();
+      if (wc != null) {
+        fail("expected no completion on " + cq + " for " + millis + " ms, got " + wc);
+      }
+      backOff(spins++);
+    }
+  }
+
+  static void assertCqEmpty(CompletionQueue cq) {
+    WorkCompletion wc = cq.poll();
+    if (wc != null) {
+      fail("expected no more completions on " + cq + ", got " + wc);
+    }
+  }
+
+  static List<Long> wrIds(List<WorkCompletion> wcs) {
+    List<Long> ids = new ArrayList<>(wcs.size());
+    for (WorkCompletion wc : wcs) {
+      ids.add(wc.wrId());
+    }
+    return ids;
+  }
+
+  // ---- bytes ----
+
+  /** Writes a recognisable pattern (seeded) into {@code len} bytes of {@code mr} at {@code off}. */
+  static void fill(MemoryRegion mr, int off, int len, int seed) {
+    ByteBuffer b = mr.buffer();
+    for (int i = 0; i < len; i++) {
+      b.put(off + i, pattern(seed, i));
+    }
+  }
+
+  static byte pattern(int seed, int i) {
+    return (byte) (seed * 31 + i * 7 + (i >>> 8));
+  }
+
+  static void fillConst(MemoryRegion mr, int off, int len, byte value) {
+    ByteBuffer b = mr.buffer();
+    for (int i = 0; i < len; i++) {
+      b.put(off + i, value);
+    }
+  }
+
+  static byte[] read(MemoryRegion mr, int off, int len) {
+    byte[] out = new byte[len];
+    mr.buffer().get(off, out, 0, len);
+    return out;
+  }
+
+  static void assertBytes(byte[] expected, MemoryRegion mr, int off, String what) {
+    byte[] actual = read(mr, off, expected.length);
+    for (int i = 0; i < expected.length; i++) {
+      if (expected[i] != actual[i]) {
+        fail(what + ": byte " + i + " (at offset " + (off + i) + ") is " + actual[i] + ", expected " + expected[i]);
+      }
+    }
+  }
+
+  static void assertOk(WorkCompletion wc) {
+    assertNotNull(wc);
+    assertEquals(dev.midlayer.verbs.WcStatus.SUCCESS, wc.status(), () -> "completion " + wc);
+  }
+}
