@@ -1,0 +1,181 @@
+package dev.midlayer.cli.perftest;
+
+import com.typesafe.config.ConfigFactory;
+import dev.midlayer.MidlayerException;
+import dev.midlayer.cq.CompletionHandler;
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.drivers.loopback.LoopbackDevice;
+import dev.midlayer.drivers.loopback.LoopbackFabric;
+import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.ProtectionDomain;
+import dev.midlayer.verbs.QpCap;
+import dev.midlayer.verbs.QpConnect;
+import dev.midlayer.verbs.QpInitAttr;
+import dev.midlayer.verbs.QpType;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.Sge;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * The resources of one perftest run, as perftest's {@code ctx_init} and {@code ctx_connect} make them,
+ * with both ends in this JVM: an actor system, a loopback fabric with a client device ({@code lo0}) and
+ * a server device ({@code lo1}), one PD and one CQ per side (send and receive completions of all the
+ * side's QPs), {@code qps} RC QP pairs connected RESET to RTS with {@link QpConnect}, and one direct-buffer
+ * MR of the message size per QP.
+ *
+ * <p>Threading: built and closed by the command's thread (may sleep); the objects it holds are then used
+ * by the benchmark's threads.
+ */
+final class PerftestSetup implements AutoCloseable {
+  /** Most bytes of inline data a QP is created for (perftest's default for SEND on most HCAs). */
+  static final int DEFAULT_INLINE = 236;
+  private static final long SETUP_TIMEOUT_S = 120;
+
+  /** What a run asks for. */
+  record Spec(int qps, int size, int sendDepth, int recvDepth, int inlineSize, boolean signalAll,
+      CompletionHandler clientHandler, CompletionHandler serverHandler) {}
+
+  final ActorSystem<Void> system;
+  final LoopbackDevice clientDevice;
+  final LoopbackDevice serverDevice;
+  final CompletionQueue clientCq;
+  final CompletionQueue serverCq;
+  final QueuePair[] clientQps;
+  final QueuePair[] serverQps;
+  final MemoryRegion[] clientMrs;
+  final MemoryRegion[] serverMrs;
+
+  private PerftestSetup(ActorSystem<Void> system, Spec spec) throws Exception {
+    this.system = system;
+    int qps = spec.qps();
+    LoopbackFabric fabric = LoopbackFabric.create(system);
+    clientDevice = await(fabric.addDevice("lo%d", 1));
+    serverDevice = await(fabric.addDevice("lo%d", 1));
+    ProtectionDomain clientPd = await(clientDevice.device().allocPd());
+    ProtectionDomain serverPd = await(serverDevice.device().allocPd());
+    // Sends and receives of every QP of a side complete into one CQ: it must hold all outstanding ones.
+    long depth = Math.max(64L, ((long) spec.sendDepth() + spec.recvDepth()) * qps);
+    int maxCqe = clientDevice.device().attributes().maxCqe();
+    if (depth > maxCqe) {
+      throw new PerftestException("a CQ for " + qps + " QPs with " + spec.sendDepth() + " sends and "
+          + spec.recvDepth() + " receives outstanding each needs " + depth + " entries; the device allows "
+          + maxCqe + " (lower -t or -q)");
+    }
+    clientCq = await(clientDevice.device().createCq((int) depth, spec.clientHandler(), null, null));
+    serverCq = await(serverDevice.device().createCq((int) depth, spec.serverHandler(), null, null));
+
+    QpCap cap = new QpCap(spec.sendDepth(), spec.recvDepth(), 1, 1, spec.inlineSize());
+    List<CompletionStage<QueuePair>> client = new ArrayList<>(qps);
+    List<CompletionStage<QueuePair>> server = new ArrayList<>(qps);
+    List<CompletionStage<MemoryRegion>> clientMr = new ArrayList<>(qps);
+    List<CompletionStage<MemoryRegion>> serverMr = new ArrayList<>(qps);
+    int mrBytes = Math.max(1, spec.size());
+    for (int i = 0; i < qps; i++) {
+      client.add(clientPd.createQp(new QpInitAttr(QpType.RC, clientCq, clientCq, cap, spec.signalAll(), null, i)));
+      server.add(serverPd.createQp(new QpInitAttr(QpType.RC, serverCq, serverCq, cap, spec.signalAll(), null, i)));
+      clientMr.add(clientPd.registerMr(filled(mrBytes), AccessFlags.LOCAL_WRITE));
+      serverMr.add(serverPd.registerMr(filled(mrBytes), AccessFlags.LOCAL_WRITE));
+    }
+    clientQps = awaitAll(client).toArray(new QueuePair[0]);
+    serverQps = awaitAll(server).toArray(new QueuePair[0]);
+    clientMrs = awaitAll(clientMr).toArray(new MemoryRegion[0]);
+    serverMrs = awaitAll(serverMr).toArray(new MemoryRegion[0]);
+
+    // Random 24-bit start PSNs, as perftest draws them; fixed seed so that runs are alike.
+    SplittableRandom random = new SplittableRandom(0x5eed);
+    AhAttr toServer = AhAttr.ofLid(1, serverDevice.lid(1));
+    AhAttr toClient = AhAttr.ofLid(1, clientDevice.lid(1));
+    List<CompletionStage<Done>> connects = new ArrayList<>(2 * qps);
+    for (int i = 0; i < qps; i++) {
+      int clientPsn = random.nextInt(1 << 24);
+      int serverPsn = random.nextInt(1 << 24);
+      connects.add(QpConnect.connect(clientQps[i], toServer, serverQps[i].qpNum(), clientPsn, serverPsn,
+          QpConnect.Params.defaults()));
+      connects.add(QpConnect.connect(serverQps[i], toClient, clientQps[i].qpNum(), serverPsn, clientPsn,
+          QpConnect.Params.defaults()));
+    }
+    awaitAll(connects);
+  }
+
+  /**
+   * Starts an actor system like {@code MidlayerCli.startSystem()} (which is package-private to
+   * {@code dev.midlayer.cli}): {@code midlayer-cli.conf} over the defaults; then builds the resources.
+   */
+  static PerftestSetup create(Spec spec) throws Exception {
+    ActorSystem<Void> system = startSystem();
+    try {
+      return new PerftestSetup(system, spec);
+    } catch (ExecutionException e) {
+      stopSystem(system);
+      Throwable cause = e.getCause();
+      throw new PerftestException("setup failed: " + cause.getMessage(), cause);
+    } catch (MidlayerException e) {
+      stopSystem(system);
+      throw new PerftestException("setup failed: " + e.getMessage(), e);
+    } catch (Exception | Error e) {
+      stopSystem(system);
+      throw e;
+    }
+  }
+
+  static ActorSystem<Void> startSystem() {
+    return ActorSystem.create(Behaviors.empty(), "midlayer", ConfigFactory.load("midlayer-cli"));
+  }
+
+  static void stopSystem(ActorSystem<?> system) throws Exception {
+    system.terminate();
+    system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  /** The SGE of a message of {@code size} bytes in {@code mr} (none for a zero-byte message). */
+  static Sge[] sges(MemoryRegion mr, int size) {
+    return size == 0 ? new Sge[0] : new Sge[] {Sge.of(mr, 0, size)};
+  }
+
+  /** Terminates the actor system (and with it the devices and QPs) and waits for it. */
+  @Override
+  public void close() {
+    try {
+      stopSystem(system);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      throw new PerftestException("the actor system did not terminate: " + e, e);
+    }
+  }
+
+  private static ByteBuffer filled(int bytes) {
+    ByteBuffer b = ByteBuffer.allocateDirect(bytes);
+    for (int i = 0; i < bytes; i++) {
+      b.put(i, (byte) i);
+    }
+    return b;
+  }
+
+  private static <T> T await(CompletionStage<T> stage) throws Exception {
+    return stage.toCompletableFuture().get(SETUP_TIMEOUT_S, TimeUnit.SECONDS);
+  }
+
+  private static <T> List<T> awaitAll(List<? extends CompletionStage<T>> stages) throws Exception {
+    CompletableFuture<?>[] all = stages.stream().map(CompletionStage::toCompletableFuture)
+        .toArray(CompletableFuture[]::new);
+    CompletableFuture.allOf(all).get(SETUP_TIMEOUT_S, TimeUnit.SECONDS);
+    List<T> out = new ArrayList<>(stages.size());
+    for (CompletionStage<T> s : stages) {
+      out.add(s.toCompletableFuture().join());
+    }
+    return out;
+  }
+}

@@ -1,0 +1,251 @@
+package dev.midlayer.cli.perftest;
+
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.verbs.PostException;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.RecvWr;
+import dev.midlayer.verbs.SendFlags;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.WorkCompletion;
+import java.io.PrintWriter;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code midlayer perftest send_bw}: {@code ib_send_bw} on the loopback fabric.
+ *
+ * <p>How it measures: the server side pre-posts {@code -t} receives per QP and re-posts one per receive
+ * completion; the client keeps up to {@code -t} sends outstanding per QP until {@code -n} messages (in all,
+ * spread evenly over the {@code -q} QPs) have completed. Time runs from the first post to the last send
+ * completion (every send completes after its receive completed: RC). A warm-up phase of {@code --warmup}
+ * messages runs the same way first and is not measured: unlike perftest's C, the data path here is
+ * interpreted until the JIT has compiled it, which on 2 cores takes about a second of traffic. One thread, the command's, polls
+ * both CQs: on a machine with 2 cores a separate server thread would only take the core from the
+ * loopback driver's actors. Each round it polls the client CQ, then drains the server CQ (re-posting
+ * receives), then tops up the send windows; so a send is only posted after the receives of all
+ * completed sends were re-posted, and the responder never runs out of receives (no RNR).
+ *
+ * <p>With the environment variable {@code PERFTEST_TRACE} set, the rate of every {@link #PEAK_INTERVAL_MS}
+ * interval (warm-up included) goes to stderr: that shows the JIT warm-up and any stall.
+ *
+ * <p>Selective signaling as perftest's {@code --cq-mod}: every {@code -Q}-th send of a QP (and its last)
+ * is SIGNALED; a signaled completion means every earlier send of that QP completed too.
+ */
+@Command(name = "send_bw", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Send bandwidth test (ib_send_bw) over RC QP pairs on the loopback fabric.",
+        "Columns: #bytes #iterations BW peak[MiB/sec] BW average[MiB/sec] MsgRate[Mpps] (aggregate over all QPs).",
+        "BW peak is the best rate over intervals of at least " + SendBwCommand.PEAK_INTERVAL_MS
+            + " ms; a run shorter than that reports the average as the peak.",
+        "-n counts messages in all, not per QP (unlike perftest): with -q Q each QP carries n/Q.",
+        "--warmup messages run first, the same way, and are not measured (the JIT compiles the data path)."})
+final class SendBwCommand extends PerftestCommandBase {
+  static final long PEAK_INTERVAL_MS = 20;
+  private static final boolean TRACE = System.getenv("PERFTEST_TRACE") != null;
+  private static final long PEAK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(PEAK_INTERVAL_MS);
+
+  @Mixin
+  TransportOptions transport;
+
+  @Option(names = {"-n", "--iterations"}, defaultValue = "100000",
+      description = "Messages in all, over all QPs (default ${DEFAULT-VALUE}).")
+  long iterations;
+
+  @Option(names = "--warmup", defaultValue = "1000000",
+      description = "Messages sent first, the same way, and not measured: the JIT compiles the data path meanwhile "
+          + "(default ${DEFAULT-VALUE}).")
+  long warmup;
+
+  @Option(names = {"-q", "--qp"}, defaultValue = "1", description = "Number of QP pairs (default ${DEFAULT-VALUE}).")
+  int qps;
+
+  @Option(names = {"-Q", "--cq-mod"}, defaultValue = "16",
+      description = "Signal every this many sends per QP (capped at -t; 1 signals every send; default ${DEFAULT-VALUE}).")
+  int cqMod;
+
+  @Override
+  void run(PrintWriter out) throws Exception {
+    require(transport.size >= 0, "--size must be >= 0");
+    require(transport.txDepth >= 1, "--tx-depth must be >= 1");
+    require(qps >= 1, "--qp must be >= 1");
+    require(iterations >= 1, "--iterations must be >= 1");
+    require(cqMod >= 1, "--cq-mod must be >= 1");
+    require(warmup >= 0, "--warmup must be >= 0");
+    require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    CompletionWaiter waiter = new CompletionWaiter(transport.events);
+    PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, transport.size, transport.txDepth, transport.txDepth,
+        transport.inlineSize, false, waiter.handler(), waiter.handler());
+    PerftestOutput row;
+    try (PerftestSetup setup = PerftestSetup.create(spec)) {
+      row = new Run(setup, waiter).run();
+    }
+    PerftestOutput.print(out, json,
+        new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
+        new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, row);
+  }
+
+  /** One run's state; every field is touched by the command's thread only. */
+  private final class Run {
+    private final PerftestSetup s;
+    private final CompletionWaiter waiter;
+    private final int window = transport.txDepth;
+    private final int mod = Math.min(cqMod, transport.txDepth);
+    private final long[] share;
+    private final long[] posted;
+    private final long[] done;
+    private final SendWr[] unsignaled;
+    private final SendWr[] signaled;
+    private final RecvWr[] recvs;
+    private final WorkCompletion[] clientWcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
+    private final WorkCompletion[] serverWcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
+    private final int[] touched = new int[clientWcs.length];
+
+    Run(PerftestSetup s, CompletionWaiter waiter) {
+      this.s = s;
+      this.waiter = waiter;
+      share = new long[qps];
+      posted = new long[qps];
+      done = new long[qps];
+      unsignaled = new SendWr[qps];
+      signaled = new SendWr[qps];
+      recvs = new RecvWr[qps];
+      int flags = transport.inlineFlag();
+      for (int i = 0; i < qps; i++) {
+        // wr_id = the QP's index: completions say which window they free. Built once, posted again and again.
+        unsignaled[i] = SendWr.send(i, flags, PerftestSetup.sges(s.clientMrs[i], transport.size));
+        signaled[i] = SendWr.send(i, flags | SendFlags.SIGNALED, PerftestSetup.sges(s.clientMrs[i], transport.size));
+        recvs[i] = RecvWr.of(i, PerftestSetup.sges(s.serverMrs[i], transport.size));
+      }
+    }
+
+    PerftestOutput run() {
+      waiter.bind();
+      for (int i = 0; i < qps; i++) {
+        for (int k = 0; k < window; k++) {
+          postRecv(i);
+        }
+      }
+      if (warmup > 0) {
+        phase(warmup);
+      }
+      long start = System.nanoTime();
+      double peakRate = phase(iterations);
+      long end = System.nanoTime();
+      double seconds = (end - start) / 1e9;
+      double msgsPerSec = iterations / seconds;
+      double mib = transport.size / (1024.0 * 1024.0);
+      double avg = msgsPerSec * mib;
+      double peak = peakRate > 0 ? peakRate * 1e9 * mib : avg;
+      return new PerftestOutput("send_bw", transport.size, iterations, qps)
+          .put("bw_peak_mib_s", peak)
+          .put("bw_avg_mib_s", avg)
+          .put("msg_rate_mpps", msgsPerSec / 1e6);
+    }
+
+    /**
+     * Sends {@code total} messages spread over the QPs, from the first post to the last completion;
+     * returns the best rate over the {@link #PEAK_INTERVAL_MS} intervals, in messages per nanosecond (0 if
+     * the phase was shorter than one).
+     */
+    private double phase(long total) {
+      for (int i = 0; i < qps; i++) {
+        share[i] = total / qps + (i < total % qps ? 1 : 0);
+        posted[i] = 0;
+        done[i] = 0;
+      }
+      long completed = 0;
+      double peakRate = 0;
+      long start = System.nanoTime();
+      long markTime = start;
+      long markCount = 0;
+      for (int i = 0; i < qps; i++) {
+        topUp(i);
+      }
+      while (completed < total) {
+        int n = s.clientCq.poll(clientWcs);
+        for (int k = 0; k < n; k++) {
+          WorkCompletion wc = clientWcs[k];
+          clientWcs[k] = null;
+          if (!wc.ok()) {
+            throw PerftestException.failed("send_bw client CQ", wc);
+          }
+          int qp = (int) wc.wrId();
+          // A signaled completion: every send of this QP up to it completed.
+          long advance = Math.min(mod, share[qp] - done[qp]);
+          done[qp] += advance;
+          completed += advance;
+          touched[k] = qp;
+        }
+        int m = drainServer();
+        for (int k = 0; k < n; k++) {
+          topUp(touched[k]);
+        }
+        if (n == 0) {
+          if (m == 0) {
+            waiter.idle("send_bw", s.clientCq, s.serverCq);
+          } else {
+            waiter.progressed();
+          }
+          continue;
+        }
+        waiter.progressed();
+        long now = System.nanoTime();
+        if (now - markTime >= PEAK_INTERVAL_NANOS) {
+          peakRate = Math.max(peakRate, (double) (completed - markCount) / (now - markTime));
+          if (TRACE) {
+            System.err.printf("%8.1f ms %8.3f Mpps%n", (now - start) / 1e6, (completed - markCount) * 1e3 / (now - markTime));
+          }
+          markTime = now;
+          markCount = completed;
+        }
+      }
+      return peakRate;
+    }
+
+    /** Posts sends on QP {@code i} until its window is full or its share is posted. */
+    private void topUp(int i) {
+      QueuePair qp = s.clientQps[i];
+      long p = posted[i];
+      long limit = Math.min(share[i], done[i] + window);
+      try {
+        while (p < limit) {
+          boolean signal = (p + 1) % mod == 0 || p + 1 == share[i];
+          qp.postSend(signal ? signaled[i] : unsignaled[i]);
+          p++;
+        }
+      } catch (PostException e) {
+        throw new PerftestException("send_bw: postSend on QP " + qp.qpNum() + " refused: " + e.getMessage(), e);
+      } finally {
+        posted[i] = p;
+      }
+    }
+
+    /** Takes every waiting receive completion and re-posts one receive for each. */
+    private int drainServer() {
+      int total = 0;
+      int n;
+      while ((n = s.serverCq.poll(serverWcs)) > 0) {
+        for (int k = 0; k < n; k++) {
+          WorkCompletion wc = serverWcs[k];
+          serverWcs[k] = null;
+          if (!wc.ok()) {
+            throw PerftestException.failed("send_bw server CQ", wc);
+          }
+          postRecv((int) wc.wrId());
+        }
+        total += n;
+      }
+      return total;
+    }
+
+    private void postRecv(int i) {
+      try {
+        s.serverQps[i].postRecv(recvs[i]);
+      } catch (PostException e) {
+        throw new PerftestException("send_bw: postRecv on QP " + s.serverQps[i].qpNum() + " refused: "
+            + e.getMessage(), e);
+      }
+    }
+  }
+}

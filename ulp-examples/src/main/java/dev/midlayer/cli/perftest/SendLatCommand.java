@@ -1,0 +1,271 @@
+package dev.midlayer.cli.perftest;
+
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.verbs.PostException;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.RecvWr;
+import dev.midlayer.verbs.SendFlags;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.WorkCompletion;
+import java.io.PrintWriter;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code midlayer perftest send_lat}: {@code ib_send_lat} on the loopback fabric.
+ *
+ * <p>How it measures: one RC QP pair, {@code -t} receives pre-posted on each side (re-posted one per
+ * receive). The client (the command's thread) takes {@link System#nanoTime}, posts a send and polls its CQ
+ * until the answer's receive completion; the server, a plain Java thread of its own, polls its CQ and
+ * answers each receive with a send. Every send is signaled; send completions are counted so that at most
+ * {@code -t} are outstanding. Each round trip goes into an HdrHistogram; the table reports half of it in
+ * microseconds, after {@code --warmup} rounds that are not recorded. Both sides busy-poll with back-off
+ * (or, with {@code -e}, wait for completion events).
+ */
+@Command(name = "send_lat", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Send latency test (ib_send_lat): ping-pong over one RC QP pair on the loopback fabric.",
+        "Columns: #bytes #iterations t_min t_max t_typical (median) t_avg t_stdev 99% 99.9% percentile,",
+        "all half round trips in usec."})
+final class SendLatCommand extends PerftestCommandBase {
+  private static final long SEND_ID = 1;
+  private static final long RECV_ID = 2;
+
+  @Mixin
+  TransportOptions transport;
+
+  @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
+      description = "Round trips measured (default ${DEFAULT-VALUE}).")
+  long iterations;
+
+  @Option(names = "--warmup", defaultValue = "1000",
+      description = "Round trips run first and not recorded (default ${DEFAULT-VALUE}).")
+  long warmup;
+
+  @Override
+  void run(PrintWriter out) throws Exception {
+    require(transport.size >= 0, "--size must be >= 0");
+    require(transport.txDepth >= 1, "--tx-depth must be >= 1");
+    require(iterations >= 1, "--iterations must be >= 1");
+    require(warmup >= 0, "--warmup must be >= 0");
+    require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    CompletionWaiter clientWaiter = new CompletionWaiter(transport.events);
+    CompletionWaiter serverWaiter = new CompletionWaiter(transport.events);
+    PerftestSetup.Spec spec = new PerftestSetup.Spec(1, transport.size, transport.txDepth, transport.txDepth,
+        transport.inlineSize, true, clientWaiter.handler(), serverWaiter.handler());
+    Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
+    long[] minMax = {Long.MAX_VALUE, 0};
+    try (PerftestSetup setup = PerftestSetup.create(spec)) {
+      runPingPong(setup, clientWaiter, serverWaiter, rtt, minMax);
+    }
+    double half = 2 * 1000.0; // ns of a round trip to us of half of it
+    PerftestOutput row = new PerftestOutput("send_lat", transport.size, iterations, 1)
+        .put("t_min_us", minMax[0] / half)
+        .put("t_max_us", minMax[1] / half)
+        .put("t_typical_us", rtt.getValueAtPercentile(50) / half)
+        .put("t_avg_us", rtt.getMean() / half)
+        .put("t_stdev_us", rtt.getStdDeviation() / half)
+        .put("p99_us", rtt.getValueAtPercentile(99) / half)
+        .put("p999_us", rtt.getValueAtPercentile(99.9) / half);
+    PerftestOutput.print(out, json,
+        new String[] {"#bytes", "#iterations", "t_min[usec]", "t_max[usec]", "t_typical[usec]", "t_avg[usec]",
+            "t_stdev[usec]", "99% percentile[usec]", "99.9% percentile[usec]"},
+        new String[] {"bytes", "iterations", "t_min_us", "t_max_us", "t_typical_us", "t_avg_us", "t_stdev_us",
+            "p99_us", "p999_us"}, row);
+  }
+
+  private void runPingPong(PerftestSetup s, CompletionWaiter clientWaiter, CompletionWaiter serverWaiter,
+      Histogram rtt, long[] minMax) throws Exception {
+    int depth = transport.txDepth;
+    int flags = SendFlags.SIGNALED | transport.inlineFlag();
+    long total = warmup + iterations;
+    QueuePair client = s.clientQps[0];
+    SendWr ping = SendWr.send(SEND_ID, flags, PerftestSetup.sges(s.clientMrs[0], transport.size));
+    RecvWr clientRecv = RecvWr.of(RECV_ID, PerftestSetup.sges(s.clientMrs[0], transport.size));
+    Server server = new Server(s, serverWaiter, clientWaiter, total, depth, flags);
+    for (int k = 0; k < depth; k++) {
+      post(() -> client.postRecv(clientRecv), "client postRecv");
+      post(() -> s.serverQps[0].postRecv(server.recv), "server postRecv");
+    }
+    Thread serverThread = new Thread(server, "perftest-send_lat-server");
+    serverThread.setDaemon(true);
+    serverThread.start();
+    try {
+      clientWaiter.bind();
+      Client c = new Client(s, clientWaiter, server, clientRecv);
+      for (long i = 0; i < total; i++) {
+        while (c.sendsOut >= depth) {
+          c.poll();
+        }
+        long t0 = System.nanoTime();
+        client.postSend(ping);
+        c.sendsOut++;
+        while (c.pongs <= i) {
+          c.poll();
+        }
+        if (i >= warmup) {
+          long ns = c.pongTime - t0;
+          rtt.recordValue(ns);
+          minMax[0] = Math.min(minMax[0], ns);
+          minMax[1] = Math.max(minMax[1], ns);
+        }
+      }
+      // The last sends' completions, then the server's end.
+      while (c.sendsOut > 0) {
+        c.poll();
+      }
+      serverThread.join(TimeUnit.SECONDS.toMillis(60));
+      server.check();
+      if (serverThread.isAlive()) {
+        throw new PerftestException("send_lat: the server thread did not finish");
+      }
+    } catch (PostException e) {
+      throw new PerftestException("send_lat: client post refused: " + e.getMessage(), e);
+    } finally {
+      server.stop = true;
+      serverWaiter.onCompletion(null);
+    }
+  }
+
+  /** The client side's polling state; the command's thread only. */
+  private static final class Client {
+    private final PerftestSetup s;
+    private final CompletionWaiter waiter;
+    private final Server server;
+    private final RecvWr recv;
+    private final WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH];
+    int sendsOut;
+    long pongs;
+    /** When the last answer's receive completion was polled. */
+    long pongTime;
+
+    Client(PerftestSetup s, CompletionWaiter waiter, Server server, RecvWr recv) {
+      this.s = s;
+      this.waiter = waiter;
+      this.server = server;
+      this.recv = recv;
+    }
+
+    /** One poll round of the client CQ (or a back-off / event wait if it was empty). */
+    void poll() {
+      int n = s.clientCq.poll(wcs);
+      if (n == 0) {
+        server.check();
+        waiter.idle("send_lat client", s.clientCq);
+        return;
+      }
+      waiter.progressed();
+      for (int k = 0; k < n; k++) {
+        WorkCompletion wc = wcs[k];
+        wcs[k] = null;
+        if (!wc.ok()) {
+          throw PerftestException.failed("send_lat client CQ", wc);
+        }
+        if (wc.wrId() == RECV_ID) {
+          pongTime = System.nanoTime();
+          pongs++;
+          s.clientQps[0].postRecv(recv);
+        } else {
+          sendsOut--;
+        }
+      }
+    }
+  }
+
+  private static void post(Runnable post, String what) {
+    try {
+      post.run();
+    } catch (PostException e) {
+      throw new PerftestException("send_lat: " + what + " refused: " + e.getMessage(), e);
+    }
+  }
+
+  /** The server side: a plain thread that answers every receive with a send. */
+  private final class Server implements Runnable {
+    final RecvWr recv;
+    private final PerftestSetup s;
+    private final CompletionWaiter waiter;
+    private final CompletionWaiter clientWaiter;
+    private final long total;
+    private final int depth;
+    private final SendWr pong;
+    volatile boolean stop;
+    private volatile Throwable failure;
+
+    Server(PerftestSetup s, CompletionWaiter waiter, CompletionWaiter clientWaiter, long total, int depth,
+        int flags) {
+      this.s = s;
+      this.waiter = waiter;
+      this.clientWaiter = clientWaiter;
+      this.total = total;
+      this.depth = depth;
+      this.recv = RecvWr.of(RECV_ID, PerftestSetup.sges(s.serverMrs[0], transport.size));
+      this.pong = SendWr.send(SEND_ID, flags, PerftestSetup.sges(s.serverMrs[0], transport.size));
+    }
+
+    @Override
+    public void run() {
+      try {
+        serve();
+      } catch (Throwable e) {
+        failure = e;
+        clientWaiter.onCompletion(null); // wake the client if it sleeps on events
+      }
+    }
+
+    private void serve() {
+      waiter.bind();
+      QueuePair qp = s.serverQps[0];
+      WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH];
+      long received = 0;
+      long pending = 0;
+      int sendsOut = 0;
+      while (!stop && (received < total || pending > 0 || sendsOut > 0)) {
+        int n = s.serverCq.poll(wcs);
+        if (n == 0) {
+          waiter.idle("send_lat server", s.serverCq);
+          continue;
+        }
+        waiter.progressed();
+        int newRecvs = 0;
+        for (int k = 0; k < n; k++) {
+          WorkCompletion wc = wcs[k];
+          wcs[k] = null;
+          if (!wc.ok()) {
+            throw PerftestException.failed("send_lat server CQ", wc);
+          }
+          if (wc.wrId() == RECV_ID) {
+            received++;
+            pending++;
+            newRecvs++;
+          } else {
+            sendsOut--;
+          }
+        }
+        // Answer first, re-post the receives after: the answer is what the client waits for.
+        while (pending > 0 && sendsOut < depth) {
+          qp.postSend(pong);
+          sendsOut++;
+          pending--;
+        }
+        for (int k = 0; k < newRecvs; k++) {
+          qp.postRecv(recv);
+        }
+      }
+    }
+
+    /** Throws what failed the server thread, if anything did. */
+    void check() {
+      Throwable f = failure;
+      if (f instanceof PerftestException pe) {
+        throw new PerftestException(pe.getMessage(), pe);
+      } else if (f instanceof PostException pe) {
+        throw new PerftestException("send_lat: server post refused: " + pe.getMessage(), pe);
+      } else if (f != null) {
+        throw new PerftestException("send_lat server thread failed: " + f, f);
+      }
+    }
+  }
+}

@@ -1,0 +1,30 @@
+package dev.midlayer.cli.perftest;
+
+import picocli.CommandLine.Option;
+
+/** The options {@code send_bw} and {@code send_lat} share, named as in linux-rdma perftest. */
+final class TransportOptions {
+  @Option(names = {"-s", "--size"}, defaultValue = "64", paramLabel = "BYTES",
+      description = "Message size in bytes (default ${DEFAULT-VALUE}).")
+  int size;
+
+  @Option(names = {"-t", "--tx-depth"}, defaultValue = "128", paramLabel = "WRS",
+      description = "Send window: posted-but-not-completed sends per QP; also the receives pre-posted per QP "
+          + "(default ${DEFAULT-VALUE}).")
+  int txDepth;
+
+  @Option(names = {"-e", "--events"},
+      description = "Event-driven completion: arm the CQs (requestNotify NEXT_COMP, report missed events) and "
+          + "sleep until the completion handler signals, instead of busy polling.")
+  boolean events;
+
+  @Option(names = {"-I", "--inline-size"}, defaultValue = "" + PerftestSetup.DEFAULT_INLINE, paramLabel = "BYTES",
+      description = "Max inline data the QPs are created with; messages up to this size are sent INLINE "
+          + "(0 disables; default ${DEFAULT-VALUE}).")
+  int inlineSize;
+
+  /** Send flags for a message of {@code size} bytes on a QP created with {@code inlineSize}. */
+  int inlineFlag() {
+    return size > 0 && size <= inlineSize ? dev.midlayer.verbs.SendFlags.INLINE : 0;
+  }
+}

@@ -1,0 +1,134 @@
+package dev.midlayer.cli.perftest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * Runs each perftest subcommand in-process with tiny parameters and {@code --json}, and checks that the
+ * line carries every key {@code shared/tools/perf-ratios} reads, as a positive number. No timing is
+ * asserted: a benchmark is not a test.
+ */
+class PerftestCommandTest {
+  private static final List<String> COMMON = List.of("bytes", "iterations", "qps");
+  private static final List<String> BW = List.of("bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps");
+  private static final List<String> LAT =
+      List.of("t_min_us", "t_max_us", "t_typical_us", "t_avg_us", "t_stdev_us", "p99_us", "p999_us");
+  private static final List<String> FLOOR = List.of("tell_rate_mps", "tell_rate_unbounded_mps", "actor_rtt_us", "copy_64k_gib_s",
+      "copy_1m_gib_s");
+  private static final Pattern FIELD = Pattern.compile("\"([a-z0-9_]+)\":(\"[^\"]*\"|[-0-9.eE+]+|null)");
+
+  @Test
+  void sendBwPrintsEveryBandwidthKey() {
+    Map<String, String> row = run("send_bw", "-s", "64", "-n", "200", "-t", "16");
+    assertEquals("\"send_bw\"", row.get("test"));
+    assertPositive(row, COMMON);
+    assertPositive(row, BW);
+    assertEquals(200, Double.parseDouble(row.get("iterations")));
+    assertEquals(1, Double.parseDouble(row.get("qps")));
+  }
+
+  @Test
+  void sendBwWithManyQpsAndEventsCompletes() {
+    // -n not a multiple of -q, window smaller than cq-mod, no inline: the accounting edge cases.
+    Map<String, String> row = run("send_bw", "-s", "300", "-n", "203", "-t", "4", "-q", "8", "-Q", "16", "-e");
+    assertPositive(row, COMMON);
+    assertPositive(row, BW);
+    assertEquals(8, Double.parseDouble(row.get("qps")));
+  }
+
+  @Test
+  void sendLatPrintsEveryLatencyKey() {
+    Map<String, String> row = run("send_lat", "-s", "64", "-n", "200", "--warmup", "50");
+    assertEquals("\"send_lat\"", row.get("test"));
+    assertPositive(row, COMMON);
+    assertPositive(row, LAT);
+  }
+
+  @Test
+  void sendLatEventDriven() {
+    Map<String, String> row = run("send_lat", "-s", "8", "-n", "200", "--warmup", "10", "-e");
+    assertPositive(row, LAT);
+  }
+
+  @Test
+  void floorPrintsEveryFloorKey() {
+    Map<String, String> row = run("floor", "-n", "200", "--rounds", "200", "--warmup-rounds", "20", "--copy-mib", "8");
+    assertEquals("\"floor\"", row.get("test"));
+    for (String key : COMMON) {
+      assertNotNull(row.get(key), key + " missing in " + row);
+      assertTrue(Double.parseDouble(row.get(key)) >= 0, key + " in " + row);
+    }
+    assertPositive(row, FLOOR);
+  }
+
+  @Test
+  void badOptionIsAUsageError() {
+    StringWriter err = new StringWriter();
+    CommandLine cmd = PerftestCommand.commandLine();
+    cmd.setOut(new PrintWriter(new StringWriter()));
+    cmd.setErr(new PrintWriter(err));
+    assertEquals(2, cmd.execute("send_bw", "-q", "0", "--json"), err.toString());
+  }
+
+  @Test
+  void aFailedSetupExitsWithOneAndAMessageOnStderr() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = PerftestCommand.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    // More inline data than the loopback device allows: createQp refuses it.
+    assertEquals(1, cmd.execute("send_lat", "-n", "10", "-I", "100000", "--json"), err.toString());
+    assertTrue(err.toString().contains("maxInlineData"), err.toString());
+    assertEquals("", out.toString());
+  }
+
+  /** Runs {@code perftest args... --json} and returns the one JSON line's fields (values as written). */
+  private static Map<String, String> run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = PerftestCommand.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    String[] withJson = new String[args.length + 1];
+    System.arraycopy(args, 0, withJson, 0, args.length);
+    withJson[args.length] = "--json";
+    int code = cmd.execute(withJson);
+    assertEquals(0, code, "exit code; stderr: " + err);
+    String[] lines = out.toString().strip().split("\\R");
+    assertEquals(1, lines.length, "one result line on stdout, got: " + out);
+    String line = lines[0];
+    assertTrue(line.startsWith("{") && line.endsWith("}"), line);
+    Map<String, String> fields = new LinkedHashMap<>();
+    Matcher m = FIELD.matcher(line);
+    while (m.find()) {
+      fields.put(m.group(1), m.group(2));
+    }
+    return fields;
+  }
+
+  private static void assertPositive(Map<String, String> row, List<String> keys) {
+    for (String key : keys) {
+      String v = row.get(key);
+      assertNotNull(v, key + " missing in " + row);
+      double d;
+      try {
+        d = Double.parseDouble(v);
+      } catch (NumberFormatException e) {
+        throw new AssertionError(key + " is not a number in " + row, e);
+      }
+      assertTrue(d > 0 && Double.isFinite(d), key + " must be positive in " + row);
+    }
+  }
+}
