@@ -79,8 +79,8 @@ public record SendWr(
   /** Total bytes of the gather list. */
   public long length() {
     long total = 0;
-    for (Sge s : sgList) {
-      total += s.length();
+    for (int i = 0, n = sgList.size(); i < n; i++) {
+      total += sgList.get(i).length();
     }
     return total;
   }

@@ -21,7 +21,10 @@ import dev.midlayer.verbs.WorkQueue;
 import dev.midlayer.verbs.WrOpcode;
 import java.time.Duration;
 import dev.midlayer.spi.Gid;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.Sge;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -124,6 +127,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   /** Bumped by every flush and reset: answers to older messages are ignored. */
   private long gen;
   private boolean waitingRnr;
+  private boolean ackTimerArmed;
+  private long lastProgressNanos;
   /** A WR failed a local check behind WRs still in flight: nothing more is sent until it fails. */
   private boolean blockedOnFailure;
   private boolean sendSideReady;
@@ -253,13 +258,27 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         && peer.device().portState(peer.portNum()) == PortState.ACTIVE;
   }
 
+  /**
+   * Arms the ACK timeout if it is not armed. It is not restarted on every packet or ACK (that costs a
+   * scheduler call per batch): when it fires, it re-arms itself for the rest of the period if an ACK made
+   * progress meanwhile, so a timeout is declared only after a whole period without progress.
+   */
   private void startAckTimer() {
-    int code = qp.attributes().timeout();
-    if (code == 0 || inflight.isEmpty()) {
+    if (ackTimerArmed || inflight.isEmpty()) {
+      return;
+    }
+    long period = ackTimeoutNanos();
+    if (period == 0) {
       return; // timeout 0 waits forever
     }
-    long nanos = (long) (4096L * (1L << code) * timerScale);
-    timers.startSingleTimer("ack", new AckTimeout(gen), Duration.ofNanos(Math.max(nanos, 1_000)));
+    ackTimerArmed = true;
+    lastProgressNanos = System.nanoTime();
+    timers.startSingleTimer("ack", new AckTimeout(gen), Duration.ofNanos(period));
+  }
+
+  private long ackTimeoutNanos() {
+    int code = qp.attributes().timeout();
+    return code == 0 ? 0 : Math.max(1_000, (long) (4096L * (1L << code) * timerScale));
   }
 
   /** A local error on the WR at the queue head after the in-flight ones: remembered as a sentinel. */
@@ -342,12 +361,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       QpAttr a = qp.attributes();
       retryLeft = a.retryCnt();
       rnrLeft = a.rnrRetry();
+      lastProgressNanos = System.nanoTime();
     }
     if (inflight.isEmpty()) {
-      timers.cancel("ack");
       reportDrainedIfSqd();
-    } else if (progressed) {
-      startAckTimer();
     }
     return this;
   }
@@ -355,23 +372,30 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   /** Completes in-flight WRs up to {@code psn}; a local failure reaching the head fails the QP. */
   private boolean retireThrough(int psn) {
     boolean progressed = false;
+    int retired = 0;
     while (!inflight.isEmpty() && psnCompare(unackedPsn, psn) <= 0) {
       Object entry = inflight.pollFirst();
       unackedPsn = psnAdd(unackedPsn, 1);
       progressed = true;
       if (entry instanceof LocalFailure lf) {
+        sq.retire(retired);
         completeError(lf.entry(), lf.status());
         enterError();
         return true;
       }
       SendWr wr = wrOf(entry);
-      sq.retire(1);
+      retired++;
       if (qp.signaled(wr)) {
+        // Free the slots before the completion is visible: a consumer may post again as soon as it polls it.
+        // Unsignaled WRs before it are freed in the same atomic update.
+        sq.retire(retired);
+        retired = 0;
         if (!push(qp.sendCq(), success(wr, wr.opcode().completion(), (int) wr.length(), 0, 0, 0, 0), false, true)) {
           return true;
         }
       }
     }
+    sq.retire(retired);
     // A local failure right behind the acknowledged ones fails now.
     if (!inflight.isEmpty() && inflight.peekFirst() instanceof LocalFailure lf) {
       inflight.pollFirst();
@@ -414,6 +438,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       if (a.rnrRetry() == 7 || rnrLeft-- > 0) {
         waitingRnr = true;
         timers.cancel("ack");
+        ackTimerArmed = false;
         long micros = RNR_MICROS[nak.rnrTimer() & 31];
         timers.startSingleTimer("rnr", new RnrResume(gen),
             Duration.ofNanos(Math.max(1_000, (long) (micros * 1_000 * timerScale))));
@@ -436,7 +461,18 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   private Behavior<Command> onAckTimeout(AckTimeout msg) {
-    if (msg.gen() != gen || inflight.isEmpty() || waitingRnr) {
+    if (msg.gen() != gen) {
+      return this;
+    }
+    ackTimerArmed = false;
+    if (inflight.isEmpty() || waitingRnr) {
+      return this;
+    }
+    long sinceProgress = System.nanoTime() - lastProgressNanos;
+    long period = ackTimeoutNanos();
+    if (period > 0 && sinceProgress < period) {
+      ackTimerArmed = true;
+      timers.startSingleTimer("ack", new AckTimeout(gen), Duration.ofNanos(period - sinceProgress));
       return this;
     }
     if (retryLeft-- > 0) {
@@ -544,7 +580,16 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       enterError(); // RDMA and atomics come with the one-sided verbs: an invalid request here (class C)
       return NakKind.INVALID_REQUEST;
     }
-    if (!(entry instanceof InlineSend) && !SgCopy.check(wr.sgList(), srcKeys, from.qp().pd(), false)) {
+    List<Sge> src = wr.sgList();
+    boolean inline = entry instanceof InlineSend;
+    // The common case, one SGE a side: each key is resolved once and the bytes move in one bulk put.
+    MemoryRegion srcMr = null;
+    if (!inline && src.size() == 1) {
+      srcMr = SgCopy.resolve(src.get(0), srcKeys, from.qp().pd(), false);
+      if (srcMr == null) {
+        return NakKind.LOCAL_PROTECTION;
+      }
+    } else if (!inline && !SgCopy.check(src, srcKeys, from.qp().pd(), false)) {
       // The source was deregistered after it was posted: the requester's local protection error.
       return NakKind.LOCAL_PROTECTION;
     }
@@ -559,17 +604,29 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       enterError();
       return NakKind.INVALID_REQUEST;
     }
-    if (!SgCopy.check(recv.sgList(), keys, qp.pd(), true)) {
+    List<Sge> dst = recv.sgList();
+    MemoryRegion dstMr = dst.size() == 1 ? SgCopy.resolve(dst.get(0), keys, qp.pd(), true) : null;
+    if (dst.size() == 1 ? dstMr == null : !SgCopy.check(dst, keys, qp.pd(), true)) {
       retireRecv();
       completeRecvError(recv, WcStatus.LOC_PROT_ERR);
       enterError();
       return NakKind.REMOTE_OPERATIONAL;
     }
-    if (entry instanceof InlineSend in) {
-      SgCopy.copy(in.data(), null, null, length, recv.sgList(), keys, 0);
+    if (dstMr != null && (srcMr != null || inline) && length > 0) {
+      Sge d = dst.get(0);
+      int at = (int) (d.addr() - dstMr.iova());
+      if (inline) {
+        dstMr.buffer().put(at, ((InlineSend) entry).data(), 0, (int) length);
+      } else {
+        Sge s = src.get(0);
+        dstMr.buffer().put(at, srcMr.buffer(), (int) (s.addr() - srcMr.iova()), (int) length);
+      }
+    } else if (inline) {
+      SgCopy.copy(((InlineSend) entry).data(), null, null, length, dst, keys, 0);
     } else {
-      SgCopy.copy(null, wr.sgList(), srcKeys, length, recv.sgList(), keys, 0);
+      SgCopy.copy(null, src, srcKeys, length, dst, keys, 0);
     }
+    // Free the slot before the completion is visible: a consumer re-posts as soon as it polls it.
     retireRecv();
     pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0);
     return null;
@@ -701,6 +758,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private void reset() {
     gen++;
     timers.cancelAll();
+    ackTimerArmed = false;
     waitingRnr = false;
     blockedOnFailure = false;
     sendSideReady = false;
@@ -723,6 +781,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private void enterErrorFlush() {
     gen++;
     timers.cancelAll();
+    ackTimerArmed = false;
     waitingRnr = false;
     blockedOnFailure = false;
     flushSendQueue();
