@@ -30,13 +30,13 @@ public final class MidlayerCli implements Runnable {
   }
 
   /** Starts the actor system the commands run the midlayer in ({@code midlayer-cli.conf} over the defaults). */
-  static ActorSystem<Void> startSystem() {
+  public static ActorSystem<Void> startSystem() {
     Config config = ConfigFactory.load("midlayer-cli");
     return ActorSystem.create(Behaviors.empty(), "midlayer", config);
   }
 
   /** Terminates the actor system and waits for it. */
-  static void stopSystem(ActorSystem<?> system) throws Exception {
+  public static void stopSystem(ActorSystem<?> system) throws Exception {
     system.terminate();
     system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }

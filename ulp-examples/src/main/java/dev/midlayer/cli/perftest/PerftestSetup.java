@@ -1,7 +1,7 @@
 package dev.midlayer.cli.perftest;
 
-import com.typesafe.config.ConfigFactory;
 import dev.midlayer.MidlayerException;
+import dev.midlayer.cli.MidlayerCli;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
@@ -26,7 +26,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * The resources of one perftest run, as perftest's {@code ctx_init} and {@code ctx_connect} make them,
@@ -109,10 +108,7 @@ final class PerftestSetup implements AutoCloseable {
     awaitAll(connects);
   }
 
-  /**
-   * Starts an actor system like {@code MidlayerCli.startSystem()} (which is package-private to
-   * {@code dev.midlayer.cli}): {@code midlayer-cli.conf} over the defaults; then builds the resources.
-   */
+  /** Starts the command line's actor system ({@link MidlayerCli#startSystem()}), then builds the resources. */
   static PerftestSetup create(Spec spec) throws Exception {
     ActorSystem<Void> system = startSystem();
     try {
@@ -131,12 +127,11 @@ final class PerftestSetup implements AutoCloseable {
   }
 
   static ActorSystem<Void> startSystem() {
-    return ActorSystem.create(Behaviors.empty(), "midlayer", ConfigFactory.load("midlayer-cli"));
+    return MidlayerCli.startSystem();
   }
 
   static void stopSystem(ActorSystem<?> system) throws Exception {
-    system.terminate();
-    system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    MidlayerCli.stopSystem(system);
   }
 
   /** The SGE of a message of {@code size} bytes in {@code mr} (none for a zero-byte message). */
