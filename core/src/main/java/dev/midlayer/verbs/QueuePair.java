@@ -236,6 +236,9 @@ public final class QueuePair implements DeviceResource {
       throw invalid(index, wr.sgList().size() + " SGEs exceed maxSendSge " + cap.maxSendSge());
     }
     long length = wr.length();
+    if ((wr.opcode() == WrOpcode.ATOMIC_CMP_AND_SWP || wr.opcode() == WrOpcode.ATOMIC_FETCH_AND_ADD) && length != 8) {
+      throw invalid(index, "an atomic needs local SGEs of 8 bytes in all (the original value), not " + length);
+    }
     if (type == QpType.UD) {
       AddressHandle ah = wr.ah();
       if (ah == null) {

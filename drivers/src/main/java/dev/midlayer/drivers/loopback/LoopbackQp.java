@@ -73,10 +73,14 @@ final class LoopbackQp implements DriverQp {
     return applied;
   }
 
-  /** Two-sided operations only, for now: the one-sided ones (RDMA, atomics, invalidation, fast registration) come next. */
+  /** SEND, RDMA WRITE/READ and atomics; invalidation and fast registration (SEND_WITH_INV, LOCAL_INV, REG_MR) come next. */
   @Override
   public boolean supports(WrOpcode opcode) {
-    return opcode == WrOpcode.SEND || opcode == WrOpcode.SEND_WITH_IMM;
+    return switch (opcode) {
+      case SEND, SEND_WITH_IMM, RDMA_WRITE, RDMA_WRITE_WITH_IMM, RDMA_READ, ATOMIC_CMP_AND_SWP,
+          ATOMIC_FETCH_AND_ADD -> true;
+      default -> false;
+    };
   }
 
   @Override

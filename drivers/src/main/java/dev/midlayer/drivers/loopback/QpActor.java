@@ -100,6 +100,14 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   /** Who sent a {@link Deliver}: where to send ACKs, and the requester's side for RC source reads. */
   record Peer(ActorRef<Command> actor, QueuePair qp, LoopbackDevice device, int portNum) {}
 
+  QueuePair qp() {
+    return qp;
+  }
+
+  KeyTable keys() {
+    return keys;
+  }
+
   /** The RNR NAK timer table of IB (code to microseconds). */
   private static final long[] RNR_MICROS = {655_360, 10, 20, 30, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960,
       1_280, 1_920, 2_560, 3_840, 5_120, 7_680, 10_240, 15_360, 20_480, 30_720, 40_960, 61_440, 81_920, 122_880,
@@ -127,6 +135,11 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   /** Bumped by every flush and reset: answers to older messages are ignored. */
   private long gen;
   private boolean waitingRnr;
+  /** A READ/atomic (or a fenced WR) waits for an earlier READ/atomic to complete. */
+  private boolean blockedOnRdAtomic;
+  /** The WR that waits for that: sent before anything still in the send queue. */
+  private Object heldBack;
+  private int rdAtomicInflight;
   private boolean ackTimerArmed;
   private long lastProgressNanos;
   /** A WR failed a local check behind WRs still in flight: nothing more is sent until it fails. */
@@ -179,7 +192,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       QpState s = qp.state();
       if (s == QpState.ERR || s == QpState.SQE) {
         flushSendQueue();
-      } else if (s != QpState.RTS || waitingRnr || blockedOnFailure) {
+      } else if (s != QpState.RTS || waitingRnr || blockedOnFailure || blockedOnRdAtomic) {
         // SQD (queued, not started), an RNR wait, a local failure waiting for the WRs before it, or RESET:
         // the queue stays busy (no doorbells) and a message resumes it.
         return this;
@@ -215,9 +228,19 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     int count = 0;
     int firstPsn = nextPsn;
     Object entry;
-    while ((entry = sq.take()) != null) {
+    while ((entry = nextToSend()) != null) {
       SendWr wr = wrOf(entry);
-      if (!(entry instanceof InlineSend) && !SgCopy.check(wr.sgList(), keys, qp.pd(), false)) {
+      boolean rdAtomic = isReadOrAtomic(wr.opcode());
+      // At most max_rd_atomic READ/atomic WRs in flight, and a FENCE waits for all of them: the WR waits
+      // (it does not fail) until ACKs free a slot.
+      if ((rdAtomic && rdAtomicInflight >= Math.max(1, qp.attributes().maxRdAtomic()))
+          || (wr.has(SendFlags.FENCE) && rdAtomicInflight > 0)) {
+        heldBack = entry;
+        blockedOnRdAtomic = true;
+        break;
+      }
+      // READ and atomic results are written into the local SGEs, which must grant LOCAL_WRITE.
+      if (!(entry instanceof InlineSend) && !SgCopy.check(wr.sgList(), keys, qp.pd(), rdAtomic)) {
         if (batch != null) {
           transmit(peer, firstPsn, batch, count);
           batch = null;
@@ -234,6 +257,9 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       batch[count++] = entry;
       inflight.addLast(entry);
       nextPsn = psnAdd(nextPsn, 1);
+      if (rdAtomic) {
+        rdAtomicInflight++;
+      }
       if (count == maxBatch) {
         transmit(peer, firstPsn, batch, count);
         batch = null;
@@ -242,6 +268,19 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (batch != null) {
       transmit(peer, firstPsn, batch, count);
     }
+  }
+
+  private Object nextToSend() {
+    Object held = heldBack;
+    if (held != null) {
+      heldBack = null;
+      return held;
+    }
+    return sq.take();
+  }
+
+  static boolean isReadOrAtomic(WrOpcode op) {
+    return op == WrOpcode.RDMA_READ || op == WrOpcode.ATOMIC_CMP_AND_SWP || op == WrOpcode.ATOMIC_FETCH_AND_ADD;
   }
 
   private void transmit(Peer peer, int firstPsn, Object[] batch, int count) {
@@ -366,6 +405,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (inflight.isEmpty()) {
       reportDrainedIfSqd();
     }
+    if (blockedOnRdAtomic && qp.state() == QpState.RTS) {
+      blockedOnRdAtomic = false;
+      return drainSq();
+    }
     return this;
   }
 
@@ -385,6 +428,9 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       }
       SendWr wr = wrOf(entry);
       retired++;
+      if (isReadOrAtomic(wr.opcode())) {
+        rdAtomicInflight--;
+      }
       if (qp.signaled(wr)) {
         // Free the slots before the completion is visible: a consumer may post again as soon as it polls it.
         // Unsignaled WRs before it are freed in the same atomic update.
@@ -576,8 +622,20 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   /** Executes one RC request; returns null on success or the NAK to send. */
   private NakKind receiveOne(Object entry, SendWr wr, Peer from, KeyTable srcKeys) {
+    switch (wr.opcode()) {
+      case RDMA_WRITE, RDMA_WRITE_WITH_IMM -> {
+        return OneSided.write(this, entry, wr, from, srcKeys);
+      }
+      case RDMA_READ -> {
+        return OneSided.read(this, wr, from, srcKeys);
+      }
+      case ATOMIC_CMP_AND_SWP, ATOMIC_FETCH_AND_ADD -> {
+        return OneSided.atomic(this, wr, from, srcKeys);
+      }
+      default -> { }
+    }
     if (!wr.opcode().isSend()) {
-      enterError(); // RDMA and atomics come with the one-sided verbs: an invalid request here (class C)
+      enterError(); // not an operation a responder executes: an invalid request (class C)
       return NakKind.INVALID_REQUEST;
     }
     List<Sge> src = wr.sgList();
@@ -634,6 +692,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   private void receiveUnreliable(Packet p) {
     SendWr wr = p.wr();
+    if (wr.opcode() == WrOpcode.RDMA_WRITE || wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM) {
+      OneSided.writeUnreliable(this, p);
+      return;
+    }
     if (qp.type() == QpType.UD && p.qkey() != qp.attributes().qkey()) {
       return; // Q_Key mismatch: dropped
     }
@@ -688,30 +750,31 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     }
   }
 
-  private void pushRecv(RecvWr recv, SendWr wr, int length, int srcQp, int slid, int flags) {
+  void pushRecv(RecvWr recv, SendWr wr, int length, int srcQp, int slid, int flags) {
     int imm = 0;
-    if (wr.opcode() == WrOpcode.SEND_WITH_IMM) {
+    if (wr.opcode().hasImm()) {
       flags |= WcFlags.WITH_IMM;
       imm = wr.immData();
     }
-    WorkCompletion wc = new WorkCompletion(recv.wrId(), recv.cqe(), WcStatus.SUCCESS, WcOpcode.RECV, length,
+    WcOpcode opcode = wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM ? WcOpcode.RECV_RDMA_WITH_IMM : WcOpcode.RECV;
+    WorkCompletion wc = new WorkCompletion(recv.wrId(), recv.cqe(), WcStatus.SUCCESS, opcode, length,
         qp.qpNum(), srcQp, flags, imm, 0, 0, slid, qp.attributes().portNum());
     push(qp.recvCq(), wc, wr.has(SendFlags.SOLICITED), false);
   }
 
   /** The next receive: from the SRQ if the QP has one, else from its own receive queue. */
-  private RecvWr takeRecv() {
+  RecvWr takeRecv() {
     return qp.srq() != null ? qp.srq().take() : rq.take();
   }
 
   /** A receive taken from the QP's own queue frees its slot when it completes (the SRQ freed it on take). */
-  private void retireRecv() {
+  void retireRecv() {
     if (qp.srq() == null) {
       rq.retire(1);
     }
   }
 
-  private void completeRecvError(RecvWr recv, WcStatus status) {
+  void completeRecvError(RecvWr recv, WcStatus status) {
     push(qp.recvCq(), WorkCompletion.error(recv.wrId(), recv.cqe(), status, WcOpcode.RECV, qp.qpNum(), 0), true,
         false);
   }
@@ -765,15 +828,18 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     recvSideReady = false;
     lastWqeReported = false;
     sentPsnNak = false;
-    sq.retire(inflight.size() + sq.clear());
+    sq.retire(inflight.size() + sq.clear() + (heldBack != null ? 1 : 0));
     inflight.clear();
+    heldBack = null;
+    rdAtomicInflight = 0;
+    blockedOnRdAtomic = false;
     rq.retire(rq.clear());
     commEstablished = false;
     sq.idle();
   }
 
   /** A transport or local error: the QP goes to ERR (if it was not already) and everything is flushed. */
-  private void enterError() {
+  void enterError() {
     qp.moveToError();
     enterErrorFlush();
   }
@@ -804,6 +870,12 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     Object entry;
     while ((entry = inflight.pollFirst()) != null) {
       completeFlush(entry instanceof LocalFailure lf ? lf.entry() : entry);
+    }
+    rdAtomicInflight = 0;
+    blockedOnRdAtomic = false;
+    if (heldBack != null) {
+      completeFlush(heldBack);
+      heldBack = null;
     }
     while ((entry = sq.take()) != null) {
       completeFlush(entry);

@@ -1,0 +1,179 @@
+package dev.midlayer.drivers.loopback;
+
+import dev.midlayer.drivers.loopback.QpActor.NakKind;
+import dev.midlayer.drivers.loopback.QpActor.Peer;
+import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.verbs.InlineSend;
+import dev.midlayer.verbs.KeyTable;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.RecvWr;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.Sge;
+import dev.midlayer.verbs.WrOpcode;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/**
+ * The responder side of the one-sided RC operations (RDMA WRITE, WRITE_WITH_IMM, READ, and the atomics),
+ * run by the responder QP's actor. Every remote access is checked as IB's responder does (ib-semantics
+ * §3.9, §8.4): the QP must accept the operation (its access flags), the rkey must name a valid region of
+ * the responder QP's protection domain that grants the right, and {@code [addr, addr+len)} must lie inside
+ * it. A failure writes nothing, moves the responder QP to ERR, and NAKs the requester (remote access error,
+ * or invalid request where IB says so).
+ *
+ * <p>Atomics use a {@link VarHandle} on the region's buffer, so they are atomic with respect to every other
+ * atomic on any region of any device, from any QP and any thread. The 8-byte value is <b>big-endian</b>
+ * (network order, as on the IB wire and as {@code ByteBuffer.getLong} reads it by default); the original
+ * value is written big-endian into the requester's local SGE.
+ */
+final class OneSided {
+  private OneSided() {}
+
+  private static final VarHandle LONG_BE =
+      MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+
+  /** RDMA_WRITE and RDMA_WRITE_WITH_IMM: the data goes to the responder's memory; WITH_IMM also consumes a receive. */
+  static NakKind write(QpActor responder, Object entry, SendWr wr, Peer from, KeyTable srcKeys) {
+    QueuePair qp = responder.qp();
+    long length = wr.length();
+    if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_WRITE) == 0) {
+      responder.enterError();
+      return NakKind.INVALID_REQUEST;
+    }
+    MemoryRegion target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
+        AccessFlags.REMOTE_WRITE);
+    if (length > 0 && target == null) {
+      responder.enterError();
+      return NakKind.REMOTE_ACCESS;
+    }
+    boolean inline = entry instanceof InlineSend;
+    if (!inline && !SgCopy.check(wr.sgList(), srcKeys, from.qp().pd(), false)) {
+      return NakKind.LOCAL_PROTECTION;
+    }
+    RecvWr recv = null;
+    if (wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM) {
+      recv = responder.takeRecv();
+      if (recv == null) {
+        return NakKind.RNR;
+      }
+    }
+    if (length > 0) {
+      List<Sge> dst = List.of(new Sge(wr.remoteAddr(), (int) length, target.lkey()));
+      if (inline) {
+        SgCopy.copy(((InlineSend) entry).data(), null, null, length, dst, responder.keys(), 0);
+      } else {
+        SgCopy.copy(null, wr.sgList(), srcKeys, length, dst, responder.keys(), 0);
+      }
+    }
+    if (recv != null) {
+      // The receive's buffers are not written; its completion says how much was written where.
+      responder.retireRecv();
+      responder.pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0);
+    }
+    return null;
+  }
+
+  /** RDMA_READ: the responder's bytes go into the requester's local SGEs before its ACK. */
+  static NakKind read(QpActor responder, SendWr wr, Peer from, KeyTable requesterKeys) {
+    QueuePair qp = responder.qp();
+    long length = wr.length();
+    if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_READ) == 0) {
+      responder.enterError();
+      return NakKind.INVALID_REQUEST;
+    }
+    if (length == 0) {
+      return null;
+    }
+    MemoryRegion source = remote(responder, wr.rkey(), wr.remoteAddr(), length, AccessFlags.REMOTE_READ);
+    if (source == null) {
+      responder.enterError();
+      return NakKind.REMOTE_ACCESS;
+    }
+    if (!SgCopy.check(wr.sgList(), requesterKeys, from.qp().pd(), true)) {
+      return NakKind.LOCAL_PROTECTION;
+    }
+    List<Sge> src = List.of(new Sge(wr.remoteAddr(), (int) length, source.lkey()));
+    SgCopy.copy(null, src, responder.keys(), length, wr.sgList(), requesterKeys, 0);
+    return null;
+  }
+
+  /** ATOMIC_CMP_AND_SWP and ATOMIC_FETCH_AND_ADD on 8 aligned bytes; the original value goes to the local SGE. */
+  static NakKind atomic(QpActor responder, SendWr wr, Peer from, KeyTable requesterKeys) {
+    QueuePair qp = responder.qp();
+    if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_ATOMIC) == 0) {
+      responder.enterError();
+      return NakKind.INVALID_REQUEST;
+    }
+    if ((wr.remoteAddr() & 7) != 0) {
+      responder.enterError();
+      return NakKind.INVALID_REQUEST; // misaligned: REM_INV_REQ_ERR at the requester
+    }
+    MemoryRegion target = remote(responder, wr.rkey(), wr.remoteAddr(), 8, AccessFlags.REMOTE_ATOMIC);
+    if (target == null) {
+      responder.enterError();
+      return NakKind.REMOTE_ACCESS;
+    }
+    if (!SgCopy.check(wr.sgList(), requesterKeys, from.qp().pd(), true)) {
+      return NakKind.LOCAL_PROTECTION;
+    }
+    ByteBuffer buf = target.buffer();
+    int index = (int) (wr.remoteAddr() - target.iova());
+    if (buf.alignmentOffset(index, 8) != 0) {
+      // The address is 8-aligned in the region, but the region's memory is not (a slice at an odd offset).
+      responder.enterError();
+      return NakKind.REMOTE_OPERATIONAL;
+    }
+    long original;
+    if (wr.opcode() == WrOpcode.ATOMIC_CMP_AND_SWP) {
+      original = (long) LONG_BE.compareAndExchange(buf, index, wr.compareAdd(), wr.swap());
+    } else {
+      original = (long) LONG_BE.getAndAdd(buf, index, wr.compareAdd());
+    }
+    byte[] result = ByteBuffer.allocate(8).putLong(0, original).array();
+    SgCopy.copy(result, null, null, 8, wr.sgList(), requesterKeys, 0);
+    return null;
+  }
+
+  /** The responder's region for a remote access, or null if the key, PD, right or range do not allow it. */
+  private static MemoryRegion remote(QpActor responder, int rkey, long addr, long length, int right) {
+    MemoryRegion mr = responder.keys().lookup(rkey);
+    if (mr == null || mr.rkey() != rkey || !mr.isValid() || mr.pd() != responder.qp().pd()
+        || (mr.access() & right) == 0 || !mr.contains(addr, length)) {
+      return null;
+    }
+    return mr;
+  }
+
+  /**
+   * UC RDMA_WRITE and WRITE_WITH_IMM: the payload came in the message. Anything wrong (access, key, range,
+   * no receive for the immediate) drops the message silently, as UC does.
+   */
+  static void writeUnreliable(QpActor responder, QpActor.Packet p) {
+    SendWr wr = p.wr();
+    long length = p.data().length;
+    if ((responder.qp().attributes().accessFlags() & AccessFlags.REMOTE_WRITE) == 0) {
+      return;
+    }
+    MemoryRegion target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
+        AccessFlags.REMOTE_WRITE);
+    if (length > 0 && target == null) {
+      return;
+    }
+    RecvWr recv = null;
+    if (wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM && (recv = responder.takeRecv()) == null) {
+      return;
+    }
+    if (length > 0) {
+      SgCopy.copy(p.data(), null, null, length, List.of(new Sge(wr.remoteAddr(), (int) length, target.lkey())),
+          responder.keys(), 0);
+    }
+    if (recv != null) {
+      responder.retireRecv();
+      responder.pushRecv(recv, wr, (int) length, p.srcQp(), 0, 0);
+    }
+  }
+}
