@@ -2,8 +2,8 @@ package dev.midlayer.cq;
 
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.device.AsyncEventType;
-import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.internal.NonFatal;
+import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
 import org.apache.pekko.actor.typed.Behavior;

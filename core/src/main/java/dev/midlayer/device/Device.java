@@ -1,8 +1,8 @@
 package dev.midlayer.device;
 
 import dev.midlayer.InvalidArgumentException;
-import dev.midlayer.client.ClientId;
 import dev.midlayer.MidlayerSettings;
+import dev.midlayer.client.ClientId;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;

@@ -1,7 +1,7 @@
 package dev.midlayer.device;
 
-import org.apache.pekko.Done;
 import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
 
 /**
  * The token for an event handler registered on a device; pass it to

@@ -1,14 +1,14 @@
 package dev.midlayer.drivers.loopback;
 
+import com.typesafe.config.Config;
 import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.Midlayer;
-import com.typesafe.config.Config;
 import dev.midlayer.spi.Gid;
 import dev.midlayer.verbs.AhAttr;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
