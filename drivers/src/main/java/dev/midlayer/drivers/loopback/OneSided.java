@@ -10,6 +10,7 @@ import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
+import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WrOpcode;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -40,26 +41,26 @@ final class OneSided {
   static NakKind write(QpActor responder, Object entry, SendWr wr, Peer from, KeyTable srcKeys) {
     QueuePair qp = responder.qp();
     long length = wr.length();
-    if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_WRITE) == 0) {
-      responder.enterError();
-      return NakKind.INVALID_REQUEST;
-    }
-    MemoryRegion target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
-        AccessFlags.REMOTE_WRITE);
-    if (length > 0 && target == null) {
-      responder.enterError();
-      return NakKind.REMOTE_ACCESS;
-    }
     boolean inline = entry instanceof InlineSend;
     if (!inline && !SgCopy.check(wr.sgList(), srcKeys, from.qp().pd(), false)) {
       return NakKind.LOCAL_PROTECTION;
     }
+    // As the responder's pipeline does (§8.4): the receive WQE is taken (or RNR) before the key check, so
+    // a class C error completes that receive with the error.
     RecvWr recv = null;
     if (wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM) {
       recv = responder.takeRecv();
       if (recv == null) {
         return NakKind.RNR;
       }
+    }
+    if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_WRITE) == 0) {
+      return fail(responder, recv, WcStatus.REM_INV_REQ_ERR, NakKind.INVALID_REQUEST);
+    }
+    MemoryRegion target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
+        AccessFlags.REMOTE_WRITE);
+    if (length > 0 && target == null) {
+      return fail(responder, recv, WcStatus.REM_ACCESS_ERR, NakKind.REMOTE_ACCESS);
     }
     if (length > 0) {
       List<Sge> dst = List.of(new Sge(wr.remoteAddr(), (int) length, target.lkey()));
@@ -136,6 +137,16 @@ final class OneSided {
     byte[] result = ByteBuffer.allocate(8).putLong(0, original).array();
     SgCopy.copy(result, null, null, 8, wr.sgList(), requesterKeys, 0);
     return null;
+  }
+
+  /** A class C error: the current receive (if any) completes with {@code status}, the QP goes to ERR. */
+  private static NakKind fail(QpActor responder, RecvWr recv, WcStatus status, NakKind nak) {
+    if (recv != null) {
+      responder.retireRecv();
+      responder.completeRecvError(recv, status);
+    }
+    responder.enterError();
+    return nak;
   }
 
   /** The responder's region for a remote access, or null if the key, PD, right or range do not allow it. */

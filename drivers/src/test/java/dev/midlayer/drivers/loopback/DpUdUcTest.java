@@ -21,6 +21,7 @@ import dev.midlayer.verbs.AhAttr;
 import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
+import dev.midlayer.verbs.QpAttr;
 import dev.midlayer.verbs.QpState;
 import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.RecvWr;
@@ -282,6 +283,10 @@ class DpUdUcTest {
     fill(a.mr, 64, 64, 11);
     a.qp.postSend(SendWr.send(1, 0, Sge.of(a.mr, 0, 64)));
     assertOk(pollOne(a.cq));
+    // A UC send completes as it leaves: message 1 may still be on its way. It was handed to the receiver's
+    // actor before the completion, so a modify that stays in RTS (which completes once that actor has
+    // applied it) proves message 1 has arrived and been dropped before the receive is posted.
+    await(b.qp.modify(QpAttr.builder().build(), 0));
     b.qp.postRecv(RecvWr.of(5, Sge.of(b.mr, 0, 64)));
     a.qp.postSend(SendWr.send(2, 0, Sge.of(a.mr, 64, 64)));
     assertOk(pollOne(a.cq));
