@@ -310,6 +310,8 @@ class DpUdUcTest {
     fill(a.mr, 64, 64, 13);
     a.qp.postSend(SendWr.udSend(1, 0, ah, b.qp.qpNum(), QKEY, Sge.of(a.mr, 0, 64)));
     assertOk(pollOne(a.cq));
+    // As in the UC case: make sure message 1 reached the receiver (and was dropped) before posting.
+    await(b.qp.modify(QpAttr.builder().build(), 0));
     b.qp.postRecv(RecvWr.of(5, Sge.of(b.mr, 0, 40 + 64)));
     a.qp.postSend(SendWr.udSend(2, 0, ah, b.qp.qpNum(), QKEY, Sge.of(a.mr, 64, 64)));
     assertOk(pollOne(a.cq));
