@@ -14,7 +14,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "perftest", mixinStandardHelpOptions = true,
     description = "Data-path benchmarks on the loopback fabric, like linux-rdma perftest (client and server in "
         + "this JVM), and the floor they are measured against.",
-    subcommands = {SendBwCommand.class, SendLatCommand.class, FloorCommand.class})
+    subcommands = {SendBwCommand.class, SendLatCommand.class, WriteBwCommand.class, ReadBwCommand.class,
+        AtomicBwCommand.class, WriteLatCommand.class, ReadLatCommand.class, AtomicLatCommand.class,
+        FloorCommand.class})
 public final class PerftestCommand implements Runnable {
 
   @Spec

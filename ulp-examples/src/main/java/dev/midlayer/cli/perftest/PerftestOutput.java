@@ -63,22 +63,41 @@ final class PerftestOutput {
 
   /** Prints the table (header, values, rules) or the JSON line. */
   static void print(PrintWriter out, boolean json, String[] header, String[] keys, PerftestOutput row) {
+    print(out, json, header, keys, java.util.List.of(row));
+  }
+
+  /** Prints one table with a line per row (header once, as perftest's {@code -a}) or one JSON line per row. */
+  static void print(PrintWriter out, boolean json, String[] header, String[] keys,
+      java.util.List<PerftestOutput> rows) {
     if (json) {
-      out.println(row.json());
+      for (PerftestOutput row : rows) {
+        out.println(row.json());
+      }
     } else {
       StringBuilder h = new StringBuilder();
-      StringBuilder v = new StringBuilder();
+      java.util.List<String> lines = new java.util.ArrayList<>();
       for (int i = 0; i < header.length; i++) {
         int w = Math.max(header[i].length(), 10) + 3;
         h.append(String.format(Locale.ROOT, " %-" + w + "s", header[i]));
-        Object value = row.fields.get(keys[i]);
-        String text = value instanceof Double d ? String.format(Locale.ROOT, "%.3f", d) : String.valueOf(value);
-        v.append(String.format(Locale.ROOT, " %-" + w + "s", text));
       }
-      String rule = "-".repeat(Math.max(h.length(), v.length()));
+      int width = h.length();
+      for (PerftestOutput row : rows) {
+        StringBuilder v = new StringBuilder();
+        for (int i = 0; i < header.length; i++) {
+          int w = Math.max(header[i].length(), 10) + 3;
+          Object value = row.fields.get(keys[i]);
+          String text = value instanceof Double d ? String.format(Locale.ROOT, "%.3f", d) : String.valueOf(value);
+          v.append(String.format(Locale.ROOT, " %-" + w + "s", text));
+        }
+        width = Math.max(width, v.length());
+        lines.add(v.toString().stripTrailing());
+      }
+      String rule = "-".repeat(width);
       out.println(rule);
       out.println(h.toString().stripTrailing());
-      out.println(v.toString().stripTrailing());
+      for (String line : lines) {
+        out.println(line);
+      }
       out.println(rule);
     }
     out.flush();

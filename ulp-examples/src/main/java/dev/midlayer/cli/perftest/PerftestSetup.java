@@ -44,7 +44,18 @@ final class PerftestSetup implements AutoCloseable {
 
   /** What a run asks for. */
   record Spec(int qps, int size, int sendDepth, int recvDepth, int inlineSize, boolean signalAll,
-      CompletionHandler clientHandler, CompletionHandler serverHandler) {}
+      CompletionHandler clientHandler, CompletionHandler serverHandler, int mrBytes, int mrAccess) {
+    /** Two-sided runs: one MR of {@code size} bytes per QP and side, local access only. */
+    Spec(int qps, int size, int sendDepth, int recvDepth, int inlineSize, boolean signalAll,
+        CompletionHandler clientHandler, CompletionHandler serverHandler) {
+      this(qps, size, sendDepth, recvDepth, inlineSize, signalAll, clientHandler, serverHandler, size,
+          AccessFlags.LOCAL_WRITE);
+    }
+  }
+
+  /** The access one-sided runs register both sides' MRs with: the peer may write, read and add to them. */
+  static final int REMOTE_ACCESS = AccessFlags.LOCAL_WRITE | AccessFlags.REMOTE_WRITE | AccessFlags.REMOTE_READ
+      | AccessFlags.REMOTE_ATOMIC;
 
   final ActorSystem<Void> system;
   final LoopbackDevice clientDevice;
@@ -80,12 +91,12 @@ final class PerftestSetup implements AutoCloseable {
     List<CompletionStage<QueuePair>> server = new ArrayList<>(qps);
     List<CompletionStage<MemoryRegion>> clientMr = new ArrayList<>(qps);
     List<CompletionStage<MemoryRegion>> serverMr = new ArrayList<>(qps);
-    int mrBytes = Math.max(1, spec.size());
+    int mrBytes = Math.max(1, Math.max(spec.size(), spec.mrBytes()));
     for (int i = 0; i < qps; i++) {
       client.add(clientPd.createQp(new QpInitAttr(QpType.RC, clientCq, clientCq, cap, spec.signalAll(), null, i)));
       server.add(serverPd.createQp(new QpInitAttr(QpType.RC, serverCq, serverCq, cap, spec.signalAll(), null, i)));
-      clientMr.add(clientPd.registerMr(filled(mrBytes), AccessFlags.LOCAL_WRITE));
-      serverMr.add(serverPd.registerMr(filled(mrBytes), AccessFlags.LOCAL_WRITE));
+      clientMr.add(clientPd.registerMr(filled(mrBytes), spec.mrAccess()));
+      serverMr.add(serverPd.registerMr(filled(mrBytes), spec.mrAccess()));
     }
     clientQps = awaitAll(client).toArray(new QueuePair[0]);
     serverQps = awaitAll(server).toArray(new QueuePair[0]);

@@ -9,8 +9,8 @@ final class TransportOptions {
   int size;
 
   @Option(names = {"-t", "--tx-depth"}, defaultValue = "128", paramLabel = "WRS",
-      description = "Send window: posted-but-not-completed sends per QP; also the receives pre-posted per QP "
-          + "(default ${DEFAULT-VALUE}).")
+      description = "Window: posted-but-not-completed work requests per QP; for send_* also the receives "
+          + "pre-posted per QP (default ${DEFAULT-VALUE}).")
   int txDepth;
 
   @Option(names = {"-e", "--events"},

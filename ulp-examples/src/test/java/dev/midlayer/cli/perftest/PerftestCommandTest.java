@@ -62,6 +62,77 @@ class PerftestCommandTest {
   }
 
   @Test
+  void writeBwPrintsEveryBandwidthKey() {
+    Map<String, String> row = run("write_bw", "-s", "4096", "-n", "100", "-t", "16", "--warmup", "100", "--jit-warmup", "1000");
+    assertEquals("\"write_bw\"", row.get("test"));
+    assertPositive(row, COMMON);
+    assertPositive(row, BW);
+    assertEquals(100, Double.parseDouble(row.get("iterations")));
+  }
+
+  @Test
+  void readBwPrintsEveryBandwidthKey() {
+    Map<String, String> row = run("read_bw", "-s", "4096", "-n", "100", "-t", "16", "-q", "3", "--warmup", "10", "--jit-warmup", "0");
+    assertEquals("\"read_bw\"", row.get("test"));
+    assertPositive(row, COMMON);
+    assertPositive(row, BW);
+    assertEquals(3, Double.parseDouble(row.get("qps")));
+  }
+
+  @Test
+  void atomicBwPrintsEveryBandwidthKey() {
+    Map<String, String> row = run("atomic_bw", "-n", "100", "--warmup", "10", "--jit-warmup", "100", "-e");
+    assertEquals("\"atomic_bw\"", row.get("test"));
+    assertEquals(8, Double.parseDouble(row.get("bytes")));
+    assertPositive(row, COMMON);
+    assertPositive(row, BW);
+  }
+
+  @Test
+  void writeLatPrintsEveryLatencyKey() {
+    Map<String, String> row = run("write_lat", "-s", "64", "-n", "100", "--warmup", "300");
+    assertEquals("\"write_lat\"", row.get("test"));
+    assertPositive(row, COMMON);
+    assertPositive(row, LAT);
+  }
+
+  @Test
+  void writeLatWithoutInline() {
+    Map<String, String> row = run("write_lat", "-s", "1000", "-n", "100", "--warmup", "10", "-I", "0", "-t", "4");
+    assertPositive(row, LAT);
+  }
+
+  @Test
+  void readLatPrintsEveryLatencyKey() {
+    Map<String, String> row = run("read_lat", "-s", "64", "-n", "100", "--warmup", "10");
+    assertEquals("\"read_lat\"", row.get("test"));
+    assertPositive(row, COMMON);
+    assertPositive(row, LAT);
+  }
+
+  @Test
+  void atomicLatPrintsEveryLatencyKey() {
+    Map<String, String> row = run("atomic_lat", "-n", "100", "--warmup", "10");
+    assertEquals("\"atomic_lat\"", row.get("test"));
+    assertEquals(8, Double.parseDouble(row.get("bytes")));
+    assertPositive(row, LAT);
+  }
+
+  @Test
+  void sweepPrintsOneLinePerSize() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = PerftestCommand.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    assertEquals(0, cmd.execute("read_lat", "-a", "-n", "16", "--warmup", "2", "--json"), err.toString());
+    String[] lines = out.toString().strip().split("\\R");
+    assertEquals(23, lines.length, out.toString());
+    assertTrue(lines[0].contains("\"bytes\":2,"), lines[0]);
+    assertTrue(lines[22].contains("\"bytes\":8388608,"), lines[22]);
+  }
+
+  @Test
   void floorPrintsEveryFloorKey() {
     Map<String, String> row = run("floor", "-n", "200", "--rounds", "200", "--warmup-rounds", "20", "--copy-mib", "8");
     assertEquals("\"floor\"", row.get("test"));

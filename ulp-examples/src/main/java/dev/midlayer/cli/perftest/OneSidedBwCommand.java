@@ -1,0 +1,233 @@
+package dev.midlayer.cli.perftest;
+
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.PostException;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.SendFlags;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.Sge;
+import dev.midlayer.verbs.WorkCompletion;
+import dev.midlayer.verbs.WrOpcode;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * What {@code write_bw}, {@code read_bw} and {@code atomic_bw} share: {@code ib_write_bw}, {@code ib_read_bw}
+ * and {@code ib_atomic_bw} on the loopback fabric.
+ *
+ * <p>How it measures: as {@code send_bw}, without receives. The server side only provides one registered MR
+ * per QP (LOCAL_WRITE | REMOTE_WRITE | REMOTE_READ | REMOTE_ATOMIC) that the client's RDMA WRITEs go to, its
+ * RDMA READs come from, or its FETCH_AND_ADDs (8 bytes at the MR's start) add to; the server never polls.
+ * The client (the command's thread) keeps up to {@code -t} WRs outstanding per QP until {@code -n} (in all,
+ * spread over the {@code -q} QPs) have completed; every {@code -Q}-th WR of a QP (and its last) is signaled.
+ * Time runs from the first post to the last completion, after a warm-up run the same way. With the environment
+ * variable {@code PERFTEST_TRACE} set, the rate of every peak interval goes to stderr.
+ */
+abstract class OneSidedBwCommand extends PerftestCommandBase {
+  static final int JIT_WARMUP_SIZE = 64;
+  private static final boolean TRACE = System.getenv("PERFTEST_TRACE") != null;
+  private static final long PEAK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(SendBwCommand.PEAK_INTERVAL_MS);
+
+  @Mixin
+  TransportOptions transport;
+
+  @Option(names = {"-n", "--iterations"}, defaultValue = "100000",
+      description = "Work requests in all, over all QPs (default ${DEFAULT-VALUE}; scaled down per size with -a).")
+  long iterations;
+
+  @Option(names = "--warmup", defaultValue = "-1",
+      description = "WRs of the message size run first, the same way, and not measured, after --jit-warmup "
+          + "(default: 1 GiB / size, at least 5000 and at most 1000000; with -a at most the size's iterations).")
+  long warmup;
+
+  @Option(names = "--jit-warmup", defaultValue = "500000",
+      description = "WRs of " + JIT_WARMUP_SIZE + " bytes (same opcode and flags as the measured ones) run once before "
+          + "everything else: the JIT compiles the data path in a fraction of a second, where large messages would "
+          + "take many seconds of traffic to get there (default ${DEFAULT-VALUE}).")
+  long jitWarmup;
+
+  @Option(names = {"-q", "--qp"}, defaultValue = "1", description = "Number of QP pairs (default ${DEFAULT-VALUE}).")
+  int qps;
+
+  @Option(names = {"-Q", "--cq-mod"}, defaultValue = "16",
+      description = "Signal every this many WRs per QP (capped at -t; default ${DEFAULT-VALUE}).")
+  int cqMod;
+
+  @Option(names = {"-a", "--all"}, description = OneSidedSizes.SWEEP_HELP)
+  boolean all;
+
+  /** The test's name in the output. */
+  abstract String test();
+
+  /** The opcode of every WR. */
+  abstract WrOpcode opcode();
+
+  boolean atomic() {
+    return opcode() == WrOpcode.ATOMIC_FETCH_AND_ADD;
+  }
+
+  @Override
+  void run(PrintWriter out) throws Exception {
+    require(transport.size >= (atomic() ? 0 : 1), "--size must be >= 1");
+    require(transport.size <= OneSidedSizes.MAX_SIZE, "--size must be <= " + OneSidedSizes.MAX_SIZE);
+    require(transport.txDepth >= 1, "--tx-depth must be >= 1");
+    require(qps >= 1, "--qp must be >= 1");
+    require(iterations >= 1, "--iterations must be >= 1");
+    require(cqMod >= 1, "--cq-mod must be >= 1");
+    require(jitWarmup >= 0, "--jit-warmup must be >= 0");
+    require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    int[] sizes = OneSidedSizes.sizes(all, transport.size, atomic());
+    int maxSize = sizes[sizes.length - 1];
+    CompletionWaiter waiter = new CompletionWaiter(transport.events);
+    PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, maxSize, transport.txDepth, 1,
+        opcode() == WrOpcode.RDMA_WRITE ? transport.inlineSize : 0, false, waiter.handler(), waiter.handler(),
+        maxSize, PerftestSetup.REMOTE_ACCESS);
+    List<PerftestOutput> rows = new ArrayList<>();
+    try (PerftestSetup setup = PerftestSetup.create(spec)) {
+      waiter.bind();
+      if (jitWarmup > 0) {
+        new Run(setup, waiter, Math.min(JIT_WARMUP_SIZE, sizes[0]), sizes[0]).phase(jitWarmup);
+      }
+      for (int size : sizes) {
+        long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.BW_BUDGET, OneSidedSizes.BW_FLOOR);
+        long w = warmup >= 0 ? warmup : Math.max(5000, Math.min(1_000_000, (1L << 30) / size));
+        if (all) {
+          w = Math.min(w, n);
+        }
+        PerftestOutput row = new Run(setup, waiter, size, size).measure(n, w);
+        rows.add(row);
+      }
+    }
+    PerftestOutput.print(out, json,
+        new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
+        new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, rows);
+  }
+
+  /** One size's state; every field is touched by the command's thread only. */
+  private final class Run {
+    private final PerftestSetup s;
+    private final CompletionWaiter waiter;
+    private final int size;
+    private final int window = transport.txDepth;
+    private final int mod = Math.min(cqMod, transport.txDepth);
+    private final long[] share = new long[qps];
+    private final long[] posted = new long[qps];
+    private final long[] done = new long[qps];
+    private final SendWr[] unsignaled = new SendWr[qps];
+    private final SendWr[] signaled = new SendWr[qps];
+    private final WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
+    private final int[] touched = new int[wcs.length];
+
+    /** WRs of {@code size} bytes, with the flags (INLINE or not) WRs of {@code flagsOf} bytes get. */
+    Run(PerftestSetup s, CompletionWaiter waiter, int size, int flagsOf) {
+      this.s = s;
+      this.waiter = waiter;
+      this.size = size;
+      int flags = opcode() == WrOpcode.RDMA_WRITE && flagsOf <= transport.inlineSize ? SendFlags.INLINE : 0;
+      for (int i = 0; i < qps; i++) {
+        // wr_id = the QP's index: completions say which window they free. Built once, posted again and again.
+        unsignaled[i] = wr(i, flags, s.clientMrs[i], s.serverMrs[i]);
+        signaled[i] = wr(i, flags | SendFlags.SIGNALED, s.clientMrs[i], s.serverMrs[i]);
+      }
+    }
+
+    private SendWr wr(int i, int flags, MemoryRegion local, MemoryRegion remote) {
+      SendWr.Builder b = SendWr.builder(opcode()).wrId(i).flags(flags).sge(Sge.of(local, 0, size))
+          .remote(remote.iova(), remote.rkey());
+      if (atomic()) {
+        b.atomic(1, 0);
+      }
+      return b.build();
+    }
+
+    PerftestOutput measure(long n, long w) {
+      if (w > 0) {
+        phase(w);
+      }
+      long start = System.nanoTime();
+      double peakRate = phase(n);
+      long end = System.nanoTime();
+      double seconds = (end - start) / 1e9;
+      double msgsPerSec = n / seconds;
+      double mib = size / (1024.0 * 1024.0);
+      double avg = msgsPerSec * mib;
+      double peak = peakRate > 0 ? peakRate * 1e9 * mib : avg;
+      return new PerftestOutput(test(), size, n, qps)
+          .put("bw_peak_mib_s", peak)
+          .put("bw_avg_mib_s", avg)
+          .put("msg_rate_mpps", msgsPerSec / 1e6);
+    }
+
+    /** {@code total} WRs over the QPs, first post to last completion; best interval rate in WRs per ns. */
+    private double phase(long total) {
+      for (int i = 0; i < qps; i++) {
+        share[i] = total / qps + (i < total % qps ? 1 : 0);
+        posted[i] = 0;
+        done[i] = 0;
+      }
+      long completed = 0;
+      double peakRate = 0;
+      long markTime = System.nanoTime();
+      long markCount = 0;
+      for (int i = 0; i < qps; i++) {
+        topUp(i);
+      }
+      while (completed < total) {
+        int n = s.clientCq.poll(wcs);
+        if (n == 0) {
+          waiter.idle(test(), s.clientCq);
+          continue;
+        }
+        waiter.progressed();
+        for (int k = 0; k < n; k++) {
+          WorkCompletion wc = wcs[k];
+          wcs[k] = null;
+          if (!wc.ok()) {
+            throw PerftestException.failed(test() + " client CQ", wc);
+          }
+          int qp = (int) wc.wrId();
+          long advance = Math.min(mod, share[qp] - done[qp]);
+          done[qp] += advance;
+          completed += advance;
+          touched[k] = qp;
+        }
+        for (int k = 0; k < n; k++) {
+          topUp(touched[k]);
+        }
+        long now = System.nanoTime();
+        if (now - markTime >= PEAK_INTERVAL_NANOS) {
+          peakRate = Math.max(peakRate, (double) (completed - markCount) / (now - markTime));
+          if (TRACE) {
+            System.err.printf("%8.3f Mpps %8.1f MiB/s%n", (completed - markCount) * 1e3 / (now - markTime),
+                (completed - markCount) * 1e9 / (now - markTime) * size / (1024.0 * 1024.0));
+          }
+          markTime = now;
+          markCount = completed;
+        }
+      }
+      return peakRate;
+    }
+
+    private void topUp(int i) {
+      QueuePair qp = s.clientQps[i];
+      long p = posted[i];
+      long limit = Math.min(share[i], done[i] + window);
+      try {
+        while (p < limit) {
+          boolean signal = (p + 1) % mod == 0 || p + 1 == share[i];
+          qp.postSend(signal ? signaled[i] : unsignaled[i]);
+          p++;
+        }
+      } catch (PostException e) {
+        throw new PerftestException(test() + ": postSend on QP " + qp.qpNum() + " refused: " + e.getMessage(), e);
+      } finally {
+        posted[i] = p;
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+package dev.midlayer.cli.perftest;
+
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.PostException;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.SendFlags;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.Sge;
+import dev.midlayer.verbs.WorkCompletion;
+import dev.midlayer.verbs.WrOpcode;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * What {@code read_lat} and {@code atomic_lat} share ({@code ib_read_lat}, {@code ib_atomic_lat}): one RC QP
+ * pair; the client (the command's thread) takes {@link System#nanoTime}, posts one signaled RDMA READ (or
+ * 8-byte FETCH_AND_ADD) to the server's MR and polls its CQ until that WR's completion; the server side never
+ * runs code of its own (the driver answers). The full round trip, post to completion, is reported as is (as
+ * perftest does for READ and atomics), after {@code --warmup} rounds that are not recorded.
+ */
+abstract class OneSidedLatCommand extends PerftestCommandBase {
+  @Mixin
+  TransportOptions transport;
+
+  @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
+      description = "Round trips measured (default ${DEFAULT-VALUE}; scaled down per size with -a).")
+  long iterations;
+
+  @Option(names = "--warmup", defaultValue = "1000",
+      description = "Round trips run first and not recorded (default ${DEFAULT-VALUE}; with -a at most the size's "
+          + "iterations).")
+  long warmup;
+
+  @Option(names = {"-a", "--all"}, description = OneSidedSizes.SWEEP_HELP)
+  boolean all;
+
+  abstract String test();
+
+  abstract WrOpcode opcode();
+
+  boolean atomic() {
+    return opcode() == WrOpcode.ATOMIC_FETCH_AND_ADD;
+  }
+
+  /** Columns and JSON keys of every latency subcommand (as {@code send_lat}). */
+  static final String[] HEADER = {"#bytes", "#iterations", "t_min[usec]", "t_max[usec]", "t_typical[usec]",
+      "t_avg[usec]", "t_stdev[usec]", "99% percentile[usec]", "99.9% percentile[usec]"};
+  static final String[] KEYS = {"bytes", "iterations", "t_min_us", "t_max_us", "t_typical_us", "t_avg_us",
+      "t_stdev_us", "p99_us", "p999_us"};
+
+  /** The latency row of recorded round trips in ns, each divided by {@code divisor} (2: half round trips). */
+  static PerftestOutput row(String test, int size, long n, Histogram rtt, long min, long max, double divisor) {
+    double d = divisor * 1000.0;
+    return new PerftestOutput(test, size, n, 1)
+        .put("t_min_us", min / d)
+        .put("t_max_us", max / d)
+        .put("t_typical_us", rtt.getValueAtPercentile(50) / d)
+        .put("t_avg_us", rtt.getMean() / d)
+        .put("t_stdev_us", rtt.getStdDeviation() / d)
+        .put("p99_us", rtt.getValueAtPercentile(99) / d)
+        .put("p999_us", rtt.getValueAtPercentile(99.9) / d);
+  }
+
+  @Override
+  void run(PrintWriter out) throws Exception {
+    require(atomic() || transport.size >= 1, "--size must be >= 1");
+    require(transport.size <= OneSidedSizes.MAX_SIZE, "--size must be <= " + OneSidedSizes.MAX_SIZE);
+    require(iterations >= 1, "--iterations must be >= 1");
+    require(warmup >= 0, "--warmup must be >= 0");
+    int[] sizes = OneSidedSizes.sizes(all, transport.size, atomic());
+    int maxSize = sizes[sizes.length - 1];
+    CompletionWaiter waiter = new CompletionWaiter(transport.events);
+    PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, Math.max(1, transport.txDepth), 1, 0, true,
+        waiter.handler(), waiter.handler(), maxSize, PerftestSetup.REMOTE_ACCESS);
+    List<PerftestOutput> rows = new ArrayList<>();
+    WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH];
+    try (PerftestSetup s = PerftestSetup.create(spec)) {
+      waiter.bind();
+      QueuePair qp = s.clientQps[0];
+      MemoryRegion local = s.clientMrs[0];
+      MemoryRegion remote = s.serverMrs[0];
+      for (int size : sizes) {
+        long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET, OneSidedSizes.LAT_FLOOR);
+        long w = all ? Math.min(warmup, n) : warmup;
+        SendWr.Builder b = SendWr.builder(opcode()).wrId(1).flags(SendFlags.SIGNALED).sge(Sge.of(local, 0, size))
+            .remote(remote.iova(), remote.rkey());
+        if (atomic()) {
+          b.atomic(1, 0);
+        }
+        SendWr wr = b.build();
+        Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
+        long min = Long.MAX_VALUE;
+        long max = 0;
+        for (long i = 0; i < w + n; i++) {
+          long t0 = System.nanoTime();
+          try {
+            qp.postSend(wr);
+          } catch (PostException e) {
+            throw new PerftestException(test() + ": postSend refused: " + e.getMessage(), e);
+          }
+          long t1;
+          while (true) {
+            int got = s.clientCq.poll(wcs);
+            if (got == 0) {
+              waiter.idle(test(), s.clientCq);
+              continue;
+            }
+            t1 = System.nanoTime();
+            waiter.progressed();
+            WorkCompletion wc = wcs[0];
+            wcs[0] = null;
+            if (!wc.ok()) {
+              throw PerftestException.failed(test() + " client CQ", wc);
+            }
+            break;
+          }
+          if (i >= w) {
+            long ns = t1 - t0;
+            rtt.recordValue(ns);
+            min = Math.min(min, ns);
+            max = Math.max(max, ns);
+          }
+        }
+        rows.add(row(test(), size, n, rtt, min, max, 1));
+      }
+    }
+    PerftestOutput.print(out, json, HEADER, KEYS, rows);
+  }
+}

@@ -1,0 +1,242 @@
+package dev.midlayer.cli.perftest;
+
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.PostException;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.SendFlags;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.Sge;
+import dev.midlayer.verbs.WorkCompletion;
+import dev.midlayer.verbs.WrOpcode;
+import java.io.PrintWriter;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code midlayer perftest write_lat}: {@code ib_write_lat} on the loopback fabric.
+ *
+ * <p>How it measures: one RC QP pair; each side has one MR (registered for remote write) of two halves: it sends from the first and the peer writes into the second. Ping-pong by RDMA WRITE:
+ * in round {@code i} the client (the command's thread) puts {@code (byte) (i + 1)} into the last byte of its
+ * source buffer, takes {@link System#nanoTime}, posts a WRITE of {@code -s} bytes to the server's MR and
+ * polls the last byte of its own MR until the server's WRITE brings the same value back. The server, a plain
+ * Java thread, polls the last byte of its MR for that value and answers with a WRITE of its own. No receives,
+ * no completions on the critical path: every 16th WRITE (capped at {@code -t}) is signaled only to free
+ * the send queue. Half of each round trip is reported, after {@code --warmup} unrecorded rounds. Memory is
+ * polled, so there is no event mode ({@code -e} is refused), as in perftest.
+ */
+@Command(name = "write_lat", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"RDMA WRITE latency test (ib_write_lat): ping-pong by WRITE over one RC QP pair on the loopback "
+        + "fabric; each side detects arrival by polling the last byte of its target buffer.",
+        "Columns: #bytes #iterations t_min t_max t_typical (median) t_avg t_stdev 99% 99.9% percentile,",
+        "all half round trips in usec."})
+final class WriteLatCommand extends PerftestCommandBase {
+  private static final int MOD = 16;
+
+  @Mixin
+  TransportOptions transport;
+
+  @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
+      description = "Round trips measured (default ${DEFAULT-VALUE}; scaled down per size with -a).")
+  long iterations;
+
+  @Option(names = "--warmup", defaultValue = "1000",
+      description = "Round trips run first and not recorded (default ${DEFAULT-VALUE}; with -a at most the size's "
+          + "iterations).")
+  long warmup;
+
+  @Option(names = {"-a", "--all"}, description = OneSidedSizes.SWEEP_HELP)
+  boolean all;
+
+  @Override
+  void run(PrintWriter out) throws Exception {
+    require(transport.size >= 1, "--size must be >= 1");
+    require(transport.size <= OneSidedSizes.MAX_SIZE, "--size must be <= " + OneSidedSizes.MAX_SIZE);
+    require(transport.txDepth >= 1, "--tx-depth must be >= 1");
+    require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    require(!transport.events, "write_lat polls memory: -e (events) is not supported");
+    require(iterations >= 1, "--iterations must be >= 1");
+    require(warmup >= 0, "--warmup must be >= 0");
+    int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
+    int maxSize = sizes[sizes.length - 1];
+    PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, transport.txDepth, 1, transport.inlineSize, false,
+        null, null, 2 * maxSize, PerftestSetup.REMOTE_ACCESS);
+    List<PerftestOutput> rows = new ArrayList<>();
+    try (PerftestSetup s = PerftestSetup.create(spec)) {
+      for (int size : sizes) {
+        long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET, OneSidedSizes.LAT_FLOOR);
+        long w = all ? Math.min(warmup, n) : warmup;
+        rows.add(runSize(s, size, n, w));
+      }
+    }
+    PerftestOutput.print(out, json, OneSidedLatCommand.HEADER, OneSidedLatCommand.KEYS, rows);
+  }
+
+  private PerftestOutput runSize(PerftestSetup s, int size, long n, long w) throws Exception {
+    int half = s.clientMrs[0].buffer().capacity() / 2;
+    s.clientMrs[0].buffer().put(half + size - 1, (byte) 0);
+    s.serverMrs[0].buffer().put(half + size - 1, (byte) 0);
+    long total = w + n;
+    Side client = new Side("write_lat client", s.clientQps[0], s.clientCq, s.clientMrs[0], s.serverMrs[0], size,
+        half, total);
+    Side server = new Side("write_lat server", s.serverQps[0], s.serverCq, s.serverMrs[0], s.clientMrs[0], size,
+        half, total);
+    Thread serverThread = new Thread(server::serve, "perftest-write_lat-server");
+    serverThread.setDaemon(true);
+    serverThread.start();
+    Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
+    long min = Long.MAX_VALUE;
+    long max = 0;
+    try {
+      for (long i = 0; i < total; i++) {
+        byte v = (byte) (i + 1);
+        client.source.put(size - 1, v);
+        long t0 = System.nanoTime();
+        client.post(i);
+        client.await(v, server);
+        long ns = System.nanoTime() - t0;
+        if (i >= w) {
+          rtt.recordValue(ns);
+          min = Math.min(min, ns);
+          max = Math.max(max, ns);
+        }
+      }
+      client.drain();
+      serverThread.join(TimeUnit.SECONDS.toMillis(60));
+      server.check();
+      if (serverThread.isAlive()) {
+        throw new PerftestException("write_lat: the server thread did not finish");
+      }
+    } finally {
+      server.stop = true;
+    }
+    return OneSidedLatCommand.row("write_lat", size, n, rtt, min, max, 2);
+  }
+
+  /** One side of the ping-pong: posts WRITEs to the peer's MR, polls the last byte of its own. */
+  private final class Side {
+    final ByteBuffer source;
+    private final String what;
+    private final QueuePair qp;
+    private final CompletionQueue cq;
+    private final ByteBuffer target;
+    private final int last;
+    private final int arrival;
+    private final long total;
+    private final int mod = Math.min(MOD, transport.txDepth);
+    private final SendWr unsignaled;
+    private final SendWr signaled;
+    private final CompletionWaiter waiter = new CompletionWaiter(false);
+    private final WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH];
+    private long posted;
+    private long done;
+    volatile boolean stop;
+    private volatile Throwable failure;
+
+    Side(String what, QueuePair qp, CompletionQueue cq, MemoryRegion local, MemoryRegion remote, int size,
+        int half, long total) {
+      this.what = what;
+      this.qp = qp;
+      this.cq = cq;
+      this.source = local.buffer();
+      this.target = local.buffer();
+      this.last = size - 1;
+      this.arrival = half + size - 1;
+      this.total = total;
+      int flags = size <= transport.inlineSize ? SendFlags.INLINE : 0;
+      unsignaled = SendWr.builder(WrOpcode.RDMA_WRITE).wrId(0).flags(flags).sge(Sge.of(local, 0, size))
+          .remote(remote.iova() + half, remote.rkey()).build();
+      signaled = SendWr.builder(WrOpcode.RDMA_WRITE).wrId(0).flags(flags | SendFlags.SIGNALED)
+          .sge(Sge.of(local, 0, size)).remote(remote.iova() + half, remote.rkey()).build();
+    }
+
+    /** The server thread: answers every arrival with a WRITE carrying the same value. */
+    void serve() {
+      try {
+        for (long i = 0; i < total; i++) {
+          byte v = (byte) (i + 1);
+          await(v, null);
+          source.put(last, v);
+          post(i);
+        }
+        drain();
+      } catch (Throwable e) {
+        failure = e;
+      }
+    }
+
+    /** Posts round {@code i}'s WRITE; every {@code mod}-th and the last are signaled; keeps the SQ from filling. */
+    void post(long i) {
+      while (posted - done >= transport.txDepth) {
+        pollOnce();
+      }
+      boolean signal = (i + 1) % mod == 0 || i + 1 == total;
+      try {
+        qp.postSend(signal ? signaled : unsignaled);
+      } catch (PostException e) {
+        throw new PerftestException(what + ": postSend refused: " + e.getMessage(), e);
+      }
+      posted++;
+    }
+
+    /** Spins on the last byte of the target buffer until it holds {@code v}. */
+    void await(byte v, Side peer) {
+      waiter.bind();
+      while (true) {
+        VarHandle.acquireFence(); // the driver's actor writes the buffer: read it anew every round
+        if (target.get(arrival) == v) {
+          waiter.progressed();
+          return;
+        }
+        if (stop) {
+          throw new PerftestException(what + ": stopped");
+        }
+        if (peer != null) {
+          peer.check();
+        }
+        waiter.idle(what, cq);
+      }
+    }
+
+    /** Waits until every posted WRITE completed. */
+    void drain() {
+      while (done < posted) {
+        pollOnce();
+      }
+    }
+
+    private void pollOnce() {
+      int n = cq.poll(wcs);
+      if (n == 0) {
+        waiter.idle(what, cq);
+        return;
+      }
+      waiter.progressed();
+      for (int k = 0; k < n; k++) {
+        WorkCompletion wc = wcs[k];
+        wcs[k] = null;
+        if (!wc.ok()) {
+          throw PerftestException.failed(what + " CQ", wc);
+        }
+        // Completions come in order: this one is the next signaled WRITE's, every earlier one completed too.
+        done = Math.min(posted, (done / mod + 1) * mod);
+      }
+    }
+
+    void check() {
+      Throwable f = failure;
+      if (f instanceof PerftestException pe) {
+        throw new PerftestException(pe.getMessage(), pe);
+      } else if (f != null) {
+        throw new PerftestException(what + " thread failed: " + f, f);
+      }
+    }
+  }
+}
