@@ -2,8 +2,6 @@ package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.verbs.MemoryRegion;
-import dev.midlayer.verbs.PostException;
-import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
@@ -12,7 +10,6 @@ import dev.midlayer.verbs.WrOpcode;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -30,8 +27,6 @@ import picocli.CommandLine.Option;
  */
 abstract class OneSidedBwCommand extends PerftestCommandBase {
   static final int JIT_WARMUP_SIZE = 64;
-  private static final boolean TRACE = System.getenv("PERFTEST_TRACE") != null;
-  private static final long PEAK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(SendBwCommand.PEAK_INTERVAL_MS);
 
   @Mixin
   TransportOptions transport;
@@ -113,27 +108,26 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
     private final PerftestSetup s;
     private final CompletionWaiter waiter;
     private final int size;
-    private final int window = transport.txDepth;
-    private final int mod = Math.min(cqMod, transport.txDepth);
-    private final long[] share = new long[qps];
-    private final long[] posted = new long[qps];
-    private final long[] done = new long[qps];
-    private final SendWr[] unsignaled = new SendWr[qps];
-    private final SendWr[] signaled = new SendWr[qps];
+    private final SendWindow sends;
+    private final PeakMeter meter;
     private final WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
-    private final int[] touched = new int[wcs.length];
 
     /** WRs of {@code size} bytes, with the flags (INLINE or not) WRs of {@code flagsOf} bytes get. */
     Run(PerftestSetup s, CompletionWaiter waiter, int size, int flagsOf) {
       this.s = s;
       this.waiter = waiter;
       this.size = size;
+      SendWr[] unsignaled = new SendWr[qps];
+      SendWr[] signaled = new SendWr[qps];
       int flags = opcode() == WrOpcode.RDMA_WRITE && flagsOf <= transport.inlineSize ? SendFlags.INLINE : 0;
       for (int i = 0; i < qps; i++) {
         // wr_id = the QP's index: completions say which window they free. Built once, posted again and again.
         unsignaled[i] = wr(i, flags, s.clientMrs[i], s.serverMrs[i]);
         signaled[i] = wr(i, flags | SendFlags.SIGNALED, s.clientMrs[i], s.serverMrs[i]);
       }
+      sends = new SendWindow(test(), s.clientQps, transport.txDepth, Math.min(cqMod, transport.txDepth), unsignaled,
+          signaled, wcs.length);
+      meter = PeakMeter.bandwidth(size);
     }
 
     private SendWr wr(int i, int flags, MemoryRegion local, MemoryRegion remote) {
@@ -152,31 +146,15 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
       long start = System.nanoTime();
       double peakRate = phase(n);
       long end = System.nanoTime();
-      double seconds = (end - start) / 1e9;
-      double msgsPerSec = n / seconds;
-      double mib = size / (1024.0 * 1024.0);
-      double avg = msgsPerSec * mib;
-      double peak = peakRate > 0 ? peakRate * 1e9 * mib : avg;
-      return new PerftestOutput(test(), size, n, qps)
-          .put("bw_peak_mib_s", peak)
-          .put("bw_avg_mib_s", avg)
-          .put("msg_rate_mpps", msgsPerSec / 1e6);
+      return PeakMeter.row(test(), size, n, qps, end - start, peakRate);
     }
 
     /** {@code total} WRs over the QPs, first post to last completion; best interval rate in WRs per ns. */
     private double phase(long total) {
-      for (int i = 0; i < qps; i++) {
-        share[i] = total / qps + (i < total % qps ? 1 : 0);
-        posted[i] = 0;
-        done[i] = 0;
-      }
+      sends.reset(total);
       long completed = 0;
-      double peakRate = 0;
-      long markTime = System.nanoTime();
-      long markCount = 0;
-      for (int i = 0; i < qps; i++) {
-        topUp(i);
-      }
+      meter.start();
+      sends.topUpAll();
       while (completed < total) {
         int n = s.clientCq.poll(wcs);
         if (n == 0) {
@@ -184,50 +162,11 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
           continue;
         }
         waiter.progressed();
-        for (int k = 0; k < n; k++) {
-          WorkCompletion wc = wcs[k];
-          wcs[k] = null;
-          if (!wc.ok()) {
-            throw PerftestException.failed(test() + " client CQ", wc);
-          }
-          int qp = (int) wc.wrId();
-          long advance = Math.min(mod, share[qp] - done[qp]);
-          done[qp] += advance;
-          completed += advance;
-          touched[k] = qp;
-        }
-        for (int k = 0; k < n; k++) {
-          topUp(touched[k]);
-        }
-        long now = System.nanoTime();
-        if (now - markTime >= PEAK_INTERVAL_NANOS) {
-          peakRate = Math.max(peakRate, (double) (completed - markCount) / (now - markTime));
-          if (TRACE) {
-            System.err.printf("%8.3f Mpps %8.1f MiB/s%n", (completed - markCount) * 1e3 / (now - markTime),
-                (completed - markCount) * 1e9 / (now - markTime) * size / (1024.0 * 1024.0));
-          }
-          markTime = now;
-          markCount = completed;
-        }
+        completed += sends.reap(wcs, n);
+        sends.topUpReaped(n);
+        meter.sample(System.nanoTime(), completed);
       }
-      return peakRate;
-    }
-
-    private void topUp(int i) {
-      QueuePair qp = s.clientQps[i];
-      long p = posted[i];
-      long limit = Math.min(share[i], done[i] + window);
-      try {
-        while (p < limit) {
-          boolean signal = (p + 1) % mod == 0 || p + 1 == share[i];
-          qp.postSend(signal ? signaled[i] : unsignaled[i]);
-          p++;
-        }
-      } catch (PostException e) {
-        throw new PerftestException(test() + ": postSend on QP " + qp.qpNum() + " refused: " + e.getMessage(), e);
-      } finally {
-        posted[i] = p;
-      }
+      return meter.peakRate();
     }
   }
 }

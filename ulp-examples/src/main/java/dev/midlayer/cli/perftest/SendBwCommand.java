@@ -2,13 +2,11 @@ package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.verbs.PostException;
-import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.WorkCompletion;
 import java.io.PrintWriter;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -41,9 +39,7 @@ import picocli.CommandLine.Option;
         "-n counts messages in all, not per QP (unlike perftest): with -q Q each QP carries n/Q.",
         "--warmup messages run first, the same way, and are not measured (the JIT compiles the data path)."})
 final class SendBwCommand extends PerftestCommandBase {
-  static final long PEAK_INTERVAL_MS = 20;
-  private static final boolean TRACE = System.getenv("PERFTEST_TRACE") != null;
-  private static final long PEAK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(PEAK_INTERVAL_MS);
+  static final long PEAK_INTERVAL_MS = PeakMeter.INTERVAL_MS;
 
   @Mixin
   TransportOptions transport;
@@ -90,25 +86,17 @@ final class SendBwCommand extends PerftestCommandBase {
     private final PerftestSetup s;
     private final CompletionWaiter waiter;
     private final int window = transport.txDepth;
-    private final int mod = Math.min(cqMod, transport.txDepth);
-    private final long[] share;
-    private final long[] posted;
-    private final long[] done;
-    private final SendWr[] unsignaled;
-    private final SendWr[] signaled;
+    private final SendWindow sends;
+    private final PeakMeter meter = PeakMeter.elapsed();
     private final RecvWr[] recvs;
     private final WorkCompletion[] clientWcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
     private final WorkCompletion[] serverWcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
-    private final int[] touched = new int[clientWcs.length];
 
     Run(PerftestSetup s, CompletionWaiter waiter) {
       this.s = s;
       this.waiter = waiter;
-      share = new long[qps];
-      posted = new long[qps];
-      done = new long[qps];
-      unsignaled = new SendWr[qps];
-      signaled = new SendWr[qps];
+      SendWr[] unsignaled = new SendWr[qps];
+      SendWr[] signaled = new SendWr[qps];
       recvs = new RecvWr[qps];
       int flags = transport.inlineFlag();
       for (int i = 0; i < qps; i++) {
@@ -117,6 +105,8 @@ final class SendBwCommand extends PerftestCommandBase {
         signaled[i] = SendWr.send(i, flags | SendFlags.SIGNALED, PerftestSetup.sges(s.clientMrs[i], transport.size));
         recvs[i] = RecvWr.of(i, PerftestSetup.sges(s.serverMrs[i], transport.size));
       }
+      sends = new SendWindow("send_bw", s.clientQps, window, Math.min(cqMod, transport.txDepth), unsignaled, signaled,
+          clientWcs.length);
     }
 
     PerftestOutput run() {
@@ -132,15 +122,7 @@ final class SendBwCommand extends PerftestCommandBase {
       long start = System.nanoTime();
       double peakRate = phase(iterations);
       long end = System.nanoTime();
-      double seconds = (end - start) / 1e9;
-      double msgsPerSec = iterations / seconds;
-      double mib = transport.size / (1024.0 * 1024.0);
-      double avg = msgsPerSec * mib;
-      double peak = peakRate > 0 ? peakRate * 1e9 * mib : avg;
-      return new PerftestOutput("send_bw", transport.size, iterations, qps)
-          .put("bw_peak_mib_s", peak)
-          .put("bw_avg_mib_s", avg)
-          .put("msg_rate_mpps", msgsPerSec / 1e6);
+      return PeakMeter.row("send_bw", transport.size, iterations, qps, end - start, peakRate);
     }
 
     /**
@@ -149,38 +131,15 @@ final class SendBwCommand extends PerftestCommandBase {
      * the phase was shorter than one).
      */
     private double phase(long total) {
-      for (int i = 0; i < qps; i++) {
-        share[i] = total / qps + (i < total % qps ? 1 : 0);
-        posted[i] = 0;
-        done[i] = 0;
-      }
+      sends.reset(total);
       long completed = 0;
-      double peakRate = 0;
-      long start = System.nanoTime();
-      long markTime = start;
-      long markCount = 0;
-      for (int i = 0; i < qps; i++) {
-        topUp(i);
-      }
+      meter.start();
+      sends.topUpAll();
       while (completed < total) {
         int n = s.clientCq.poll(clientWcs);
-        for (int k = 0; k < n; k++) {
-          WorkCompletion wc = clientWcs[k];
-          clientWcs[k] = null;
-          if (!wc.ok()) {
-            throw PerftestException.failed("send_bw client CQ", wc);
-          }
-          int qp = (int) wc.wrId();
-          // A signaled completion: every send of this QP up to it completed.
-          long advance = Math.min(mod, share[qp] - done[qp]);
-          done[qp] += advance;
-          completed += advance;
-          touched[k] = qp;
-        }
+        completed += sends.reap(clientWcs, n);
         int m = drainServer();
-        for (int k = 0; k < n; k++) {
-          topUp(touched[k]);
-        }
+        sends.topUpReaped(n);
         if (n == 0) {
           if (m == 0) {
             waiter.idle("send_bw", s.clientCq, s.serverCq);
@@ -190,35 +149,9 @@ final class SendBwCommand extends PerftestCommandBase {
           continue;
         }
         waiter.progressed();
-        long now = System.nanoTime();
-        if (now - markTime >= PEAK_INTERVAL_NANOS) {
-          peakRate = Math.max(peakRate, (double) (completed - markCount) / (now - markTime));
-          if (TRACE) {
-            System.err.printf("%8.1f ms %8.3f Mpps%n", (now - start) / 1e6, (completed - markCount) * 1e3 / (now - markTime));
-          }
-          markTime = now;
-          markCount = completed;
-        }
+        meter.sample(System.nanoTime(), completed);
       }
-      return peakRate;
-    }
-
-    /** Posts sends on QP {@code i} until its window is full or its share is posted. */
-    private void topUp(int i) {
-      QueuePair qp = s.clientQps[i];
-      long p = posted[i];
-      long limit = Math.min(share[i], done[i] + window);
-      try {
-        while (p < limit) {
-          boolean signal = (p + 1) % mod == 0 || p + 1 == share[i];
-          qp.postSend(signal ? signaled[i] : unsignaled[i]);
-          p++;
-        }
-      } catch (PostException e) {
-        throw new PerftestException("send_bw: postSend on QP " + qp.qpNum() + " refused: " + e.getMessage(), e);
-      } finally {
-        posted[i] = p;
-      }
+      return meter.peakRate();
     }
 
     /** Takes every waiting receive completion and re-posts one receive for each. */
