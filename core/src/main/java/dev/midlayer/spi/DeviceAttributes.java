@@ -16,7 +16,8 @@ import dev.midlayer.InvalidArgumentException;
  * @param hardwareVersion hardware revision
  * @param physPortCount number of ports, numbered 1..physPortCount
  * @param maxMrSize largest memory region, in bytes
- * @param pageSizeCap supported page sizes (bit n set = 2^n bytes)
+ * @param pageSizeCap supported page sizes (bit n set = 2^n bytes); must include the midlayer's
+ *     {@link dev.midlayer.verbs.Page#SIZE} (4 KiB)
  * @param maxQp maximum number of QPs
  * @param maxQpWr maximum outstanding WRs on one send or receive queue
  * @param maxSge maximum scatter/gather entries per WR
@@ -31,7 +32,8 @@ import dev.midlayer.InvalidArgumentException;
  * @param maxSrqSge maximum SGEs per SRQ WR
  * @param maxAh maximum number of address handles
  * @param maxFmr maximum number of FMRs
- * @param maxMapPerFmr maximum maps of one FMR before it must be unmapped
+ * @param maxMapPerFmr maximum maps of one FMR before it must be unmapped (1..255: one 8-bit key variant each)
+ * @param maxFastRegPageListLen maximum pages of a fast-registration region ({@code allocMr})
  * @param maxInlineData maximum inline payload of a send WR, in bytes
  */
 public record DeviceAttributes(
@@ -59,10 +61,22 @@ public record DeviceAttributes(
     int maxAh,
     int maxFmr,
     int maxMapPerFmr,
+    int maxFastRegPageListLen,
     int maxInlineData) {
 
   public DeviceAttributes {
     InvalidArgumentException.requireNonNull(firmwareVersion, "firmwareVersion");
+    if (maxMapPerFmr < 1 || maxMapPerFmr > 255) {
+      // Each FMR map takes the next 8-bit key variant; more maps than variants would bring stale keys back.
+      throw new InvalidArgumentException("maxMapPerFmr", "must be 1..255, was " + maxMapPerFmr);
+    }
+    if ((pageSizeCap & dev.midlayer.verbs.Page.SIZE) == 0) {
+      throw new InvalidArgumentException("pageSizeCap", String.format(
+          "0x%x lacks the midlayer's %d-byte page", pageSizeCap, dev.midlayer.verbs.Page.SIZE));
+    }
+    if (maxFastRegPageListLen < 1) {
+      throw new InvalidArgumentException("maxFastRegPageListLen", "must be at least 1, was " + maxFastRegPageListLen);
+    }
     if (physPortCount < 1 || physPortCount > 255) {
       throw new InvalidArgumentException("physPortCount", "must be 1..255, was " + physPortCount);
     }
@@ -98,7 +112,8 @@ public record DeviceAttributes(
     private int maxSrqSge = 32;
     private int maxAh = 1 << 16;
     private int maxFmr = 1 << 12;
-    private int maxMapPerFmr = 1 << 15;
+    private int maxMapPerFmr = 255;
+    private int maxFastRegPageListLen = 512;
     private int maxInlineData = 256;
 
     private Builder() {}
@@ -127,13 +142,14 @@ public record DeviceAttributes(
     public Builder maxAh(int v) { this.maxAh = v; return this; }
     public Builder maxFmr(int v) { this.maxFmr = v; return this; }
     public Builder maxMapPerFmr(int v) { this.maxMapPerFmr = v; return this; }
+    public Builder maxFastRegPageListLen(int v) { this.maxFastRegPageListLen = v; return this; }
     public Builder maxInlineData(int v) { this.maxInlineData = v; return this; }
 
     public DeviceAttributes build() {
       return new DeviceAttributes(firmwareVersion, nodeGuid, systemImageGuid, vendorId, vendorPartId,
           hardwareVersion, physPortCount, maxMrSize, pageSizeCap, maxQp, maxQpWr, maxSge, maxCq, maxCqe,
           maxMr, maxPd, maxQpRdAtom, maxQpInitRdAtom, maxSrq, maxSrqWr, maxSrqSge, maxAh, maxFmr,
-          maxMapPerFmr, maxInlineData);
+          maxMapPerFmr, maxFastRegPageListLen, maxInlineData);
     }
   }
 }

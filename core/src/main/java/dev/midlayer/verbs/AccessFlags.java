@@ -22,6 +22,11 @@ public final class AccessFlags {
   /** The remote rights a QP's access flags may grant (what the QP accepts as responder). */
   public static final int QP_ALL = REMOTE_WRITE | REMOTE_READ | REMOTE_ATOMIC;
 
+  /** True if {@code access} grants any remote right (then a region's rkey is non-zero). */
+  public static boolean anyRemote(int access) {
+    return (access & QP_ALL) != 0;
+  }
+
   /**
    * Checks memory region access flags.
    *

@@ -42,22 +42,49 @@ public final class KeyTable {
   }
 
 
-  /** Frees the slot of {@code key} for reuse. Device actor only. */
+  /**
+   * Frees the slot of {@code key} for reuse. Device actor only. The slot's next key continues from the
+   * variant of {@code key} (an FMR may have moved it on), so no key it had repeats soon.
+   */
   void release(int key) {
-    slots.set(key >>> 8, null);
-    free.add(key >>> 8);
+    int index = key >>> 8;
+    slots.set(index, null);
+    variants[index] = (byte) key;
+    free.add(index);
   }
 
   /**
-   * The region whose current lkey or rkey is {@code key}, or null. Lock-free; any thread.
+   * The region whose current, VALID lkey or rkey is {@code key}, or null. Lock-free; any thread.
    */
   public MemoryRegion lookup(int key) {
+    MrMapping m = resolve(key);
+    return m == null ? null : m.region();
+  }
+
+  /**
+   * What {@code key} resolves to now: the VALID mapping whose lkey or rkey it is, or null (no such slot,
+   * a stale variant, an invalidated or unmapped region). Lock-free; any thread; allocates nothing.
+   */
+  public MrMapping resolve(int key) {
     int index = key >>> 8;
     if (index <= 0 || index >= slots.length()) {
       return null;
     }
     MemoryRegion mr = slots.get(index);
-    return mr != null && (mr.lkey() == key || mr.rkey() == key) ? mr : null;
+    if (mr == null) {
+      return null;
+    }
+    MrMapping m = mr.mapping();
+    return m != null && m.matches(key) ? m : null;
+  }
+
+  /**
+   * The region in the slot of {@code key}, whatever its variant and state, or null. For invalidation, which
+   * checks the key against the region itself. Lock-free; any thread.
+   */
+  public MemoryRegion slot(int key) {
+    int index = key >>> 8;
+    return index <= 0 || index >= slots.length() ? null : slots.get(index);
   }
 
   /** The slot index of a key (for the region's I/O virtual address). */

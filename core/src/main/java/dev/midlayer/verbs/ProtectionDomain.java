@@ -83,6 +83,44 @@ public final class ProtectionDomain implements DeviceResource {
   }
 
   /**
+   * Allocates a fast-registration region ({@code ib_alloc_mr(pd, IB_MR_TYPE_MEM_REG, maxPages)}) in state
+   * FREE: map pages with {@link MemoryRegion#mapPages} and post a {@link WrOpcode#REG_MR} to make it VALID.
+   * <b>May sleep</b>: not from atomic context.
+   *
+   * @throws InvalidArgumentException if {@code maxPages} is not 1 to the device's {@code maxFastRegPageListLen}
+   * @return a stage that fails with {@link ResourceBusyException} if the device has no free memory key
+   */
+  public CompletionStage<MemoryRegion> allocMr(int maxPages) {
+    checkAlive("allocMr");
+    int limit = device.attributes().maxFastRegPageListLen();
+    if (maxPages < 1 || maxPages > limit) {
+      throw new InvalidArgumentException("maxPages", maxPages + " is not 1.." + limit + " (maxFastRegPageListLen)");
+    }
+    return DeviceResources.create(device, "allocMr",
+        spawner -> MemoryRegion.allocPaged(this, MrType.MEM_REG, maxPages, "allocMr"));
+  }
+
+  /**
+   * Allocates a fast memory region ({@code ib_alloc_fmr}) with rights {@code access} for maps of up to
+   * {@code maxPages} pages; it starts unmapped. <b>May sleep</b>: not from atomic context (from a handler it
+   * throws {@link dev.midlayer.context.IllegalContextException}). Mapping it ({@link Fmr#mapPhys}) never
+   * sleeps.
+   *
+   * @throws InvalidArgumentException if the access flags are invalid or {@code maxPages} is not 1 to the
+   *     device's {@code maxFastRegPageListLen}
+   * @return a stage that fails with {@link ResourceBusyException} if the device has no free memory key
+   */
+  public CompletionStage<Fmr> allocFmr(int access, int maxPages) {
+    checkAlive("allocFmr");
+    AccessFlags.validateMr(access, "access");
+    int limit = device.attributes().maxFastRegPageListLen();
+    if (maxPages < 1 || maxPages > limit) {
+      throw new InvalidArgumentException("maxPages", maxPages + " is not 1.." + limit + " (maxFastRegPageListLen)");
+    }
+    return DeviceResources.create(device, "allocFmr", spawner -> Fmr.alloc(this, access, maxPages));
+  }
+
+  /**
    * Creates an address handle ({@code rdma_create_ah} without the sleepable flag): the path to a remote
    * port, for UD work requests. <b>Never blocks; callable from any thread and any context</b>,
    * completion and event handlers included.

@@ -261,6 +261,14 @@ public final class QueuePair implements DeviceResource {
       throw invalid(index, "a message of " + length + " bytes exceeds the port's maxMsgSize " + maxMsgSize());
     }
     Object entry = wr;
+    if (wr.opcode() == WrOpcode.REG_MR || wr.opcode() == WrOpcode.LOCAL_INV) {
+      if (!wr.sgList().isEmpty()) {
+        throw invalid(index, wr.opcode() + " carries no data, but has " + wr.sgList().size() + " SGE(s)");
+      }
+      if (wr.opcode() == WrOpcode.REG_MR) {
+        entry = new FastRegSend(wr, stagedPages(wr, index));
+      }
+    }
     if (wr.has(SendFlags.INLINE)) {
       if (!wr.opcode().allowsInline()) {
         throw invalid(index, wr.opcode() + " cannot carry inline data");
@@ -285,16 +293,43 @@ public final class QueuePair implements DeviceResource {
     int pos = 0;
     KeyTable keys = DeviceVerbs.of(device()).keys();
     for (Sge sge : wr.sgList()) {
-      MemoryRegion mr = keys.lookup(sge.lkey());
-      if (mr == null || !mr.contains(sge.addr(), sge.length())) {
+      MrMapping m = keys.resolve(sge.lkey());
+      if (m == null || !m.contains(sge.addr(), sge.length())) {
         throw invalid(index, String.format("inline data: SGE (addr 0x%x, %d bytes, lkey 0x%x) is not in a "
             + "registered region", sge.addr(), sge.length(), sge.lkey()));
       }
-      ByteBuffer src = mr.buffer();
-      src.get((int) (sge.addr() - mr.iova()), data, pos, sge.length());
+      m.get(sge.addr(), data, pos, sge.length());
       pos += sge.length();
     }
     return data;
+  }
+
+  /** The static checks of a REG_MR, and the snapshot of its region's page list. */
+  private MrMapping stagedPages(SendWr wr, int index) {
+    MemoryRegion mr = wr.regMr();
+    if (mr == null) {
+      throw invalid(index, "REG_MR needs a region (SendWr.Builder.reg)");
+    }
+    if (mr.type() != MrType.MEM_REG) {
+      throw invalid(index, "REG_MR needs a fast-registration region (allocMr), not " + mr.describe());
+    }
+    if (mr.pd() != pd) {
+      throw invalid(index, "REG_MR: " + mr.describe() + " is of " + mr.pd() + ", the QP of " + pd);
+    }
+    if (KeyTable.index(wr.regKey()) != KeyTable.index(mr.lkey())) {
+      throw invalid(index, String.format("REG_MR: key 0x%08x is not a key of %s (only its low 8 bits may change)",
+          wr.regKey(), mr.describe()));
+    }
+    try {
+      AccessFlags.validateMr(wr.regAccess(), "regAccess");
+    } catch (dev.midlayer.InvalidArgumentException e) {
+      throw invalid(index, "REG_MR: " + e.getMessage());
+    }
+    MrMapping pages = mr.staged();
+    if (pages == null) {
+      throw invalid(index, "REG_MR: " + mr.describe() + " has no page list: call mapPages first");
+    }
+    return pages;
   }
 
   /** Posts one receive work request; see {@link #postRecv(List)}. */
@@ -609,7 +644,7 @@ public final class QueuePair implements DeviceResource {
 
   // ---- driver side ----
 
-  /** Internal, for drivers: the send queue ({@link SendWr} or {@link InlineSend} entries). */
+  /** Internal, for drivers: the send queue ({@link SendWr}, {@link InlineSend} or {@link FastRegSend} entries). */
   public WorkQueue<Object> sendQueue() {
     return sq;
   }

@@ -25,6 +25,10 @@ import java.util.List;
  * @param ah UD: the destination's address handle
  * @param remoteQpn UD: the destination QP number
  * @param remoteQkey UD: the destination's Q_Key
+ * @param regMr REG_MR: the fast-registration region to make VALID ({@code ib_reg_wr.mr})
+ * @param regKey REG_MR: the key it gets, normally its {@link MemoryRegion#rkey()} after
+ *     {@link MemoryRegion#updateFastRegKey} ({@code ib_reg_wr.key})
+ * @param regAccess REG_MR: the {@link AccessFlags} it grants ({@code ib_reg_wr.access})
  */
 public record SendWr(
     long wrId,
@@ -40,7 +44,10 @@ public record SendWr(
     int invalidateRkey,
     AddressHandle ah,
     int remoteQpn,
-    int remoteQkey) {
+    int remoteQkey,
+    MemoryRegion regMr,
+    int regKey,
+    int regAccess) {
 
   public SendWr {
     InvalidArgumentException.requireNonNull(opcode, "opcode");
@@ -64,6 +71,24 @@ public record SendWr(
   /** A UD SEND of {@code sges} to QP {@code remoteQpn} behind {@code ah}, with Q_Key {@code qkey}. */
   public static SendWr udSend(long wrId, int flags, AddressHandle ah, int remoteQpn, int qkey, Sge... sges) {
     return builder(WrOpcode.SEND).wrId(wrId).flags(flags).ud(ah, remoteQpn, qkey).sges(sges).build();
+  }
+
+  /**
+   * A REG_MR: makes the fast-registration region {@code mr} VALID with its page list (the last
+   * {@link MemoryRegion#mapPages}), the key {@code key} and the rights {@code access}.
+   */
+  public static SendWr regMr(long wrId, int flags, MemoryRegion mr, int key, int access) {
+    return builder(WrOpcode.REG_MR).wrId(wrId).flags(flags).reg(mr, key, access).build();
+  }
+
+  /** A LOCAL_INV of {@code key}: its fast-registration region becomes FREE. */
+  public static SendWr localInv(long wrId, int flags, int key) {
+    return builder(WrOpcode.LOCAL_INV).wrId(wrId).flags(flags).invalidateRkey(key).build();
+  }
+
+  /** A SEND_WITH_INV of {@code sges} that invalidates the responder's {@code rkey}. */
+  public static SendWr sendWithInv(long wrId, int flags, int rkey, Sge... sges) {
+    return builder(WrOpcode.SEND_WITH_INV).wrId(wrId).flags(flags).invalidateRkey(rkey).sges(sges).build();
   }
 
   /** A builder for any opcode. */
@@ -101,6 +126,9 @@ public record SendWr(
     private AddressHandle ah;
     private int remoteQpn;
     private int remoteQkey;
+    private MemoryRegion regMr;
+    private int regKey;
+    private int regAccess;
 
     private Builder(WrOpcode opcode) {
       this.opcode = opcode;
@@ -123,9 +151,17 @@ public record SendWr(
       return this;
     }
 
+    /** REG_MR: the region, the key it gets and the rights it grants. */
+    public Builder reg(MemoryRegion mr, int key, int access) {
+      this.regMr = mr;
+      this.regKey = key;
+      this.regAccess = access;
+      return this;
+    }
+
     public SendWr build() {
       return new SendWr(wrId, cqe, opcode, flags, sges, immData, remoteAddr, rkey, compareAdd, swap,
-          invalidateRkey, ah, remoteQpn, remoteQkey);
+          invalidateRkey, ah, remoteQpn, remoteQkey, regMr, regKey, regAccess);
     }
   }
 }

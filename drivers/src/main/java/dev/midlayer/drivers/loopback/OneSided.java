@@ -5,7 +5,7 @@ import dev.midlayer.drivers.loopback.QpActor.Peer;
 import dev.midlayer.verbs.AccessFlags;
 import dev.midlayer.verbs.InlineSend;
 import dev.midlayer.verbs.KeyTable;
-import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.MrMapping;
 import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.SendWr;
@@ -26,6 +26,9 @@ import java.util.List;
  * it. A failure writes nothing, moves the responder QP to ERR, and NAKs the requester (remote access error,
  * or invalid request where IB says so).
  *
+ * <p>Regions may be one buffer or a list of pages (fast registration, FMRs): the rkey is resolved once into
+ * an {@link MrMapping} snapshot and the bytes move piece by piece.
+ *
  * <p>Atomics use a {@link VarHandle} on the region's buffer, so they are atomic with respect to every other
  * atomic on any region of any device, from any QP and any thread. The 8-byte value is <b>big-endian</b>
  * (network order, as on the IB wire and as {@code ByteBuffer.getLong} reads it by default); the original
@@ -42,7 +45,8 @@ final class OneSided {
     QueuePair qp = responder.qp();
     long length = wr.length();
     boolean inline = entry instanceof InlineSend;
-    if (!inline && !SgCopy.check(wr.sgList(), srcKeys, from.qp().pd(), false)) {
+    MrMapping[] src = null;
+    if (!inline && (src = SgCopy.resolveAll(wr.sgList(), srcKeys, from.qp().pd(), false)) == null) {
       return NakKind.LOCAL_PROTECTION;
     }
     // As the responder's pipeline does (§8.4): the receive WQE is taken (or RNR) before the key check, so
@@ -57,17 +61,22 @@ final class OneSided {
     if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_WRITE) == 0) {
       return fail(responder, recv, WcStatus.REM_INV_REQ_ERR, NakKind.INVALID_REQUEST);
     }
-    MemoryRegion target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
+    MrMapping target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
         AccessFlags.REMOTE_WRITE);
     if (length > 0 && target == null) {
       return fail(responder, recv, WcStatus.REM_ACCESS_ERR, NakKind.REMOTE_ACCESS);
     }
     if (length > 0) {
-      List<Sge> dst = List.of(new Sge(wr.remoteAddr(), (int) length, target.lkey()));
       if (inline) {
-        SgCopy.copy(((InlineSend) entry).data(), null, null, length, dst, responder.keys(), 0);
+        target.put(wr.remoteAddr(), ((InlineSend) entry).data(), 0, (int) length);
       } else {
-        SgCopy.copy(null, wr.sgList(), srcKeys, length, dst, responder.keys(), 0);
+        long at = wr.remoteAddr();
+        List<Sge> sges = wr.sgList();
+        for (int i = 0; i < src.length; i++) {
+          Sge sge = sges.get(i);
+          MrMapping.copy(src[i], sge.addr(), target, at, sge.length());
+          at += sge.length();
+        }
       }
     }
     if (recv != null) {
@@ -89,16 +98,22 @@ final class OneSided {
     if (length == 0) {
       return null;
     }
-    MemoryRegion source = remote(responder, wr.rkey(), wr.remoteAddr(), length, AccessFlags.REMOTE_READ);
+    MrMapping source = remote(responder, wr.rkey(), wr.remoteAddr(), length, AccessFlags.REMOTE_READ);
     if (source == null) {
       responder.enterError();
       return NakKind.REMOTE_ACCESS;
     }
-    if (!SgCopy.check(wr.sgList(), requesterKeys, from.qp().pd(), true)) {
+    MrMapping[] dst = SgCopy.resolveAll(wr.sgList(), requesterKeys, from.qp().pd(), true);
+    if (dst == null) {
       return NakKind.LOCAL_PROTECTION;
     }
-    List<Sge> src = List.of(new Sge(wr.remoteAddr(), (int) length, source.lkey()));
-    SgCopy.copy(null, src, responder.keys(), length, wr.sgList(), requesterKeys, 0);
+    long at = wr.remoteAddr();
+    List<Sge> sges = wr.sgList();
+    for (int i = 0; i < dst.length; i++) {
+      Sge sge = sges.get(i);
+      MrMapping.copy(source, at, dst[i], sge.addr(), sge.length());
+      at += sge.length();
+    }
     return null;
   }
 
@@ -113,16 +128,18 @@ final class OneSided {
       responder.enterError();
       return NakKind.INVALID_REQUEST; // misaligned: REM_INV_REQ_ERR at the requester
     }
-    MemoryRegion target = remote(responder, wr.rkey(), wr.remoteAddr(), 8, AccessFlags.REMOTE_ATOMIC);
+    MrMapping target = remote(responder, wr.rkey(), wr.remoteAddr(), 8, AccessFlags.REMOTE_ATOMIC);
     if (target == null) {
       responder.enterError();
       return NakKind.REMOTE_ACCESS;
     }
-    if (!SgCopy.check(wr.sgList(), requesterKeys, from.qp().pd(), true)) {
+    MrMapping[] dst = SgCopy.resolveAll(wr.sgList(), requesterKeys, from.qp().pd(), true);
+    if (dst == null) {
       return NakKind.LOCAL_PROTECTION;
     }
-    ByteBuffer buf = target.buffer();
-    int index = (int) (wr.remoteAddr() - target.iova());
+    // An aligned address never straddles a piece: pages are 4 KiB and a page list starts at the iova's offset.
+    ByteBuffer buf = target.buffer(wr.remoteAddr());
+    int index = target.index(wr.remoteAddr());
     if (buf.alignmentOffset(index, 8) != 0) {
       // The address is 8-aligned in the region, but the region's memory is not (a slice at an odd offset).
       responder.enterError();
@@ -135,7 +152,7 @@ final class OneSided {
       original = (long) LONG_BE.getAndAdd(buf, index, wr.compareAdd());
     }
     byte[] result = ByteBuffer.allocate(8).putLong(0, original).array();
-    SgCopy.copy(result, null, null, 8, wr.sgList(), requesterKeys, 0);
+    SgCopy.copy(result, null, null, 8, wr.sgList(), dst, 0);
     return null;
   }
 
@@ -149,14 +166,14 @@ final class OneSided {
     return nak;
   }
 
-  /** The responder's region for a remote access, or null if the key, PD, right or range do not allow it. */
-  private static MemoryRegion remote(QpActor responder, int rkey, long addr, long length, int right) {
-    MemoryRegion mr = responder.keys().lookup(rkey);
-    if (mr == null || mr.rkey() != rkey || !mr.isValid() || mr.pd() != responder.qp().pd()
-        || (mr.access() & right) == 0 || !mr.contains(addr, length)) {
+  /** The responder's mapping for a remote access, or null if the key, PD, right or range do not allow it. */
+  private static MrMapping remote(QpActor responder, int rkey, long addr, long length, int right) {
+    MrMapping m = responder.keys().resolve(rkey);
+    if (m == null || m.rkey() != rkey || m.pd() != responder.qp().pd() || !m.allows(right)
+        || !m.contains(addr, length)) {
       return null;
     }
-    return mr;
+    return m;
   }
 
   /**
@@ -169,7 +186,7 @@ final class OneSided {
     if ((responder.qp().attributes().accessFlags() & AccessFlags.REMOTE_WRITE) == 0) {
       return;
     }
-    MemoryRegion target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
+    MrMapping target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
         AccessFlags.REMOTE_WRITE);
     if (length > 0 && target == null) {
       return;
@@ -179,8 +196,7 @@ final class OneSided {
       return;
     }
     if (length > 0) {
-      SgCopy.copy(p.data(), null, null, length, List.of(new Sge(wr.remoteAddr(), (int) length, target.lkey())),
-          responder.keys(), 0);
+      target.put(wr.remoteAddr(), p.data(), 0, (int) length);
     }
     if (recv != null) {
       responder.retireRecv();

@@ -5,9 +5,11 @@ import dev.midlayer.device.AsyncEventType;
 import dev.midlayer.spi.Gid;
 import dev.midlayer.spi.PortState;
 import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.verbs.FastRegSend;
 import dev.midlayer.verbs.InlineSend;
 import dev.midlayer.verbs.KeyTable;
 import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.MrMapping;
 import dev.midlayer.verbs.QpAttr;
 import dev.midlayer.verbs.QpState;
 import dev.midlayer.verbs.QpType;
@@ -136,7 +138,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private long gen;
   private boolean waitingRnr;
   /** A READ/atomic (or a fenced WR) waits for an earlier READ/atomic to complete. */
-  private boolean blockedOnRdAtomic;
+  private boolean blockedOnAcks;
   /** The WR that waits for that: sent before anything still in the send queue. */
   private Object heldBack;
   private int rdAtomicInflight;
@@ -192,7 +194,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       QpState s = qp.state();
       if (s == QpState.ERR || s == QpState.SQE) {
         flushSendQueue();
-      } else if (s != QpState.RTS || waitingRnr || blockedOnFailure || blockedOnRdAtomic) {
+      } else if (s != QpState.RTS || waitingRnr || blockedOnFailure || blockedOnAcks) {
         // SQD (queued, not started), an RNR wait, a local failure waiting for the WRs before it, or RESET:
         // the queue stays busy (no doorbells) and a message resumes it.
         return this;
@@ -230,13 +232,26 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     Object entry;
     while ((entry = nextToSend()) != null) {
       SendWr wr = wrOf(entry);
+      if (LocalOps.isLocal(wr.opcode())) {
+        // REG_MR and LOCAL_INV run once every earlier WR completed (rxe's strict fence), so no earlier
+        // request can still be reading a region through a key they change.
+        if (!inflight.isEmpty()) {
+          heldBack = entry;
+          blockedOnAcks = true;
+          break;
+        }
+        if (!executeLocal(entry, wr)) {
+          return;
+        }
+        continue;
+      }
       boolean rdAtomic = isReadOrAtomic(wr.opcode());
       // At most max_rd_atomic READ/atomic WRs in flight, and a FENCE waits for all of them: the WR waits
       // (it does not fail) until ACKs free a slot.
       if ((rdAtomic && rdAtomicInflight >= Math.max(1, qp.attributes().maxRdAtomic()))
           || (wr.has(SendFlags.FENCE) && rdAtomicInflight > 0)) {
         heldBack = entry;
-        blockedOnRdAtomic = true;
+        blockedOnAcks = true;
         break;
       }
       // READ and atomic results are written into the local SGEs, which must grant LOCAL_WRITE.
@@ -268,6 +283,24 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (batch != null) {
       transmit(peer, firstPsn, batch, count);
     }
+  }
+
+  /** Executes a REG_MR or LOCAL_INV at the head of the queue; false if it failed (the QP is then in error). */
+  private boolean executeLocal(Object entry, SendWr wr) {
+    if (LocalOps.execute(entry, wr, keys, qp.pd(), qp.qpNum()) != null) {
+      completeError(entry, WcStatus.LOC_QP_OP_ERR);
+      if (qp.type() == QpType.RC) {
+        enterError();
+      } else if (qp.moveToSqError()) {
+        flushSendQueue();
+      }
+      return false;
+    }
+    sq.retire(1);
+    if (qp.signaled(wr)) {
+      push(qp.sendCq(), success(wr, wr.opcode().completion(), 0, 0, 0, 0, 0), false, true);
+    }
+    return true;
   }
 
   private Object nextToSend() {
@@ -340,11 +373,18 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     Object entry;
     while ((entry = sq.take()) != null) {
       SendWr wr = wrOf(entry);
+      if (LocalOps.isLocal(wr.opcode())) {
+        if (!executeLocal(entry, wr)) {
+          return;
+        }
+        continue;
+      }
       byte[] data;
+      MrMapping[] src;
       if (entry instanceof InlineSend in) {
         data = in.data();
-      } else if (SgCopy.check(wr.sgList(), keys, qp.pd(), false)) {
-        data = SgCopy.gather(wr.sgList(), keys);
+      } else if ((src = SgCopy.resolveAll(wr.sgList(), keys, qp.pd(), false)) != null) {
+        data = SgCopy.gather(wr.sgList(), src);
       } else {
         completeError(entry, WcStatus.LOC_PROT_ERR);
         // UD and UC send errors move the QP to SQE; the receive side keeps working.
@@ -405,8 +445,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (inflight.isEmpty()) {
       reportDrainedIfSqd();
     }
-    if (blockedOnRdAtomic && qp.state() == QpState.RTS) {
-      blockedOnRdAtomic = false;
+    if (blockedOnAcks && qp.state() == QpState.RTS) {
+      blockedOnAcks = false;
       return drainSq();
     }
     return this;
@@ -640,14 +680,15 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     }
     List<Sge> src = wr.sgList();
     boolean inline = entry instanceof InlineSend;
-    // The common case, one SGE a side: each key is resolved once and the bytes move in one bulk put.
-    MemoryRegion srcMr = null;
+    // The common case, one SGE a side: each key is resolved once and the bytes move piece by piece.
+    MrMapping srcMap = null;
+    MrMapping[] srcMaps = null;
     if (!inline && src.size() == 1) {
-      srcMr = SgCopy.resolve(src.get(0), srcKeys, from.qp().pd(), false);
-      if (srcMr == null) {
+      srcMap = SgCopy.resolve(src.get(0), srcKeys, from.qp().pd(), false);
+      if (srcMap == null) {
         return NakKind.LOCAL_PROTECTION;
       }
-    } else if (!inline && !SgCopy.check(src, srcKeys, from.qp().pd(), false)) {
+    } else if (!inline && (srcMaps = SgCopy.resolveAll(src, srcKeys, from.qp().pd(), false)) == null) {
       // The source was deregistered after it was posted: the requester's local protection error.
       return NakKind.LOCAL_PROTECTION;
     }
@@ -663,30 +704,39 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       return NakKind.INVALID_REQUEST;
     }
     List<Sge> dst = recv.sgList();
-    MemoryRegion dstMr = dst.size() == 1 ? SgCopy.resolve(dst.get(0), keys, qp.pd(), true) : null;
-    if (dst.size() == 1 ? dstMr == null : !SgCopy.check(dst, keys, qp.pd(), true)) {
+    MrMapping dstMap = dst.size() == 1 ? SgCopy.resolve(dst.get(0), keys, qp.pd(), true) : null;
+    MrMapping[] dstMaps = dst.size() == 1 ? null : SgCopy.resolveAll(dst, keys, qp.pd(), true);
+    if (dstMap == null && dstMaps == null) {
       retireRecv();
       completeRecvError(recv, WcStatus.LOC_PROT_ERR);
       enterError();
       return NakKind.REMOTE_OPERATIONAL;
     }
-    if (dstMr != null && (srcMr != null || inline) && length > 0) {
-      Sge d = dst.get(0);
-      int at = (int) (d.addr() - dstMr.iova());
-      if (inline) {
-        dstMr.buffer().put(at, ((InlineSend) entry).data(), 0, (int) length);
+    if (length > 0) {
+      if (dstMap != null && inline) {
+        dstMap.put(dst.get(0).addr(), ((InlineSend) entry).data(), 0, (int) length);
+      } else if (dstMap != null && srcMap != null) {
+        MrMapping.copy(srcMap, src.get(0).addr(), dstMap, dst.get(0).addr(), length);
       } else {
-        Sge s = src.get(0);
-        dstMr.buffer().put(at, srcMr.buffer(), (int) (s.addr() - srcMr.iova()), (int) length);
+        SgCopy.copy(inline ? ((InlineSend) entry).data() : null, src,
+            srcMaps != null ? srcMaps : new MrMapping[] {srcMap}, length, dst,
+            dstMaps != null ? dstMaps : new MrMapping[] {dstMap}, 0);
       }
-    } else if (inline) {
-      SgCopy.copy(((InlineSend) entry).data(), null, null, length, dst, keys, 0);
-    } else {
-      SgCopy.copy(null, src, srcKeys, length, dst, keys, 0);
+    }
+    int invalidated = 0;
+    if (wr.opcode() == WrOpcode.SEND_WITH_INV) {
+      // IETH: invalidate the responder's key once the data is in; a failure is class J (REM_INV_REQ_ERR).
+      if (LocalOps.invalidate(keys, qp.pd(), wr.invalidateRkey()) != null) {
+        retireRecv();
+        completeRecvError(recv, WcStatus.REM_INV_REQ_ERR);
+        enterError();
+        return NakKind.INVALID_REQUEST;
+      }
+      invalidated = wr.invalidateRkey();
     }
     // Free the slot before the completion is visible: a consumer re-posts as soon as it polls it.
     retireRecv();
-    pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0);
+    pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0, invalidated);
     return null;
   }
 
@@ -710,19 +760,31 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       completeRecvError(recv, WcStatus.LOC_LEN_ERR);
       return;
     }
-    if (!SgCopy.check(recv.sgList(), keys, qp.pd(), true)) {
+    MrMapping[] dst = SgCopy.resolveAll(recv.sgList(), keys, qp.pd(), true);
+    if (dst == null) {
       retireRecv();
       completeRecvError(recv, WcStatus.LOC_PROT_ERR);
       return;
     }
     int flags = 0;
     if (grh > 0 && p.grh()) {
-      SgCopy.copy(grhBytes(p), null, null, 40, recv.sgList(), keys, 0);
+      SgCopy.copy(grhBytes(p), null, null, 40, recv.sgList(), dst, 0);
       flags |= WcFlags.GRH;
     }
-    SgCopy.copy(p.data(), null, null, length, recv.sgList(), keys, grh);
+    SgCopy.copy(p.data(), null, null, length, recv.sgList(), dst, grh);
+    int invalidated = 0;
+    if (wr.opcode() == WrOpcode.SEND_WITH_INV) {
+      // UC: the receive completes with the error and the QP fails, as on RC, but nothing is sent back.
+      if (LocalOps.invalidate(keys, qp.pd(), wr.invalidateRkey()) != null) {
+        retireRecv();
+        completeRecvError(recv, WcStatus.REM_INV_REQ_ERR);
+        enterError();
+        return;
+      }
+      invalidated = wr.invalidateRkey();
+    }
     retireRecv();
-    pushRecv(recv, wr, (int) length, p.srcQp(), p.slid(), flags);
+    pushRecv(recv, wr, (int) length, p.srcQp(), p.slid(), flags, invalidated);
   }
 
   /** A GRH as it would arrive: version 6, traffic class, payload length, next header 0x1B, hop limit, SGID, DGID. */
@@ -751,14 +813,22 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   void pushRecv(RecvWr recv, SendWr wr, int length, int srcQp, int slid, int flags) {
+    pushRecv(recv, wr, length, srcQp, slid, flags, 0);
+  }
+
+  /** A successful receive; {@code invalidated} is the rkey a SEND_WITH_INV invalidated (0 for other opcodes). */
+  void pushRecv(RecvWr recv, SendWr wr, int length, int srcQp, int slid, int flags, int invalidated) {
     int imm = 0;
     if (wr.opcode().hasImm()) {
       flags |= WcFlags.WITH_IMM;
       imm = wr.immData();
     }
+    if (wr.opcode() == WrOpcode.SEND_WITH_INV) {
+      flags |= WcFlags.WITH_INVALIDATE;
+    }
     WcOpcode opcode = wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM ? WcOpcode.RECV_RDMA_WITH_IMM : WcOpcode.RECV;
     WorkCompletion wc = new WorkCompletion(recv.wrId(), recv.cqe(), WcStatus.SUCCESS, opcode, length,
-        qp.qpNum(), srcQp, flags, imm, 0, 0, slid, qp.attributes().portNum());
+        qp.qpNum(), srcQp, flags, imm, invalidated, 0, slid, qp.attributes().portNum());
     push(qp.recvCq(), wc, wr.has(SendFlags.SOLICITED), false);
   }
 
@@ -832,7 +902,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     inflight.clear();
     heldBack = null;
     rdAtomicInflight = 0;
-    blockedOnRdAtomic = false;
+    blockedOnAcks = false;
     rq.retire(rq.clear());
     commEstablished = false;
     sq.idle();
@@ -872,7 +942,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       completeFlush(entry instanceof LocalFailure lf ? lf.entry() : entry);
     }
     rdAtomicInflight = 0;
-    blockedOnRdAtomic = false;
+    blockedOnAcks = false;
     if (heldBack != null) {
       completeFlush(heldBack);
       heldBack = null;
@@ -936,7 +1006,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   private static SendWr wrOf(Object entry) {
-    return entry instanceof InlineSend in ? in.wr() : (SendWr) entry;
+    if (entry instanceof InlineSend in) {
+      return in.wr();
+    }
+    return entry instanceof FastRegSend reg ? reg.wr() : (SendWr) entry;
   }
 
   // 24-bit PSN arithmetic, as rxe does it.

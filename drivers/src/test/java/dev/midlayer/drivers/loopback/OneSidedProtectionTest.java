@@ -147,7 +147,7 @@ class OneSidedProtectionTest {
     SendWr after = SendWr.builder(WrOpcode.RDMA_WRITE).wrId(2).sge(Sge.of(p.req.mr, 0, 32))
         .remote(base + 1024, rkey).build();
     p.req.qp.postSend(List.of(new SendWr(1, null, wr.opcode(), wr.flags(), wr.sgList(), 0, wr.remoteAddr(),
-        wr.rkey(), wr.compareAdd(), wr.swap(), 0, null, 0, 0), after));
+        wr.rkey(), wr.compareAdd(), wr.swap(), 0, null, 0, 0, null, 0, 0), after));
     List<WorkCompletion> wcs = poll(p.req.cq, 2);
     assertEquals(List.of(1L, 2L), wrIds(wcs));
     assertEquals(bad.expected, wcs.get(0).status(), () -> "completion " + wcs.get(0));

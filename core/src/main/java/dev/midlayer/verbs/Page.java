@@ -1,0 +1,69 @@
+package dev.midlayer.verbs;
+
+import dev.midlayer.InvalidArgumentException;
+import java.nio.ByteBuffer;
+
+/**
+ * A page of registered memory: {@link #SIZE} bytes at a page-aligned offset of a memory region registered
+ * with {@link ProtectionDomain#registerMr}. Pages are what fast registration ({@link MemoryRegion#mapPages})
+ * and FMRs ({@link Fmr#mapPhys}) map: the JVM's stand-in for the physical pages a kernel ULP hands to
+ * {@code ib_map_mr_sg} and {@code ib_map_phys_fmr}.
+ *
+ * <p>How a ULP gets pages: register one large buffer once (a page pool, usually without remote rights) and
+ * take {@link MemoryRegion#page(int)} for page 0 to {@link MemoryRegion#pageCount()} - 1. A mapping shares
+ * the bytes of its pages (no copy). Like physical pages in the kernel, the ULP owns them: deregistering the
+ * pool does not take pages away from mappings already made, and a ULP must not reuse a page while a
+ * mapping of it is VALID.
+ *
+ * <p>Immutable; any thread.
+ */
+public final class Page {
+  /** The page size of the midlayer: 4 KiB, the same on every device. */
+  public static final int SIZE = 4096;
+  static final int SHIFT = 12;
+
+  private final MemoryRegion region;
+  private final int index;
+  private final ByteBuffer bytes;
+
+  Page(MemoryRegion region, int index, ByteBuffer bytes) {
+    this.region = region;
+    this.index = index;
+    this.bytes = bytes;
+  }
+
+  /** The registered region the page belongs to. */
+  public MemoryRegion region() {
+    return region;
+  }
+
+  /** The page's number in its region (its offset is {@code index * SIZE}). */
+  public int index() {
+    return index;
+  }
+
+  /** Internal: the page's {@link #SIZE} bytes, shared with the region, position 0 at the page's start. */
+  ByteBuffer bytes() {
+    return bytes;
+  }
+
+  /** Throws unless every page is non-null and belongs to {@code device}'s memory. */
+  static void checkAll(java.util.List<Page> pages, dev.midlayer.device.Device device, String field) {
+    InvalidArgumentException.requireNonNull(pages, field);
+    for (int i = 0; i < pages.size(); i++) {
+      Page p = pages.get(i);
+      if (p == null) {
+        throw new InvalidArgumentException(field, "page " + i + " is null");
+      }
+      if (p.region.device() != device) {
+        throw new InvalidArgumentException(field, "page " + i + " is memory of " + p.region.device().name()
+            + ", not of " + device.name());
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "page " + index + " of " + region.describe();
+  }
+}
