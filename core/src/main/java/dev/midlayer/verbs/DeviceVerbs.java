@@ -18,6 +18,8 @@ public final class DeviceVerbs {
   /** QP numbers 0 and 1 are the special QPs of IB; ours start at 2. */
   private final AtomicInteger nextQp = new AtomicInteger(2);
   private final ConcurrentHashMap<Integer, QueuePair> qps = new ConcurrentHashMap<>();
+  /** FMRs allocated and not freed; changed only on the device actor. */
+  private int fmrs;
 
   public DeviceVerbs(int maxMr) {
     this.keys = new KeyTable(maxMr);
@@ -48,6 +50,20 @@ public final class DeviceVerbs {
 
   void removeQp(QueuePair qp) {
     qps.remove(qp.qpNum(), qp);
+  }
+
+  /** Counts one more FMR if the device allows it ({@code maxFmr}). Device actor only. */
+  boolean reserveFmr(int maxFmr) {
+    if (fmrs >= maxFmr) {
+      return false;
+    }
+    fmrs++;
+    return true;
+  }
+
+  /** Device actor only. */
+  void releaseFmr() {
+    fmrs--;
   }
 
   int nextSrqNumber() {

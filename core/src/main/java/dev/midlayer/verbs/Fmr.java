@@ -14,10 +14,10 @@ import org.apache.pekko.Done;
  * returns a <b>new key each time</b>, so keys of earlier maps stop working at once; {@link #unmap} makes
  * the FMR's keys stop working without mapping anything.
  *
- * <p>Keys: each map moves the 8-bit variant of the key on. To keep a stale key from coming back when
- * the variant wraps, an FMR takes at most {@link #maxMaps()} maps (the device's {@code maxMapPerFmr},
- * at most 255) between unmaps, and {@link #unmap} moves it to a fresh key slot (when the device has one
- * free).
+ * <p>Keys: each map takes the next key of the FMR's key slot ({@link KeyTable}), so a stale key comes
+ * back only after tens of thousands of maps. As with hardware FMRs, at most {@link #maxMaps()} maps (the
+ * device's {@code maxMapPerFmr}) are allowed between unmaps, and {@link #unmap} also moves the FMR to a
+ * fresh key slot when the device has one free.
  *
  * <p>Threading: {@link #mapPhys} and the getters <b>never block and may be called from any thread and any
  * context, completion and event handlers included</b>. {@link ProtectionDomain#allocFmr}, {@link #unmap}
@@ -37,8 +37,19 @@ public final class Fmr implements DeviceResource {
 
   /** Runs on the device actor. */
   static Fmr alloc(ProtectionDomain pd, int access, int maxPages) {
-    MemoryRegion region = MemoryRegion.allocPaged(pd, MrType.FMR, maxPages, "allocFmr");
-    return new Fmr(region, access, Math.min(255, pd.device().attributes().maxMapPerFmr()));
+    DeviceVerbs verbs = DeviceVerbs.of(pd.device());
+    int maxFmr = pd.device().attributes().maxFmr();
+    if (!verbs.reserveFmr(maxFmr)) {
+      throw new ResourceBusyException("allocFmr: device " + pd.device().name() + " has " + maxFmr
+          + " FMRs already (maxFmr)");
+    }
+    try {
+      MemoryRegion region = MemoryRegion.allocPaged(pd, MrType.FMR, maxPages, "allocFmr");
+      return new Fmr(region, access, Math.min(255, pd.device().attributes().maxMapPerFmr()));
+    } catch (RuntimeException e) {
+      verbs.releaseFmr();
+      throw e;
+    }
   }
 
   /** The protection domain. */
@@ -112,6 +123,7 @@ public final class Fmr implements DeviceResource {
     InvalidArgumentException.requireNonNull(pages, "pages");
     long length = (long) pages.size() * Page.SIZE - (iova & (Page.SIZE - 1));
     MrMapping map = MemoryRegion.checkedMapping(region, pages, iova, length, maxPages(), 0, access, 0);
+    KeyTable keys = DeviceVerbs.of(device()).keys();
     for (MrMapping cur = region.mapping(); ; cur = region.mapping()) {
       if (cur == null) {
         throw new ObjectDestroyedException("mapPhysFmr: " + describe() + " was deallocated");
@@ -120,7 +132,7 @@ public final class Fmr implements DeviceResource {
         throw new InvalidArgumentException("fmr", describe() + " was mapped " + maxMaps
             + " times (maxMapPerFmr) since its last unmap: unmap it first");
       }
-      int key = (cur.lkey() & ~0xff) | ((cur.lkey() + 1) & 0xff);
+      int key = keys.nextKey(cur.lkey());
       if (region.swapMapping(cur, map.withKey(key, access, cur.maps + 1))) {
         return key;
       }
@@ -179,7 +191,10 @@ public final class Fmr implements DeviceResource {
 
   @Override
   public void reclaim() {
-    region.reclaim();
+    if (region.mapping() != null) {
+      region.reclaim();
+      DeviceVerbs.of(device()).releaseFmr();
+    }
   }
 
   @Override

@@ -4,53 +4,76 @@ import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * Internal API. A device's memory keys: a 32-bit key is a 24-bit slot index and an 8-bit variant
- * ({@code index << 8 | variant}), as rxe makes them. A slot that is freed and used again gets the next
- * variant, so a stale key never matches the new region.
+ * Internal API. A device's memory keys. A 32-bit key is a 24-bit index and an 8-bit variant
+ * ({@code index << 8 | variant}), as in rxe; the low 8 bits are what {@code ib_update_fast_reg_key}
+ * changes. The table has {@code capacity} slots, and each slot is reached by many indices: index
+ * {@code slot + epoch * (capacity + 1)} for every epoch that keeps it below 2^24. Each use of a slot
+ * (registration, FMR map) takes the slot's next <i>generation</i>: the next variant, and past variant 255
+ * the next epoch. So a key comes back only after a slot went through all of its 256 × epochs keys (65 536
+ * for a device with 65 536 MRs, more for smaller tables), not after 256 as with a bare 8-bit variant:
+ * a stale key of a deregistered, invalidated or remapped region does not work again in practice.
  *
- * <p>Threading: {@link #lookup} is lock-free and callable from any thread (it is on the data path).
- * {@link #allocate} and {@link #release} are called only on the device actor (one thread at a time).
+ * <p>Threading: {@link #lookup}, {@link #resolve}, {@link #slot} and {@link #nextKey} are lock-free and
+ * callable from any thread (the data path and FMR maps use them). {@link #allocate}, {@link #publish}
+ * and {@link #release} are called only on the device actor (one thread at a time).
  */
 public final class KeyTable {
+  private static final int INDICES = 1 << 24;
   private final AtomicReferenceArray<MemoryRegion> slots;
-  private final byte[] variants;
+  /** The modulus from index to slot: slot 0 is never used, so index 0 (and key 0) never resolves. */
+  private final int period;
+  /** Per slot: the generation of the last key it gave out. */
+  private final int[] generations;
   private final ArrayDeque<Integer> free = new ArrayDeque<>();
-  private int nextUnused = 1; // slot 0 is never used, so key 0 is never valid
+  private int nextUnused = 1;
 
   public KeyTable(int capacity) {
+    if (capacity < 0 || capacity >= INDICES - 1) {
+      throw new IllegalArgumentException("key table capacity must be 0.." + (INDICES - 2) + ", was " + capacity);
+    }
     this.slots = new AtomicReferenceArray<>(capacity + 1);
-    this.variants = new byte[capacity + 1];
+    this.period = capacity + 1;
+    this.generations = new int[capacity + 1];
   }
 
-  /** Reserves a slot and returns the key for it, or -1 if the table is full. Device actor only. */
+  /** Reserves a slot and returns its next key, or -1 if the table is full. Device actor only. */
   int allocate() {
-    int index;
+    int slot;
     if (!free.isEmpty()) {
-      index = free.poll();
+      slot = free.poll();
     } else if (nextUnused < slots.length()) {
-      index = nextUnused++;
+      slot = nextUnused++;
     } else {
       return -1;
     }
-    int variant = ++variants[index] & 0xff;
-    return (index << 8) | variant;
+    int gen = (generations[slot] + 1) % generationsOf(slot);
+    generations[slot] = gen;
+    return keyOf(slot, gen);
   }
 
-  /** Makes {@code key} resolve to {@code mr}. */
+  /** Makes {@code key}'s slot hold {@code mr}. Device actor only. */
   void publish(int key, MemoryRegion mr) {
-    slots.set(key >>> 8, mr);
+    slots.set(slotOf(key), mr);
   }
-
 
   /**
-   * Frees the slot of {@code key} for reuse. Device actor only. The slot's next key continues from the
-   * variant of {@code key} (an FMR may have moved it on), so no key it had repeats soon.
+   * Frees the slot of {@code key} for reuse. Device actor only. The slot's next key continues after
+   * {@code key} (an FMR may have moved it on), so none of its recent keys repeats.
    */
   void release(int key) {
-    int index = key >>> 8;
-    slots.set(index, null);
-    variants[index] = (byte) key;
-    free.add(index);
+    int slot = slotOf(key);
+    slots.set(slot, null);
+    generations[slot] = generationOf(key);
+    free.add(slot);
+  }
+
+  /**
+   * The key after {@code key} in its slot's sequence (the next generation), for a region that takes a new
+   * key without a new slot (an FMR map). Pure arithmetic; any thread.
+   */
+  int nextKey(int key) {
+    int slot = slotOf(key);
+    return keyOf(slot, (generationOf(key) + 1) % generationsOf(slot));
   }
 
   /**
@@ -63,14 +86,10 @@ public final class KeyTable {
 
   /**
    * What {@code key} resolves to now: the VALID mapping whose lkey or rkey it is, or null (no such slot,
-   * a stale variant, an invalidated or unmapped region). Lock-free; any thread; allocates nothing.
+   * a stale key, an invalidated or unmapped region). Lock-free; any thread; allocates nothing.
    */
   public MrMapping resolve(int key) {
-    int index = key >>> 8;
-    if (index <= 0 || index >= slots.length()) {
-      return null;
-    }
-    MemoryRegion mr = slots.get(index);
+    MemoryRegion mr = slot(key);
     if (mr == null) {
       return null;
     }
@@ -79,16 +98,35 @@ public final class KeyTable {
   }
 
   /**
-   * The region in the slot of {@code key}, whatever its variant and state, or null. For invalidation, which
+   * The region in the slot of {@code key}, whatever its key and state, or null. For invalidation, which
    * checks the key against the region itself. Lock-free; any thread.
    */
   public MemoryRegion slot(int key) {
-    int index = key >>> 8;
-    return index <= 0 || index >= slots.length() ? null : slots.get(index);
+    int slot = slotOf(key);
+    return slot == 0 ? null : slots.get(slot);
   }
 
-  /** The slot index of a key (for the region's I/O virtual address). */
+  /** The 24-bit index of a key (the part {@code ib_update_fast_reg_key} keeps). */
   static int index(int key) {
     return key >>> 8;
+  }
+
+  /** The slot a key lives in (package-private for tests). */
+  int slotOf(int key) {
+    return (key >>> 8) % period;
+  }
+
+  private int generationsOf(int slot) {
+    int epochs = (INDICES - 1 - slot) / period + 1;
+    return epochs * 256;
+  }
+
+  private int generationOf(int key) {
+    return ((key >>> 8) / period) << 8 | (key & 0xff);
+  }
+
+  private int keyOf(int slot, int gen) {
+    int index = slot + (gen >>> 8) * period;
+    return index << 8 | (gen & 0xff);
   }
 }

@@ -12,10 +12,11 @@ import org.apache.pekko.Done;
 
 /**
  * A memory region ({@code struct ib_mr}): bytes that work requests may read and write, addressed by I/O
- * virtual address and protected by keys: the {@link #lkey()} for local SGEs, the {@link #rkey()}
- * (non-zero only if a remote right was granted) for peers. Each key is 24 bits of slot and 8 bits of
- * variant; a region that is deregistered, invalidated or remapped changes or drops its key, so a stale key
- * never works again (until the 8-bit variant of its slot wraps, as in IB).
+ * virtual address (unsigned 64-bit) and protected by keys: the {@link #lkey()} for local SGEs, the
+ * {@link #rkey()} (non-zero only if a remote right was granted) for peers. Each key is 24 bits of index
+ * and 8 bits of variant; a region that is deregistered, invalidated or remapped changes or drops its key,
+ * and {@link KeyTable} hands a key out again only after tens of thousands of uses of its slot, so a stale
+ * key does not work again.
  *
  * <p>Two kinds ({@link #type()}):
  * <ul>
@@ -257,8 +258,10 @@ public final class MemoryRegion implements DeviceResource {
     if (length > mr.device().attributes().maxMrSize()) {
       throw new InvalidArgumentException("length", length + " bytes exceed maxMrSize " + mr.device().attributes().maxMrSize());
     }
-    if (iova + length < iova) {
-      throw new InvalidArgumentException("iova", String.format("0x%x + %d wraps around", iova, length));
+    long end = iova + length; // I/O virtual addresses are unsigned 64-bit; ending exactly at 2^64 is fine
+    if (end != 0 && Long.compareUnsigned(end, iova) < 0) {
+      throw new InvalidArgumentException("iova", String.format("0x%x + %d runs past the top of the address space",
+          iova, length));
     }
     return MrMapping.paged(mr, key, access, iova, length, pages.toArray(new Page[0]), maps);
   }

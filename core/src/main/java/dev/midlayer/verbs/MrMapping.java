@@ -123,9 +123,12 @@ public final class MrMapping {
     return valid && (key == lkey || (rkey != 0 && key == rkey));
   }
 
-  /** True if {@code [addr, addr + len)} lies inside the region. */
+  /**
+   * True if {@code [addr, addr + len)} lies inside the region. Addresses are unsigned 64-bit, as in IB;
+   * a region never wraps past 2^64, so an address below the iova gives a huge offset and fails.
+   */
   public boolean contains(long addr, long len) {
-    return len >= 0 && addr >= iova && addr - iova <= length - len;
+    return len >= 0 && len <= length && Long.compareUnsigned(addr - iova, length - len) <= 0;
   }
 
   /** The buffer holding the byte at {@code addr} (which must be inside). */

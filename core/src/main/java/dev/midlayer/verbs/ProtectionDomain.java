@@ -108,7 +108,8 @@ public final class ProtectionDomain implements DeviceResource {
    *
    * @throws InvalidArgumentException if the access flags are invalid or {@code maxPages} is not 1 to the
    *     device's {@code maxFastRegPageListLen}
-   * @return a stage that fails with {@link ResourceBusyException} if the device has no free memory key
+   * @return a stage that fails with {@link ResourceBusyException} if the device has {@code maxFmr} FMRs
+   *     already or no free memory key
    */
   public CompletionStage<Fmr> allocFmr(int access, int maxPages) {
     checkAlive("allocFmr");

@@ -45,8 +45,13 @@ final class OneSided {
     QueuePair qp = responder.qp();
     long length = wr.length();
     boolean inline = entry instanceof InlineSend;
+    // One SGE (the common case) resolves without allocating.
+    List<Sge> sges = wr.sgList();
+    MrMapping one = null;
     MrMapping[] src = null;
-    if (!inline && (src = SgCopy.resolveAll(wr.sgList(), srcKeys, from.qp().pd(), false)) == null) {
+    if (!inline && (sges.size() == 1
+        ? (one = SgCopy.resolve(sges.get(0), srcKeys, from.qp().pd(), false)) == null
+        : (src = SgCopy.resolveAll(sges, srcKeys, from.qp().pd(), false)) == null)) {
       return NakKind.LOCAL_PROTECTION;
     }
     // As the responder's pipeline does (§8.4): the receive WQE is taken (or RNR) before the key check, so
@@ -69,9 +74,10 @@ final class OneSided {
     if (length > 0) {
       if (inline) {
         target.put(wr.remoteAddr(), ((InlineSend) entry).data(), 0, (int) length);
+      } else if (one != null) {
+        MrMapping.copy(one, sges.get(0).addr(), target, wr.remoteAddr(), length);
       } else {
         long at = wr.remoteAddr();
-        List<Sge> sges = wr.sgList();
         for (int i = 0; i < src.length; i++) {
           Sge sge = sges.get(i);
           MrMapping.copy(src[i], sge.addr(), target, at, sge.length());
@@ -103,12 +109,20 @@ final class OneSided {
       responder.enterError();
       return NakKind.REMOTE_ACCESS;
     }
-    MrMapping[] dst = SgCopy.resolveAll(wr.sgList(), requesterKeys, from.qp().pd(), true);
+    List<Sge> sges = wr.sgList();
+    if (sges.size() == 1) {
+      MrMapping dstOne = SgCopy.resolve(sges.get(0), requesterKeys, from.qp().pd(), true);
+      if (dstOne == null) {
+        return NakKind.LOCAL_PROTECTION;
+      }
+      MrMapping.copy(source, wr.remoteAddr(), dstOne, sges.get(0).addr(), length);
+      return null;
+    }
+    MrMapping[] dst = SgCopy.resolveAll(sges, requesterKeys, from.qp().pd(), true);
     if (dst == null) {
       return NakKind.LOCAL_PROTECTION;
     }
     long at = wr.remoteAddr();
-    List<Sge> sges = wr.sgList();
     for (int i = 0; i < dst.length; i++) {
       Sge sge = sges.get(i);
       MrMapping.copy(source, at, dst[i], sge.addr(), sge.length());
