@@ -70,6 +70,9 @@ public final class DevInfoCommand implements Callable<Integer> {
       out.printf("\tmax_srq_wr:\t\t\t%d%n", a.maxSrqWr());
       out.printf("\tmax_ah:\t\t\t\t%d%n", a.maxAh());
       out.printf("\tmax_fmr:\t\t\t%d%n", a.maxFmr());
+      out.printf("\tmax_map_per_fmr:\t\t%d%n", a.maxMapPerFmr());
+      out.printf("\tmax_fast_reg_page_list_len:\t%d%n", a.maxFastRegPageListLen());
+      out.printf("\tpage_size_cap:\t\t\t0x%x%n", a.pageSizeCap());
       out.printf("\tmax_inline_data:\t\t%d%n", a.maxInlineData());
     }
     for (int p = 1; p <= a.physPortCount(); p++) {
