@@ -36,7 +36,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
@@ -398,16 +397,29 @@ class DpRcSendTest {
     assertCqEmpty(a.cq);
   }
 
+  /** A VALID fast-registration region of {@code s} (one page of a USER page pool, REG_MR posted on s.qp). */
+  private static dev.midlayer.verbs.MemoryRegion fastRegRegion(DpFixture.Side s) throws Exception {
+    dev.midlayer.verbs.MemoryRegion pool = DpFixture.await(s.pd.registerMr(
+        java.nio.ByteBuffer.allocateDirect(dev.midlayer.verbs.Page.SIZE), dev.midlayer.verbs.AccessFlags.LOCAL_WRITE));
+    dev.midlayer.verbs.MemoryRegion mr = DpFixture.await(s.pd.allocMr(1));
+    mr.mapPages(List.of(pool.page(0)), 0x10000, dev.midlayer.verbs.Page.SIZE);
+    s.qp.postSend(SendWr.regMr(99, SendFlags.SIGNALED, mr, mr.rkey(),
+        dev.midlayer.verbs.AccessFlags.LOCAL_WRITE | dev.midlayer.verbs.AccessFlags.REMOTE_WRITE));
+    WorkCompletion wc = pollOne(s.cq);
+    assertOk(wc);
+    assertEquals(WcOpcode.REG_MR, wc.opcode());
+    assertTrue(mr.isValid());
+    return mr;
+  }
+
   @Test
-  @Disabled("Issue 4 (one-sided verbs, invalidation): until then the loopback driver refuses SEND_WITH_INV at post "
-      + "(DpPostBadInputTest checks that)")
-  @DisplayName("RC SEND_WITH_INV: the receive completion has WITH_INVALIDATE and the invalidated rkey")
+  @DisplayName("RC SEND_WITH_INV: the receive completion has WITH_INVALIDATE and the invalidated rkey (of a "
+      + "fast-registration region, which becomes FREE)")
   void sendWithInvalidateFlagsTheReceive() throws Exception {
     DpFixture.Side[] p = rcPair(new QpCap(16, 16, 1, 1, 0), true);
     DpFixture.Side a = p[0];
     DpFixture.Side b = p[1];
-    dev.midlayer.verbs.MemoryRegion target = DpFixture.await(b.pd.registerMr(java.nio.ByteBuffer.allocateDirect(64),
-        dev.midlayer.verbs.AccessFlags.LOCAL_WRITE | dev.midlayer.verbs.AccessFlags.REMOTE_WRITE));
+    dev.midlayer.verbs.MemoryRegion target = fastRegRegion(b);
     b.qp.postRecv(RecvWr.of(1, Sge.of(b.mr, 0, 64)));
     a.qp.postSend(SendWr.builder(dev.midlayer.verbs.WrOpcode.SEND_WITH_INV).wrId(5).invalidateRkey(target.rkey())
         .sge(Sge.of(a.mr, 0, 8)).build());
@@ -416,21 +428,23 @@ class DpRcSendTest {
     assertOk(r);
     assertEquals(WcFlags.WITH_INVALIDATE, r.wcFlags() & WcFlags.WITH_INVALIDATE);
     assertEquals(target.rkey(), r.invalidatedRkey());
+    assertFalse(target.isValid());
   }
 
   @Test
-  @Disabled("Issue 4 (one-sided verbs, invalidation): until then the loopback driver refuses LOCAL_INV at post "
-      + "(DpPostBadInputTest checks that)")
   @DisplayName("RC LOCAL_INV is a local operation: it completes on the requester and never involves the responder")
   void localInvalidateIsLocal() throws Exception {
     DpFixture.Side[] p = rcPair(new QpCap(16, 16, 1, 1, 0), true);
     DpFixture.Side a = p[0];
     DpFixture.Side b = p[1];
-    a.qp.postSend(SendWr.builder(dev.midlayer.verbs.WrOpcode.LOCAL_INV).wrId(5).invalidateRkey(a.mr.lkey()).build());
+    dev.midlayer.verbs.MemoryRegion mr = fastRegRegion(a);
+    a.qp.postSend(SendWr.builder(dev.midlayer.verbs.WrOpcode.LOCAL_INV).wrId(5).invalidateRkey(mr.lkey()).build());
     WorkCompletion wc = pollOne(a.cq);
     assertOk(wc);
     assertEquals(WcOpcode.LOCAL_INV, wc.opcode());
+    assertFalse(mr.isValid());
     assertEquals(QpState.RTS, b.qp.state());
     assertEquals(QpState.RTS, a.qp.state());
+    assertCqEmpty(b.cq);
   }
 }

@@ -1,0 +1,181 @@
+package dev.midlayer.drivers.loopback;
+
+import static dev.midlayer.drivers.loopback.DpFixture.assertCqEmpty;
+import static dev.midlayer.drivers.loopback.DpFixture.assertOk;
+import static dev.midlayer.drivers.loopback.DpFixture.await;
+import static dev.midlayer.drivers.loopback.DpFixture.awaitState;
+import static dev.midlayer.drivers.loopback.DpFixture.fill;
+import static dev.midlayer.drivers.loopback.DpFixture.pollOne;
+import static dev.midlayer.drivers.loopback.DpFixture.read;
+import static dev.midlayer.drivers.loopback.FastRegTest.RWR;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.midlayer.drivers.loopback.OneSidedFixture.Pair;
+import dev.midlayer.verbs.Fmr;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.Page;
+import dev.midlayer.verbs.QpState;
+import dev.midlayer.verbs.QpType;
+import dev.midlayer.verbs.RecvWr;
+import dev.midlayer.verbs.SendFlags;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.Sge;
+import dev.midlayer.verbs.WcFlags;
+import dev.midlayer.verbs.WcOpcode;
+import dev.midlayer.verbs.WcStatus;
+import dev.midlayer.verbs.WorkCompletion;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * SEND_WITH_INV (ib-semantics §3.10, §5; rxe's IETH handling): the responder invalidates its fast-reg region
+ * after placing the data and flags the receive; a key it cannot invalidate is REM_INV_REQ_ERR (RC: both sides,
+ * both QPs to ERR; UC: the receive and the responder only).
+ */
+class InvalidateTest {
+  private DpFixture f;
+
+  @BeforeEach
+  void start() {
+    f = DpFixture.start("invalidate");
+  }
+
+  @AfterEach
+  void stop() {
+    f.close();
+  }
+
+  @Test
+  @DisplayName("RC SEND_WITH_INV of the responder's VALID fast-reg rkey: receive WC SUCCESS, RECV, WITH_INVALIDATE, "
+      + "invalidatedRkey, byte_len; the region is FREE and a peer WRITE with that rkey fails REM_ACCESS_ERR")
+  void sendWithInvInvalidates() throws Exception {
+    Pair p = OneSidedFixture.pair(f);
+    MemoryRegion pool = FastRegTest.pool(p.resp.pd, FastRegTest.POOL_PAGES);
+    MemoryRegion mr = FastRegTest.fastReg(p.resp, pool, new int[] {3, 4}, 0x40000, 2 * Page.SIZE, RWR);
+    int key = mr.rkey();
+    // The key works before.
+    fill(p.req.mr, 0, 128, 31);
+    assertOk(FastRegTest.write(p.req, 0, 128, 0x40000, key));
+
+    fill(p.req.mr, 1000, 77, 32);
+    p.resp.qp.postRecv(RecvWr.of(40, Sge.of(p.resp.mr, 0, 256)));
+    p.req.qp.postSend(SendWr.sendWithInv(41, SendFlags.SIGNALED, key, Sge.of(p.req.mr, 1000, 77)));
+    WorkCompletion r = pollOne(p.resp.cq);
+    assertOk(r);
+    assertEquals(40, r.wrId());
+    assertEquals(WcOpcode.RECV, r.opcode());
+    assertEquals(WcFlags.WITH_INVALIDATE, r.wcFlags() & WcFlags.WITH_INVALIDATE);
+    assertEquals(0, r.wcFlags() & WcFlags.WITH_IMM);
+    assertEquals(key, r.invalidatedRkey());
+    assertEquals(77, r.byteLen());
+    DpFixture.assertBytes(read(p.req.mr, 1000, 77), p.resp.mr, 0, "SEND_WITH_INV payload");
+    WorkCompletion s = pollOne(p.req.cq);
+    assertOk(s);
+    assertEquals(41, s.wrId());
+    assertEquals(WcOpcode.SEND, s.opcode());
+    assertFalse(mr.isValid(), "the responder's region is FREE");
+    assertNull(FastRegTest.keys(p.resp).resolve(key));
+
+    byte[] before = FastRegTest.snapshot(pool);
+    FastRegTest.assertRemoteAccessError(FastRegTest.write(p.req, 0, 64, 0x40000, key), p.req, p.resp);
+    FastRegTest.assertPool(before, pool, "nothing written after the invalidation");
+  }
+
+  enum BadKey { UNKNOWN, USER_REGION, STALE_VARIANT, FMR, OTHER_PD }
+
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(BadKey.class)
+  @DisplayName("RC SEND_WITH_INV of a key the responder cannot invalidate (unknown, USER region, stale variant, FMR, "
+      + "another PD's region): "
+      + "requester REM_INV_REQ_ERR, receive REM_INV_REQ_ERR, both QPs ERR, the regions untouched")
+  void sendWithInvBadKey(BadKey bad) throws Exception {
+    Pair p = OneSidedFixture.pair(f);
+    MemoryRegion pool = FastRegTest.pool(p.resp.pd, FastRegTest.POOL_PAGES);
+    MemoryRegion mr = FastRegTest.fastReg(p.resp, pool, new int[] {1}, 0x40000, Page.SIZE, RWR);
+    Fmr fmr = null;
+    MemoryRegion other = null;
+    int key;
+    switch (bad) {
+      case UNKNOWN -> key = FastRegTest.unknownKey(mr.rkey());
+      case USER_REGION -> key = p.target.mr.rkey();
+      case STALE_VARIANT -> key = FastRegTest.staleVariant(mr.rkey());
+      case FMR -> {
+        fmr = await(p.resp.pd.allocFmr(RWR, 1));
+        key = fmr.mapPhys(FastRegTest.pages(pool, 5), 0x60000);
+      }
+      case OTHER_PD -> {
+        DpFixture.Side o = FastRegTest.otherPdSide(f, p.resp);
+        other = FastRegTest.fastReg(o, o.mr, new int[] {0}, 0x40000, Page.SIZE, RWR);
+        key = other.rkey();
+      }
+      default -> throw new AssertionError(bad);
+    }
+    p.resp.qp.postRecv(RecvWr.of(40, Sge.of(p.resp.mr, 0, 256)));
+    p.req.qp.postSend(SendWr.sendWithInv(41, SendFlags.SIGNALED, key, Sge.of(p.req.mr, 0, 16)));
+    WorkCompletion r = pollOne(p.resp.cq);
+    assertEquals(40, r.wrId());
+    assertEquals(WcStatus.REM_INV_REQ_ERR, r.status(), () -> bad + ": receive " + r);
+    WorkCompletion s = pollOne(p.req.cq);
+    assertEquals(41, s.wrId());
+    assertEquals(WcStatus.REM_INV_REQ_ERR, s.status(), () -> bad + ": requester " + s);
+    awaitState(p.req.qp, QpState.ERR);
+    awaitState(p.resp.qp, QpState.ERR);
+    assertTrue(mr.isValid(), "the fast-reg region is still VALID");
+    assertNotNull(FastRegTest.keys(p.resp).resolve(mr.rkey()));
+    assertTrue(p.target.mr.isValid(), "the USER region is still valid");
+    if (fmr != null) {
+      assertTrue(fmr.isMapped(), "the FMR is still mapped");
+      assertNotNull(FastRegTest.keys(p.resp).resolve(key));
+    }
+    if (other != null) {
+      assertTrue(other.isValid(), "the other PD's region is still VALID");
+    }
+    assertCqEmpty(p.resp.cq);
+    assertCqEmpty(p.req.cq);
+  }
+
+  @Test
+  @DisplayName("UC SEND_WITH_INV: the receive has WITH_INVALIDATE and the key, the region is FREE; with a bad key the "
+      + "receive completes REM_INV_REQ_ERR and the UC responder goes to ERR (the requester completes SUCCESS)")
+  void ucSendWithInv() throws Exception {
+    DpFixture.Side[] s = FastRegTest.pair(f, QpType.UC);
+    DpFixture.Side req = s[0];
+    DpFixture.Side resp = s[1];
+    MemoryRegion pool = FastRegTest.pool(resp.pd, FastRegTest.POOL_PAGES);
+    MemoryRegion mr = FastRegTest.fastReg(resp, pool, new int[] {2}, 0x50000, Page.SIZE, RWR);
+    int key = mr.rkey();
+    fill(req.mr, 0, 40, 33);
+    resp.qp.postRecv(List.of(RecvWr.of(50, Sge.of(resp.mr, 0, 64)), RecvWr.of(51, Sge.of(resp.mr, 64, 64))));
+    req.qp.postSend(SendWr.sendWithInv(1, SendFlags.SIGNALED, key, Sge.of(req.mr, 0, 40)));
+    WorkCompletion r = pollOne(resp.cq);
+    assertOk(r);
+    assertEquals(50, r.wrId());
+    assertEquals(WcOpcode.RECV, r.opcode());
+    assertEquals(WcFlags.WITH_INVALIDATE, r.wcFlags() & WcFlags.WITH_INVALIDATE);
+    assertEquals(key, r.invalidatedRkey());
+    assertEquals(40, r.byteLen());
+    assertOk(pollOne(req.cq));
+    assertFalse(mr.isValid());
+
+    // A bad key: a USER region's, which cannot be invalidated.
+    req.qp.postSend(SendWr.sendWithInv(2, SendFlags.SIGNALED, resp.mr.lkey(), Sge.of(req.mr, 0, 8)));
+    WorkCompletion bad = pollOne(resp.cq);
+    assertEquals(51, bad.wrId());
+    assertEquals(WcStatus.REM_INV_REQ_ERR, bad.status(), () -> "receive " + bad);
+    awaitState(resp.qp, QpState.ERR);
+    WorkCompletion sent = pollOne(req.cq);
+    assertEquals(2, sent.wrId());
+    assertOk(sent);
+    assertEquals(QpState.RTS, req.qp.state(), "UC: the requester knows nothing of the failure");
+    assertTrue(resp.mr.isValid());
+  }
+}
