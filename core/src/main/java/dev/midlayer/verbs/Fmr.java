@@ -19,6 +19,10 @@ import org.apache.pekko.Done;
  * device's {@code maxMapPerFmr}) are allowed between unmaps, and {@link #unmap} also moves the FMR to a
  * fresh key slot when the device has one free.
  *
+ * <p>The midlayer keeps the memory keys and translations of every device itself ({@link KeyTable},
+ * {@link MrMapping}), so FMRs need no driver op: the seed's non-sleeping {@code map_phys_fmr} is this
+ * class's lock-free {@link #mapPhys}.
+ *
  * <p>Threading: {@link #mapPhys} and the getters <b>never block and may be called from any thread and any
  * context, completion and event handlers included</b>. {@link ProtectionDomain#allocFmr}, {@link #unmap}
  * and {@link #dealloc} <b>may sleep</b> (they run on the device actor; from a handler they throw

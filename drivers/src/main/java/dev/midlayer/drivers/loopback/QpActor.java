@@ -723,17 +723,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
             dstMaps != null ? dstMaps : new MrMapping[] {dstMap}, 0);
       }
     }
-    int invalidated = 0;
-    if (wr.opcode() == WrOpcode.SEND_WITH_INV) {
-      // IETH: invalidate the responder's key once the data is in; a failure is class J (REM_INV_REQ_ERR).
-      if (LocalOps.invalidate(keys, qp.pd(), wr.invalidateRkey()) != null) {
-        retireRecv();
-        completeRecvError(recv, WcStatus.REM_INV_REQ_ERR);
-        enterError();
-        return NakKind.INVALID_REQUEST;
-      }
-      invalidated = wr.invalidateRkey();
+    if (!invalidateFor(wr, recv)) {
+      return NakKind.INVALID_REQUEST;
     }
+    int invalidated = wr.opcode() == WrOpcode.SEND_WITH_INV ? wr.invalidateRkey() : 0;
     // Free the slot before the completion is visible: a consumer re-posts as soon as it polls it.
     retireRecv();
     pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0, invalidated);
@@ -772,19 +765,26 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       flags |= WcFlags.GRH;
     }
     SgCopy.copy(p.data(), null, null, length, recv.sgList(), dst, grh);
-    int invalidated = 0;
-    if (wr.opcode() == WrOpcode.SEND_WITH_INV) {
-      // UC: the receive completes with the error and the QP fails, as on RC, but nothing is sent back.
-      if (LocalOps.invalidate(keys, qp.pd(), wr.invalidateRkey()) != null) {
-        retireRecv();
-        completeRecvError(recv, WcStatus.REM_INV_REQ_ERR);
-        enterError();
-        return;
-      }
-      invalidated = wr.invalidateRkey();
+    if (!invalidateFor(wr, recv)) {
+      return; // UC: nothing is sent back
     }
+    int invalidated = wr.opcode() == WrOpcode.SEND_WITH_INV ? wr.invalidateRkey() : 0;
     retireRecv();
     pushRecv(recv, wr, (int) length, p.srcQp(), p.slid(), flags, invalidated);
+  }
+
+  /**
+   * SEND_WITH_INV (IETH): invalidates the responder's key once the data is in. A failure is class J: the
+   * receive completes with REM_INV_REQ_ERR and the QP goes to ERR; returns false then. Other opcodes: true.
+   */
+  private boolean invalidateFor(SendWr wr, RecvWr recv) {
+    if (wr.opcode() != WrOpcode.SEND_WITH_INV || LocalOps.invalidate(keys, qp.pd(), wr.invalidateRkey()) == null) {
+      return true;
+    }
+    retireRecv();
+    completeRecvError(recv, WcStatus.REM_INV_REQ_ERR);
+    enterError();
+    return false;
   }
 
   /** A GRH as it would arrive: version 6, traffic class, payload length, next header 0x1B, hop limit, SGID, DGID. */

@@ -37,7 +37,9 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
 
   @Option(names = "--warmup", defaultValue = "-1",
       description = "WRs of the message size run first, the same way, and not measured, after --jit-warmup "
-          + "(default: 1 GiB / size, at least 5000 and at most 1000000; with -a at most the size's iterations).")
+          + "(default: 8 GiB / size, at least 1000 and at most 1000000; with -a at most the size's iterations). "
+          + "Large messages need this much: the JIT recompiles the data path once it sees them, and with less the "
+          + "measured run still contains that transition.")
   long warmup;
 
   @Option(names = "--jit-warmup", defaultValue = "500000",
@@ -90,7 +92,7 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
       }
       for (int size : sizes) {
         long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.BW_BUDGET, OneSidedSizes.BW_FLOOR);
-        long w = warmup >= 0 ? warmup : Math.max(5000, Math.min(1_000_000, (1L << 30) / size));
+        long w = warmup >= 0 ? warmup : Math.max(1000, Math.min(1_000_000, (8L << 30) / size));
         if (all) {
           w = Math.min(w, n);
         }
