@@ -22,6 +22,7 @@ import dev.midlayer.verbs.QpConnect;
 import dev.midlayer.verbs.QpState;
 import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.RecvWr;
+import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
 import dev.midlayer.verbs.WcStatus;
@@ -148,6 +149,25 @@ class DpErrorTest {
     assertOk(r);
     assertEquals(32, r.byteLen());
     DpFixture.assertBytes(read(a.mr, 0, 32), b.mr, 0, "payload after the RNR waits");
+  }
+
+  @Test
+  @DisplayName("deregistering an MR that an outstanding SEND reads from is allowed; that SEND then completes "
+      + "LOC_PROT_ERR (not lost, never reading freed memory), the requester goes to ERR, the responder keeps its receive")
+  void deregisterWhileInUse() throws Exception {
+    QpConnect.Params p = QpConnect.Params.defaults().withRetries(24, 7, 7, 1);
+    DpFixture.connect(a, b, p, p);
+    MemoryRegion src = await(a.pd.registerMr(java.nio.ByteBuffer.allocateDirect(256), AccessFlags.LOCAL_WRITE));
+    // No receive yet: the SEND waits in RNR retries (rnr_retry 7 = forever) with its source still registered.
+    a.qp.postSend(SendWr.send(1, SendFlags.SIGNALED, Sge.of(src, 0, 64)));
+    await(src.deregister());
+    b.qp.postRecv(RecvWr.of(9, Sge.of(b.mr, 0, 64)));
+    WorkCompletion wc = pollOne(a.cq);
+    assertEquals(1, wc.wrId());
+    assertEquals(WcStatus.LOC_PROT_ERR, wc.status());
+    awaitState(a.qp, QpState.ERR);
+    assertEquals(QpState.RTS, b.qp.state(), "a requester's local error is not the responder's");
+    assertCqEmpty(b.cq);
   }
 
   /** Local SGE faults at the requester. */
