@@ -1,0 +1,96 @@
+package dev.midlayer.ulp.fetch;
+
+import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.cq.PollContext;
+import dev.midlayer.device.Device;
+import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.ProtectionDomain;
+import dev.midlayer.verbs.QpCap;
+import dev.midlayer.verbs.QpConnect;
+import dev.midlayer.verbs.QpInitAttr;
+import dev.midlayer.verbs.QpType;
+import dev.midlayer.verbs.QueuePair;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What both sides of the fetch protocol own on one device: a PD, a CQ polled by its actor, and an RC QP
+ * that signals only the work requests that ask for it. The set-up and {@link #close()} <b>may sleep</b>:
+ * call them from a client's {@code add}/{@code remove} or a plain thread, never from a callback.
+ */
+public abstract class FetchEndpoint implements AutoCloseable {
+  /** A request: request id, store offset, target iova, length, rkey (32 bytes, big-endian). */
+  static final int REQUEST_BYTES = 32;
+  /** A response: request id, status, length (16 bytes, big-endian). */
+  static final int RESPONSE_BYTES = 16;
+  static final int STATUS_OK = 0;
+  static final int STATUS_OUT_OF_RANGE = 1;
+  private static final long TIMEOUT_SECONDS = 10;
+
+  protected final Device device;
+  protected final ProtectionDomain pd;
+  protected final CompletionQueue cq;
+  protected final QueuePair qp;
+
+  /** May sleep. {@code depth} requests may be outstanding; each needs up to 3 send WRs (REG_MR, SEND, LOCAL_INV). */
+  protected FetchEndpoint(Device device, int depth) {
+    this.device = device;
+    this.pd = await(device.allocPd());
+    this.cq = await(device.allocCq(8 * depth, PollContext.ACTOR));
+    // Not every WR signaled: REG_MR and RDMA WRITE complete silently, the SEND after them is signaled.
+    this.qp = await(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, new QpCap(3 * depth, depth, 1, 1, 0), false,
+        null, null)));
+  }
+
+  /** This side's QP number, to hand to the peer out of band (what a connection manager would carry). */
+  public int qpNum() {
+    return qp.qpNum();
+  }
+
+  /** This side's LID on port 1. */
+  public int lid() {
+    return device.cachedPort(1).lid();
+  }
+
+  /**
+   * Connects the QP to the peer's ({@code RESET} to {@code RTS}), accepting remote writes. May sleep.
+   *
+   * @param sqPsn this side's first PSN; the peer passes it as its {@code peerPsn}
+   */
+  public void connect(int peerLid, int peerQpNum, int sqPsn, int peerPsn) {
+    await(QpConnect.connect(qp, AhAttr.ofLid(1, peerLid), peerQpNum, sqPsn, peerPsn, QpConnect.Params.defaults()));
+  }
+
+  /** Registers a new direct buffer of {@code bytes} for local access. May sleep. */
+  protected MemoryRegion localBuffer(int bytes) {
+    return await(pd.registerMr(ByteBuffer.allocateDirect(bytes), AccessFlags.LOCAL_WRITE));
+  }
+
+  /** Destroys the QP and the CQ, then the rest of the subclass's resources, then the PD. May sleep. */
+  @Override
+  public void close() {
+    await(qp.destroy());
+    await(cq.destroy());
+    closeResources();
+    await(pd.dealloc());
+  }
+
+  /** Frees the subclass's memory regions (the QP and CQ are gone). May sleep. */
+  protected abstract void closeResources();
+
+  static <T> T await(CompletionStage<T> stage) {
+    try {
+      return stage.toCompletableFuture().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new FetchException("set-up failed: " + e.getCause().getMessage(), e.getCause());
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new FetchException("set-up timed out after " + TIMEOUT_SECONDS + " s", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FetchException("interrupted during set-up", e);
+    }
+  }
+}

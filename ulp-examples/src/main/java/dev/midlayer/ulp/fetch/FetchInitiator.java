@@ -1,0 +1,264 @@
+package dev.midlayer.ulp.fetch;
+
+import dev.midlayer.cq.Cqe;
+import dev.midlayer.device.Device;
+import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.Page;
+import dev.midlayer.verbs.PostException;
+import dev.midlayer.verbs.RecvWr;
+import dev.midlayer.verbs.SendFlags;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.Sge;
+import dev.midlayer.verbs.WcFlags;
+import dev.midlayer.verbs.WcStatus;
+import dev.midlayer.verbs.WorkCompletion;
+import dev.midlayer.verbs.WrOpcode;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The asking side of the fetch protocol. {@link #fetch} takes a free slot (a fast-registration region
+ * over {@code pagesPerSlot} pages of a page pool), gives the region a new key, maps its pages, and posts a
+ * REG_MR chained before the request SEND that carries the key and iova. The target writes the bytes and
+ * answers with SEND_WITH_INV: the region is FREE again when the answer's receive completes, so the slot is
+ * reused at once. If the answer came without the invalidation (the target refused the range), the slot
+ * posts its own LOCAL_INV first.
+ *
+ * <p>Requests beyond the free slots wait in a queue and start as slots come back. {@link #fetch} never
+ * blocks and may be called from any thread, completion callbacks included; the futures complete on the
+ * CQ's actor.
+ */
+public final class FetchInitiator extends FetchEndpoint {
+  private static final Logger log = LoggerFactory.getLogger(FetchInitiator.class);
+  private static final int ACCESS = AccessFlags.LOCAL_WRITE | AccessFlags.REMOTE_WRITE;
+
+  private final int pagesPerSlot;
+  private final MemoryRegion pool;
+  private final MemoryRegion requests;
+  private final MemoryRegion responses;
+  private final Slot[] slots;
+  private final RecvWr[] receives;
+  private final ConcurrentLinkedQueue<Slot> free = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Pending> pending = new ConcurrentLinkedQueue<>();
+  private final AtomicLong invalidatedByTarget = new AtomicLong();
+
+  private record Pending(long offset, int length, CompletableFuture<byte[]> result) {}
+
+  /** One request's resources: its region, its pages, its request buffer. Owned by one request at a time. */
+  private final class Slot {
+    final int index;
+    final MemoryRegion region;
+    final List<Page> pages;
+    final long iova;
+    /** REG_MR (unsignaled: completes only on an error) and the request SEND (signaled, so the SQ drains). */
+    final Cqe sent = (cq, wc) -> {
+      if (!wc.ok()) {
+        failSlot(this, wc);
+      }
+    };
+    final Cqe localInvalidated = (cq, wc) -> onLocalInvalidate(this, wc);
+    int key8;
+    int key;
+    int length;
+    volatile CompletableFuture<byte[]> result;
+
+    Slot(int index, MemoryRegion region, List<Page> pages) {
+      this.index = index;
+      this.region = region;
+      this.pages = pages;
+      this.iova = (long) (index + 1) << 32; // any address will do: the target only ever sees it with the key
+    }
+  }
+
+  /**
+   * Sets up on {@code device}: {@code depth} slots of {@code pagesPerSlot} pages each (so a fetch is at most
+   * {@code pagesPerSlot * Page.SIZE} bytes). <b>May sleep.</b> Call {@link #connect} next.
+   */
+  public FetchInitiator(Device device, int depth, int pagesPerSlot) {
+    super(device, depth);
+    this.pagesPerSlot = pagesPerSlot;
+    this.pool = localBuffer(depth * pagesPerSlot * Page.SIZE); // the pages, registered once
+    this.requests = localBuffer(depth * REQUEST_BYTES);
+    this.responses = localBuffer(depth * RESPONSE_BYTES);
+    this.slots = new Slot[depth];
+    this.receives = new RecvWr[depth];
+    for (int i = 0; i < depth; i++) {
+      List<Page> pages = new ArrayList<>(pagesPerSlot);
+      for (int p = 0; p < pagesPerSlot; p++) {
+        pages.add(pool.page(i * pagesPerSlot + p));
+      }
+      slots[i] = new Slot(i, await(pd.allocMr(pagesPerSlot)), pages);
+      free.add(slots[i]);
+      int k = i;
+      receives[i] = RecvWr.of((cq, wc) -> onResponse(k, wc), Sge.of(responses, (long) i * RESPONSE_BYTES,
+          RESPONSE_BYTES));
+    }
+  }
+
+  /** Connects, then posts every receive. May sleep. */
+  @Override
+  public void connect(int peerLid, int peerQpNum, int sqPsn, int peerPsn) {
+    super.connect(peerLid, peerQpNum, sqPsn, peerPsn);
+    for (RecvWr r : receives) {
+      qp.postRecv(r);
+    }
+  }
+
+  /** The largest fetch: the pages of one slot. */
+  public int maxLength() {
+    return pagesPerSlot * Page.SIZE;
+  }
+
+  /** How many answers came with the target's invalidation of the slot's key (no LOCAL_INV needed). */
+  public long invalidatedByTarget() {
+    return invalidatedByTarget.get();
+  }
+
+  /**
+   * Fetches {@code length} bytes of the target's store from {@code offset}. <b>Never blocks; any thread and
+   * any context.</b>
+   *
+   * @return the bytes; fails with {@link FetchException} if the target refused the range or the
+   *     connection failed
+   * @throws IllegalArgumentException if {@code length} is not 1 to {@link #maxLength()}
+   */
+  public CompletionStage<byte[]> fetch(long offset, int length) {
+    if (length < 1 || length > maxLength()) {
+      throw new IllegalArgumentException("length " + length + " is not 1.." + maxLength());
+    }
+    CompletableFuture<byte[]> result = new CompletableFuture<>();
+    pending.add(new Pending(offset, length, result));
+    startWaiting();
+    return result;
+  }
+
+  /**
+   * Starts waiting requests while slots are free. Everyone who adds a request or frees a slot calls it
+   * after doing so, and it looks at both queues after that, so no request waits while a slot is free.
+   */
+  private void startWaiting() {
+    while (pending.peek() != null) {
+      Slot slot = free.poll();
+      if (slot == null) {
+        return;
+      }
+      Pending p = pending.poll();
+      if (p == null) {
+        free.add(slot);
+        continue;
+      }
+      start(slot, p);
+    }
+  }
+
+  private void start(Slot slot, Pending p) {
+    slot.result = p.result();
+    slot.length = p.length();
+    // A new key for every use: a key handed to the target before stops working once this REG_MR runs.
+    slot.key = slot.region.updateFastRegKey(++slot.key8);
+    slot.region.mapPages(slot.pages, slot.iova, p.length());
+    int at = slot.index * REQUEST_BYTES;
+    requests.buffer().putLong(at, slot.index).putLong(at + 8, p.offset()).putLong(at + 16, slot.iova)
+        .putInt(at + 24, p.length()).putInt(at + 28, slot.key);
+    try {
+      qp.postSend(List.of(
+          SendWr.builder(WrOpcode.REG_MR).wrId(slot.index).cqe(slot.sent).reg(slot.region, slot.key, ACCESS).build(),
+          SendWr.builder(WrOpcode.SEND).wrId(slot.index).cqe(slot.sent).flags(SendFlags.SIGNALED)
+              .sge(Sge.of(requests, at, REQUEST_BYTES)).build()));
+    } catch (PostException e) {
+      // Nothing of this request is on the queue past the bad WR's index; the QP is unusable or full.
+      slot.result.completeExceptionally(new FetchException("cannot post the request: " + e.getMessage(), e));
+      slot.result = null;
+    }
+  }
+
+  /** The answer to slot {@code wrId} arrived in receive buffer {@code k}. CQ actor. */
+  private void onResponse(int k, WorkCompletion wc) {
+    if (!wc.ok()) {
+      if (wc.status() != WcStatus.WR_FLUSH_ERR) {
+        log.warn("fetch initiator QP {}: response receive failed: {}", qp.qpNum(), wc.status());
+      }
+      return;
+    }
+    ByteBuffer in = responses.buffer();
+    int at = k * RESPONSE_BYTES;
+    Slot slot = slots[(int) in.getLong(at)];
+    int status = in.getInt(at + 8);
+    qp.postRecv(receives[k]); // the buffer is read: it may take the next answer
+    boolean invalidated = (wc.wcFlags() & WcFlags.WITH_INVALIDATE) != 0 && wc.invalidatedRkey() == slot.key;
+    if (invalidated) {
+      invalidatedByTarget.incrementAndGet();
+    }
+    CompletableFuture<byte[]> result = slot.result;
+    if (status == STATUS_OK) {
+      byte[] data = new byte[slot.length];
+      pool.buffer().get(slot.index * pagesPerSlot * Page.SIZE, data); // the slot's pages are contiguous in the pool
+      result.complete(data);
+    } else {
+      result.completeExceptionally(new FetchException("the target refused the range (status " + status + ")"));
+    }
+    slot.result = null;
+    if (invalidated) {
+      release(slot);
+    } else {
+      qp.postSend(SendWr.builder(WrOpcode.LOCAL_INV).wrId(slot.index)
+          .cqe(slot.localInvalidated).flags(SendFlags.SIGNALED).invalidateRkey(slot.key).build());
+    }
+  }
+
+  private void onLocalInvalidate(Slot slot, WorkCompletion wc) {
+    if (wc.ok()) {
+      release(slot);
+    } else {
+      log.warn("fetch initiator QP {}: LOCAL_INV of slot {} failed: {}", qp.qpNum(), slot.index, wc.status());
+    }
+  }
+
+  /** A REG_MR or request SEND failed. CQ actor. */
+  private void failSlot(Slot slot, WorkCompletion wc) {
+    CompletableFuture<byte[]> result = slot.result;
+    if (result != null) {
+      slot.result = null;
+      result.completeExceptionally(new FetchException("request " + slot.index + " failed: " + wc.status()));
+    }
+  }
+
+  private void release(Slot slot) {
+    free.add(slot);
+    startWaiting();
+  }
+
+  /** Fails every request still waiting or in flight, then frees everything. May sleep. */
+  @Override
+  public void close() {
+    super.close();
+    FetchException closed = new FetchException("the fetch initiator was closed");
+    for (Slot s : slots) {
+      CompletableFuture<byte[]> r = s.result;
+      if (r != null) {
+        r.completeExceptionally(closed);
+      }
+    }
+    for (Pending p; (p = pending.poll()) != null; ) {
+      p.result().completeExceptionally(closed);
+    }
+  }
+
+  @Override
+  protected void closeResources() {
+    for (Slot s : slots) {
+      await(s.region.deregister());
+    }
+    await(pool.deregister());
+    await(requests.deregister());
+    await(responses.deregister());
+  }
+}
