@@ -47,6 +47,8 @@ public final class MemoryRegion implements DeviceResource {
   private volatile int softKey;
   /** MEM_REG: the page list of the last mapPages, taken by the next REG_MR posted. */
   private volatile MrMapping staged;
+  /** The mapping before deregistration, so that the getters still answer afterwards. */
+  private volatile MrMapping last;
 
   private MemoryRegion(ProtectionDomain pd, MrType type, ByteBuffer buffer, long userIova, int maxPages) {
     this.pd = pd;
@@ -154,8 +156,6 @@ public final class MemoryRegion implements DeviceResource {
     }
     return softKey;
   }
-
-  private volatile MrMapping last; // USER: the mapping before deregistration, for the getters
 
   private MrMapping mappingOrLast() {
     MrMapping m = mapping.get();
