@@ -59,12 +59,22 @@ public final class KeyTable {
   /**
    * Frees the slot of {@code key} for reuse. Device actor only. The slot's next key continues after
    * {@code key} (an FMR may have moved it on), so none of its recent keys repeats.
+   *
+   * @param consumerVariants true if the consumer chose the low 8 bits of the keys this slot had (a
+   *     fast-registration region, {@code updateFastRegKey}): any variant of the key's index may have been
+   *     handed out, so the slot goes on with the next index
    */
-  void release(int key) {
+  void release(int key, boolean consumerVariants) {
     int slot = slotOf(key);
     slots.set(slot, null);
-    generations[slot] = generationOf(key);
+    int gen = generationOf(key);
+    generations[slot] = consumerVariants ? ((gen >>> 8) << 8 | 0xff) % generationsOf(slot) : gen;
     free.add(slot);
+  }
+
+  /** {@link #release(int, boolean)} of a key the table chose. */
+  void release(int key) {
+    release(key, false);
   }
 
   /**

@@ -376,7 +376,7 @@ public final class MemoryRegion implements DeviceResource {
     MrMapping m = mapping.getAndSet(null);
     if (m != null) {
       last = m;
-      DeviceVerbs.of(pd.device()).keys().release(m.lkey());
+      DeviceVerbs.of(pd.device()).keys().release(m.lkey(), type == MrType.MEM_REG);
       pd.release();
     }
   }

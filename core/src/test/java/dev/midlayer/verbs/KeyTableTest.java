@@ -55,6 +55,19 @@ class KeyTableTest {
   }
 
   @Test
+  @DisplayName("a slot whose variants the consumer chose (fast registration) goes on with the next index: none "
+      + "of the 256 keys of its index comes back")
+  void consumerVariantsMoveToTheNextIndex() {
+    KeyTable keys = new KeyTable(16);
+    int k = keys.allocate();
+    int index = KeyTable.index(k);
+    keys.release((k & ~0xff) | ((k - 1) & 0xff), true); // the last key registered was a variant below the first
+    int next = keys.allocate();
+    assertEquals(keys.slotOf(k), keys.slotOf(next), "the same slot");
+    assertNotEquals(index, KeyTable.index(next), "a new index: no variant of the old one");
+  }
+
+  @Test
   @DisplayName("unknown, zero and out-of-table keys never resolve; an empty table allocates nothing")
   void strayKeys() {
     KeyTable keys = new KeyTable(8);
