@@ -297,10 +297,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       return false;
     }
     sq.retire(1);
-    if (qp.signaled(wr)) {
-      push(qp.sendCq(), success(wr, wr.opcode().completion(), 0, 0, 0, 0, 0), false, true);
-    }
-    return true;
+    // A CQ that overflowed failed the QP: stop taking WRs.
+    return !qp.signaled(wr) || push(qp.sendCq(), success(wr, wr.opcode().completion(), 0, 0, 0, 0, 0), false, true);
   }
 
   private Object nextToSend() {
@@ -445,7 +443,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (inflight.isEmpty()) {
       reportDrainedIfSqd();
     }
-    if (blockedOnAcks && qp.state() == QpState.RTS) {
+    if (blockedOnAcks) {
+      // Cleared in any state: outside RTS drainSq waits, and the move back to RTS resumes the held WR.
       blockedOnAcks = false;
       return drainSq();
     }

@@ -588,4 +588,63 @@ class FastRegTest {
     assertCqEmpty(resp.cq);
     assertNotEquals(QpState.ERR, req.qp.state());
   }
+
+  @Test
+  @DisplayName("a LOCAL_INV held back behind an in-flight SEND whose ACK arrives in SQD runs once the QP is back "
+      + "in RTS (no completion is lost)")
+  void localInvHeldAcrossSqd() throws Exception {
+    DpFixture.Side[] p = pair(f, QpType.RC);
+    DpFixture.Side a = p[0];
+    DpFixture.Side b = p[1];
+    MemoryRegion pool = pool(a.pd, 8);
+    MemoryRegion mr = fastReg(a, pool, new int[] {0}, 0x1000, 4096, RWR);
+    // b has no receive yet: the SEND stays in flight (RNR retries forever), the LOCAL_INV waits behind it.
+    a.qp.postSend(List.of(SendWr.send(1, SendFlags.SIGNALED, Sge.of(a.mr, 0, 8)),
+        SendWr.localInv(2, SendFlags.SIGNALED, mr.rkey())));
+    // The QP's actor took both: the SEND is in flight and the LOCAL_INV is held back behind it.
+    DpFixture.awaitTrue("the send queue taken", () -> a.qp.sendQueue().isEmpty());
+    await(a.qp.modify(dev.midlayer.verbs.QpAttr.builder().qpState(QpState.SQD).build(),
+        dev.midlayer.verbs.QpAttrMask.STATE));
+    b.qp.postRecv(RecvWr.of(10, Sge.of(b.mr, 0, 64)));
+    WorkCompletion send = pollOne(a.cq); // its ACK arrives while the QP is in SQD
+    assertEquals(1, send.wrId());
+    assertOk(send);
+    await(a.qp.modify(dev.midlayer.verbs.QpAttr.builder().qpState(QpState.RTS).build(),
+        dev.midlayer.verbs.QpAttrMask.STATE));
+    WorkCompletion inv = pollOne(a.cq);
+    assertEquals(2, inv.wrId());
+    assertOk(inv);
+    assertEquals(WcOpcode.LOCAL_INV, inv.opcode());
+    assertFalse(mr.isValid());
+  }
+
+  @Test
+  @DisplayName("after a fast-reg region used all 256 variants of its key and was deregistered, none of its keys "
+      + "comes back with the next region in that slot (a stale rkey cannot write into it)")
+  void consumerVariantsNeverComeBack() throws Exception {
+    Pair p = OneSidedFixture.pair(f);
+    MemoryRegion pool = pool(p.resp.pd, 8);
+    MemoryRegion mr = await(p.resp.pd.allocMr(4));
+    int key0 = mr.rkey();
+    java.util.Set<Integer> used = new java.util.HashSet<>();
+    mr.mapPages(pages(pool, 1), 0x4000, 4096);
+    regMr(p.resp, mr, key0, RWR, 1);
+    used.add(key0);
+    int k = key0;
+    for (int i = 1; i <= 255; i++) {
+      p.resp.qp.postSend(SendWr.localInv(2, SendFlags.SIGNALED, k));
+      assertOk(pollOne(p.resp.cq));
+      k = mr.updateFastRegKey(key0 + i);
+      used.add(k);
+      mr.mapPages(pages(pool, 1), 0x4000, 4096);
+      regMr(p.resp, mr, k, RWR, 1);
+    }
+    await(mr.deregister());
+    ByteBuffer victim = ByteBuffer.allocateDirect(1 << 16);
+    MemoryRegion user = await(p.resp.pd.registerMr(victim, AccessFlags.LOCAL_WRITE | AccessFlags.REMOTE_WRITE));
+    assertFalse(used.contains(user.rkey()), String.format("the new region's key 0x%08x is a stale one", user.rkey()));
+    fill(p.req.mr, 0, 64, 9);
+    assertEquals(WcStatus.REM_ACCESS_ERR, write(p.req, 0, 64, user.iova(), key0).status(), "stale key0");
+    assertEquals(0, victim.get(0), "nothing written");
+  }
 }
