@@ -162,7 +162,8 @@ public final class Fmr implements DeviceResource {
       }
       // Concurrent maps may still swap in; the loop retries until the unmapped state is in.
       for (; ; cur = region.mapping()) {
-        MrMapping next = fresh >= 0 ? MrMapping.free(region, fresh, 0) : MrMapping.free(region, cur.lkey(), cur.maps);
+        // Without a free slot the FMR stays in its own: its keys go on through the slot's generations.
+        MrMapping next = MrMapping.free(region, fresh >= 0 ? fresh : cur.lkey(), 0);
         if (region.swapMapping(cur, next)) {
           break;
         }

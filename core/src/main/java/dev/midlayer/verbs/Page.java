@@ -15,6 +15,12 @@ import java.nio.ByteBuffer;
  * pool does not take pages away from mappings already made, and a ULP must not reuse a page while a
  * mapping of it is VALID.
  *
+ * <p>Invalidating a key (deregister, LOCAL_INV, SEND_WITH_INV, an FMR remap or unmap) stops every access
+ * that resolves the key afterwards. An access that resolved it before, on another QP, may still be
+ * copying, as a DMA already in flight would: reuse a page only once the peer's operations on it are known
+ * to be done, which is what the usual protocols give (the peer's SEND_WITH_INV comes after its RDMA WRITE
+ * on the same QP; a local operation's completion comes after the transfers of earlier work requests).
+ *
  * <p>Immutable; any thread.
  */
 public final class Page {

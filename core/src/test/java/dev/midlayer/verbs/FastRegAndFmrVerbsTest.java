@@ -583,6 +583,30 @@ class FastRegAndFmrVerbsTest {
   }
 
   @Test
+  @DisplayName("unmap on a device with no free key slot keeps the FMR in its slot, resets its map count, and "
+      + "its keys go on without repeating")
+  void unmapWithoutAFreeSlot() {
+    Device d = registerWith(b -> b.maxMr(2).maxMapPerFmr(3));
+    ProtectionDomain pd = await(d.allocPd());
+    MemoryRegion pool = pool(pd, 1); // slot 1; the FMR takes slot 2, the last one
+    Fmr fmr = await(pd.allocFmr(LW, 1));
+    int slot = keys(d).slotOf(fmr.lkey());
+    List<Integer> all = new ArrayList<>();
+    for (int cycle = 0; cycle < 100; cycle++) { // 300 maps: past a variant wrap of the slot
+      for (int i = 0; i < 3; i++) {
+        int k = fmr.mapPhys(pages(pool, 0), 0x1000);
+        assertFalse(all.contains(k), "cycle " + cycle + " map " + i + ": key repeated");
+        all.add(k);
+      }
+      await(fmr.unmap());
+      assertEquals(slot, keys(d).slotOf(fmr.lkey()), "no free slot to move to");
+      for (int k : all.subList(all.size() - 3, all.size())) {
+        assertNull(keys(d).resolve(k));
+      }
+    }
+  }
+
+  @Test
   @DisplayName("mapPhys concurrency: 8 threads x 30 maps on one FMR: all 240 keys distinct, and afterwards only "
       + "the FMR's current lkey resolves")
   void concurrentMapsGiveDistinctKeys() throws Exception {
