@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
 public abstract class FetchEndpoint implements AutoCloseable {
   /** A request: request id, store offset, target iova, length, rkey (32 bytes, big-endian). */
   static final int REQUEST_BYTES = 32;
-  /** A response: request id, status, length (16 bytes, big-endian). */
+  /** A response: request id, the request's key, status, length (16 bytes, big-endian). */
   static final int RESPONSE_BYTES = 16;
   static final int STATUS_OK = 0;
   static final int STATUS_OUT_OF_RANGE = 1;

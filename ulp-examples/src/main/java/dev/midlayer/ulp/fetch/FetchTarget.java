@@ -83,8 +83,9 @@ public final class FetchTarget extends FetchEndpoint {
     int rkey = in.getInt(at + 28);
     boolean inRange = length >= 1 && offset >= 0 && offset <= store.length() - length;
     int out = k * RESPONSE_BYTES;
-    responses.buffer().putLong(out, id).putInt(out + 8, inRange ? STATUS_OK : STATUS_OUT_OF_RANGE)
-        .putInt(out + 12, length);
+    // The key goes back too: the initiator matches the answer against the request it has in flight.
+    responses.buffer().putInt(out, (int) id).putInt(out + 4, rkey)
+        .putInt(out + 8, inRange ? STATUS_OK : STATUS_OUT_OF_RANGE).putInt(out + 12, length);
     Sge response = Sge.of(responses, out, RESPONSE_BYTES);
     try {
       if (inRange) {

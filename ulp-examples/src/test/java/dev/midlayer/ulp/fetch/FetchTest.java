@@ -28,6 +28,7 @@ class FetchTest {
   private FetchTarget target;
   private FetchInitiator initiator;
   private byte[] store;
+  private LoopbackDevice targetDevice;
 
   @BeforeEach
   void start() throws Exception {
@@ -35,6 +36,7 @@ class FetchTest {
     LoopbackFabric fabric = LoopbackFabric.create(testKit.system());
     LoopbackDevice a = fabric.addDevice("lo%d", 1).toCompletableFuture().get(10, TimeUnit.SECONDS);
     LoopbackDevice b = fabric.addDevice("lo%d", 1).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    targetDevice = b;
     store = new byte[STORE];
     new Random(7).nextBytes(store);
     ByteBuffer storeBytes = ByteBuffer.allocateDirect(STORE).put(store).flip();
@@ -97,5 +99,35 @@ class FetchTest {
     assertEquals(10, initiator.invalidatedByTarget());
     assertThrows(IllegalArgumentException.class, () -> initiator.fetch(0, 0));
     assertThrows(IllegalArgumentException.class, () -> initiator.fetch(0, initiator.maxLength() + 1));
+  }
+
+  @Test
+  @DisplayName("when the connection fails (the target's link goes down: RETRY_EXC_ERR), the fetches in flight "
+      + "and every later one fail with FetchException instead of hanging")
+  void aFailedConnectionFailsEveryFetch() throws Exception {
+    assertArrayEquals(Arrays.copyOfRange(store, 0, 10),
+        initiator.fetch(0, 10).toCompletableFuture().get(10, TimeUnit.SECONDS));
+    targetDevice.linkDown(1);
+    List<CompletableFuture<byte[]>> inFlight = new ArrayList<>();
+    for (int i = 0; i < 20; i++) { // more than the slots: some wait in the queue
+      inFlight.add(initiator.fetch(100 * i, 100).toCompletableFuture());
+    }
+    for (CompletableFuture<byte[]> f : inFlight) {
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+      assertInstanceOf(FetchException.class, e.getCause());
+    }
+    ExecutionException later = assertThrows(ExecutionException.class,
+        () -> initiator.fetch(0, 10).toCompletableFuture().get(10, TimeUnit.SECONDS));
+    assertInstanceOf(FetchException.class, later.getCause());
+  }
+
+  @Test
+  @DisplayName("after close, fetch fails at once with FetchException")
+  void fetchAfterClose() throws Exception {
+    initiator.close();
+    ExecutionException e = assertThrows(ExecutionException.class,
+        () -> initiator.fetch(0, 10).toCompletableFuture().get(10, TimeUnit.SECONDS));
+    assertInstanceOf(FetchException.class, e.getCause());
+    initiator = new FetchInitiator(targetDevice.device(), 1, 1); // for stop(): something to close
   }
 }
