@@ -28,7 +28,9 @@ import org.apache.pekko.Done;
  *       {@link #mapPages} (the page list), then post a {@link WrOpcode#REG_MR}
  *       ({@link SendWr.Builder#reg}) which makes it VALID with the key and rights of the request; a
  *       {@link WrOpcode#LOCAL_INV} or a peer's {@link WrOpcode#SEND_WITH_INV} of its key makes it FREE again.
- *       A REG_MR on a VALID region completes with {@link WcStatus#LOC_QP_OP_ERR}.
+ *       A REG_MR that cannot execute completes with {@link WcStatus#LOC_QP_OP_ERR} and moves the QP to
+ *       ERR, as in rxe: the region is VALID already, is not a MEM_REG region, is of another PD than the
+ *       QP, had no page list when the REG_MR was posted, or the key's upper 24 bits are not the region's.
  * </ul>
  *
  * <p>Threading: the getters, {@link #buffer()}, {@link #page(int)}, {@link #mapPages} and
@@ -294,12 +296,22 @@ public final class MemoryRegion implements DeviceResource {
   }
 
   /**
-   * Internal API for drivers, executing a REG_MR ({@code rxe_reg_fast_mr}): makes the region VALID with
-   * {@code key}, {@code access} and the page list {@code pages}.
+   * Internal API for drivers, executing a REG_MR posted on a QP of {@code qpPd} ({@code rxe_reg_fast_mr}):
+   * makes the region VALID with {@code key}, {@code access} and the page list {@code pages} (the snapshot
+   * the post took, null if there was none).
    *
    * @return null on success, or why it failed (the WR then completes with LOC_QP_OP_ERR)
    */
-  public String fastRegister(MrMapping pages, int key, int access) {
+  public String fastRegister(MrMapping pages, int key, int access, ProtectionDomain qpPd) {
+    if (type != MrType.MEM_REG) {
+      return describe() + " is not a fast-registration region (allocMr)";
+    }
+    if (pd != qpPd) {
+      return describe() + " is of " + pd + ", the QP of " + qpPd;
+    }
+    if (pages == null) {
+      return describe() + " had no page list when the REG_MR was posted (mapPages)";
+    }
     for (MrMapping cur = mapping.get(); ; cur = mapping.get()) {
       if (cur == null) {
         return describe() + " was deregistered";
@@ -308,7 +320,7 @@ public final class MemoryRegion implements DeviceResource {
         return describe() + " is VALID: invalidate it before registering it again";
       }
       if (KeyTable.index(key) != KeyTable.index(cur.lkey())) {
-        return String.format("key 0x%08x is not a key of %s", key, describe());
+        return String.format("key 0x%08x is not a key of %s (only its low 8 bits may change)", key, describe());
       }
       if (mapping.compareAndSet(cur, pages.withKey(key, access, 0))) {
         return null;

@@ -782,7 +782,7 @@ class FastRegAndFmrVerbsTest {
     MemoryRegion mr = await(pd.allocMr(2));
     int key = mr.updateFastRegKey(mr.lkey() + 1);
     mr.mapPages(pages(pool, 1, 0), 0x3000, 2 * Page.SIZE);
-    assertNull(mr.fastRegister(mr.staged(), key, RW));
+    assertNull(mr.fastRegister(mr.staged(), key, RW, pd));
     assertTrue(mr.isValid());
     assertEquals(RW, mr.access());
     assertSame(mr, keys(d).lookup(key), "VALID: the key resolves");
@@ -796,7 +796,7 @@ class FastRegAndFmrVerbsTest {
       MemoryRegion next = await(pd.allocMr(1));
       int k = next.updateFastRegKey(next.lkey());
       next.mapPages(pages(pool, 0), 0x8000, 10);
-      assertNull(next.fastRegister(next.staged(), k, RW));
+      assertNull(next.fastRegister(next.staged(), k, RW, pd));
       assertFalse(stale.contains(k), String.format("round %d: key 0x%08x came back", round, k));
       for (int s : stale) {
         assertNull(keys(d).resolve(s), String.format("round %d: stale key 0x%08x resolves", round, s));
@@ -884,7 +884,7 @@ class FastRegAndFmrVerbsTest {
     MemoryRegion freeReg = await(pd.allocMr(2));
     MemoryRegion validReg = await(pd.allocMr(2));
     validReg.mapPages(pages(pool, 0), 0x6000, 100);
-    assertNull(validReg.fastRegister(validReg.staged(), validReg.lkey(), RW));
+    assertNull(validReg.fastRegister(validReg.staged(), validReg.lkey(), RW, validReg.pd()));
     int unmappedKey = unmapped.lkey();
     List<Page> taken = pages(pool, 0); // pages taken before: the pool itself is reclaimed too
     KeyTable keys = keys(d);

@@ -32,7 +32,7 @@ final class LocalOps {
   static String execute(Object entry, SendWr wr, KeyTable keys, ProtectionDomain pd, int qpNum) {
     String why;
     if (entry instanceof FastRegSend reg) {
-      why = wr.regMr().fastRegister(reg.pages(), wr.regKey(), wr.regAccess());
+      why = wr.regMr().fastRegister(reg.pages(), wr.regKey(), wr.regAccess(), pd);
     } else {
       why = invalidate(keys, pd, wr.invalidateRkey());
     }

@@ -458,25 +458,17 @@ class FastRegTest {
   }
 
   @Test
-  @DisplayName("post-time refusals (INVALID, badIndex 0): REG_MR with null / USER / other-PD region, wrong key slot, "
-      + "invalid access, no mapPages, an SGE, INLINE; LOCAL_INV with an SGE; SEND_WITH_INV on UD. A good post then works")
+  @DisplayName("post-time refusals (INVALID, badIndex 0): REG_MR with a null region, invalid access, an SGE, INLINE; "
+      + "LOCAL_INV with an SGE; SEND_WITH_INV on UD. A good post then works")
   void badPostsAreRefused() throws Exception {
     Pair p = OneSidedFixture.pair(f);
     MemoryRegion pool = pool(p.resp.pd, POOL_PAGES);
     MemoryRegion mr = await(p.resp.pd.allocMr(4));
     mr.mapPages(pages(pool, 0, 1), 0x1000, 2 * Page.SIZE);
-    MemoryRegion unmapped = await(p.resp.pd.allocMr(4));
-    ProtectionDomain otherPd = await(p.resp.dev.device().allocPd());
-    MemoryRegion otherMr = await(otherPd.allocMr(4));
-    otherMr.mapPages(pages(pool, 2), 0x1000, Page.SIZE);
     int k = mr.rkey();
     List<SendWr> bad = List.of(
         SendWr.regMr(1, SendFlags.SIGNALED, null, k, RWR),
-        SendWr.regMr(2, SendFlags.SIGNALED, p.target.mr, p.target.mr.lkey(), RWR),
-        SendWr.regMr(3, SendFlags.SIGNALED, otherMr, otherMr.rkey(), RWR),
-        SendWr.regMr(4, SendFlags.SIGNALED, mr, k + 0x100, RWR),
         SendWr.regMr(5, SendFlags.SIGNALED, mr, k, W | R),
-        SendWr.regMr(6, SendFlags.SIGNALED, unmapped, unmapped.rkey(), RWR),
         SendWr.builder(WrOpcode.REG_MR).wrId(7).flags(SendFlags.SIGNALED).reg(mr, k, RWR)
             .sge(Sge.of(p.resp.mr, 0, 8)).build(),
         SendWr.regMr(8, SendFlags.SIGNALED | SendFlags.INLINE, mr, k, RWR),
@@ -503,7 +495,6 @@ class FastRegTest {
     assertEquals(QpState.RTS, p.resp.qp.state());
     assertCqEmpty(p.resp.cq);
     assertFalse(mr.isValid());
-    assertFalse(otherMr.isValid());
     assertTrue(p.target.mr.isValid());
     assertEquals(k, mr.rkey());
     regMr(p.resp, mr, k, RWR, 20);
@@ -646,5 +637,43 @@ class FastRegTest {
     fill(p.req.mr, 0, 64, 9);
     assertEquals(WcStatus.REM_ACCESS_ERR, write(p.req, 0, 64, user.iova(), key0).status(), "stale key0");
     assertEquals(0, victim.get(0), "nothing written");
+  }
+
+  /** REG_MRs that are well formed but cannot execute (rxe_reg_fast_mr's checks). */
+  enum BadReg {
+    USER_REGION, REGION_OF_ANOTHER_PD, KEY_OF_ANOTHER_INDEX, NO_PAGE_LIST
+  }
+
+  @ParameterizedTest(name = "{0}: LOC_QP_OP_ERR, QP in ERR, the next WR flushed, the region unchanged")
+  @EnumSource(BadReg.class)
+  @DisplayName("REG_MR errors found when it executes, as in rxe: a USER region, a region of another PD, a key of "
+      + "another index, no page list -> LOC_QP_OP_ERR and the QP in ERR, nothing registered")
+  void regMrExecutionErrors(BadReg bad) throws Exception {
+    Pair p = OneSidedFixture.pair(f);
+    MemoryRegion pool = pool(p.resp.pd, POOL_PAGES);
+    MemoryRegion mr = await(p.resp.pd.allocMr(4));
+    mr.mapPages(pages(pool, 0, 1), 0x1000, 2 * Page.SIZE);
+    ProtectionDomain otherPd = await(p.resp.dev.device().allocPd());
+    MemoryRegion otherMr = await(otherPd.allocMr(4));
+    otherMr.mapPages(pages(pool, 2), 0x1000, Page.SIZE);
+    MemoryRegion unmapped = await(p.resp.pd.allocMr(4));
+    MemoryRegion region = switch (bad) {
+      case USER_REGION -> p.target.mr;
+      case REGION_OF_ANOTHER_PD -> otherMr;
+      case KEY_OF_ANOTHER_INDEX -> mr;
+      case NO_PAGE_LIST -> unmapped;
+    };
+    int key = bad == BadReg.KEY_OF_ANOTHER_INDEX ? mr.rkey() + 0x100 : region.rkey();
+    p.resp.qp.postSend(List.of(SendWr.regMr(1, SendFlags.SIGNALED, region, key, RWR),
+        SendWr.send(2, SendFlags.SIGNALED, Sge.of(p.resp.mr, 0, 8))));
+    List<WorkCompletion> wcs = poll(p.resp.cq, 2);
+    assertEquals(List.of(1L, 2L), wrIds(wcs));
+    assertEquals(WcStatus.LOC_QP_OP_ERR, wcs.get(0).status(), bad + ": " + wcs.get(0));
+    assertEquals(WcStatus.WR_FLUSH_ERR, wcs.get(1).status());
+    awaitState(p.resp.qp, QpState.ERR);
+    assertFalse(mr.isValid());
+    assertFalse(otherMr.isValid());
+    assertFalse(unmapped.isValid());
+    assertTrue(p.target.mr.isValid(), "the USER region is untouched");
   }
 }
