@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "midlayer 0.1.0-SNAPSHOT",
     description = "An InfiniBand-style RDMA midlayer on Pekko typed actors, on an in-JVM loopback fabric.",
-    subcommands = {DevInfoCommand.class, HotplugCommand.class, dev.midlayer.cli.perftest.PerftestCommand.class})
+    subcommands = {DevInfoCommand.class, HotplugCommand.class, FetchCommand.class,
+        dev.midlayer.cli.perftest.PerftestCommand.class})
 public final class MidlayerCli implements Runnable {
 
   public static void main(String[] args) {
