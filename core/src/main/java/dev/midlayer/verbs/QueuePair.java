@@ -16,7 +16,6 @@ import dev.midlayer.spi.DriverOp;
 import dev.midlayer.spi.DriverQp;
 import dev.midlayer.spi.MissingDriverOpException;
 import dev.midlayer.spi.PortAttributes;
-import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;

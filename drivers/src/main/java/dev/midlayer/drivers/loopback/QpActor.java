@@ -8,7 +8,6 @@ import dev.midlayer.verbs.AhAttr;
 import dev.midlayer.verbs.FastRegSend;
 import dev.midlayer.verbs.InlineSend;
 import dev.midlayer.verbs.KeyTable;
-import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.MrMapping;
 import dev.midlayer.verbs.QpAttr;
 import dev.midlayer.verbs.QpState;
@@ -137,7 +136,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   /** Bumped by every flush and reset: answers to older messages are ignored. */
   private long gen;
   private boolean waitingRnr;
-  /** A READ/atomic (or a fenced WR) waits for an earlier READ/atomic to complete. */
+  /**
+   * The held-back WR waits for ACKs: a READ/atomic over max_rd_atomic, a fenced WR behind READs/atomics,
+   * or a REG_MR/LOCAL_INV behind anything in flight.
+   */
   private boolean blockedOnAcks;
   /** The WR that waits for that: sent before anything still in the send queue. */
   private Object heldBack;

@@ -11,7 +11,6 @@ import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
 import dev.midlayer.verbs.WcFlags;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
 import dev.midlayer.verbs.WrOpcode;
 import java.nio.ByteBuffer;
