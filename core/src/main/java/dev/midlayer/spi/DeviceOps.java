@@ -63,12 +63,26 @@ public final class DeviceOps {
         throws Exception;
   }
 
+  /**
+   * The wait that {@code dereg_mr} and {@code unmap_fmr} do in a kernel driver: returns once every data
+   * transfer the driver started before the call has finished reading or writing registered memory. The
+   * midlayer calls it after a region's keys stopped resolving (deregister, FMR unmap and dealloc), so that
+   * when those verbs complete no transfer still touches the old pages. May sleep (briefly: as long as a
+   * transfer in progress takes); called on the device actor. Optional: a driver that moves no data, or
+   * finishes every transfer inside the verb that starts it, has nothing to wait for.
+   */
+  @FunctionalInterface
+  public interface MemoryFence {
+    void await() throws Exception;
+  }
+
   private final String driverName;
   private final QueryDevice queryDevice;
   private final QueryPort queryPort;
   private final EnableDriver enableDriver;
   private final DeallocDriver deallocDriver;
   private final CreateQp createQp;
+  private final MemoryFence memoryFence;
 
   private DeviceOps(Builder b) {
     this.driverName = b.driverName;
@@ -77,6 +91,7 @@ public final class DeviceOps {
     this.enableDriver = b.enableDriver;
     this.deallocDriver = b.deallocDriver;
     this.createQp = b.createQp;
+    this.memoryFence = b.memoryFence;
   }
 
   /** Starts an ops table for the driver called {@code driverName} (e.g. {@code "loopback"}). */
@@ -114,6 +129,11 @@ public final class DeviceOps {
     return createQp;
   }
 
+  /** The memory fence op, or null (optional: nothing to wait for). */
+  public MemoryFence memoryFence() {
+    return memoryFence;
+  }
+
   /** Which ops this table has. */
   public boolean has(DriverOp op) {
     return present().get(op);
@@ -137,6 +157,7 @@ public final class DeviceOps {
     m.put(DriverOp.ENABLE_DRIVER, enableDriver != null);
     m.put(DriverOp.DEALLOC_DRIVER, deallocDriver != null);
     m.put(DriverOp.CREATE_QP, createQp != null);
+    m.put(DriverOp.MEMORY_FENCE, memoryFence != null);
     return m;
   }
 
@@ -153,6 +174,7 @@ public final class DeviceOps {
     private EnableDriver enableDriver;
     private DeallocDriver deallocDriver;
     private CreateQp createQp;
+    private MemoryFence memoryFence;
 
     private Builder(String driverName) {
       this.driverName = driverName;
@@ -163,6 +185,7 @@ public final class DeviceOps {
     public Builder enableDriver(EnableDriver op) { this.enableDriver = op; return this; }
     public Builder deallocDriver(DeallocDriver op) { this.deallocDriver = op; return this; }
     public Builder createQp(CreateQp op) { this.createQp = op; return this; }
+    public Builder memoryFence(MemoryFence op) { this.memoryFence = op; return this; }
 
     /** Builds the table. Missing mandatory ops are reported at registration, not here. */
     public DeviceOps build() {

@@ -12,7 +12,9 @@ public enum DriverOp {
   ENABLE_DRIVER("enable_driver", false, true),
   DEALLOC_DRIVER("dealloc_driver", false, true),
   /** Optional here so that control-path-only drivers register; QPs on a device without it are refused. */
-  CREATE_QP("create_qp", false, true);
+  CREATE_QP("create_qp", false, true),
+  /** The wait for transfers in flight inside {@code dereg_mr} / {@code unmap_fmr}; see {@link DeviceOps.MemoryFence}. */
+  MEMORY_FENCE("dereg_mr/unmap_fmr DMA wait", false, true);
 
   private final String kernelName;
   private final boolean mandatory;

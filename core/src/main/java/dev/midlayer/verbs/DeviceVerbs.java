@@ -40,6 +40,11 @@ public final class DeviceVerbs {
     return qps.get(qpNum);
   }
 
+  /** The live QPs (a weakly consistent view). Lock-free; any thread. */
+  public java.util.Collection<QueuePair> qps() {
+    return java.util.Collections.unmodifiableCollection(qps.values());
+  }
+
   int nextQpNumber() {
     return nextQp.getAndIncrement() & 0xFFFFFF;
   }

@@ -147,7 +147,8 @@ public final class Fmr implements DeviceResource {
    * Unmaps the FMR ({@code ib_unmap_fmr}): its keys stop working, and it moves to a fresh key slot so its
    * next {@link #maxMaps()} maps give keys it never had. <b>May sleep</b>: not from atomic context.
    *
-   * @return a stage that completes once the keys stopped working
+   * @return a stage that completes once the keys stopped working and transfers that started before have
+   *     finished with the pages (the ULP may reuse them then)
    */
   public CompletionStage<Done> unmap() {
     return DeviceResources.run(device(), "unmapFmr", () -> {
@@ -171,6 +172,7 @@ public final class Fmr implements DeviceResource {
       if (fresh >= 0) {
         keys.release(cur.lkey());
       }
+      MemoryRegion.awaitTransfers(device());
       return Done.getInstance();
     });
   }
@@ -185,6 +187,7 @@ public final class Fmr implements DeviceResource {
   public CompletionStage<Done> dealloc() {
     return DeviceResources.destroy(device(), "deallocFmr", this, () -> {
       reclaim();
+      MemoryRegion.awaitTransfers(device());
       return null;
     });
   }

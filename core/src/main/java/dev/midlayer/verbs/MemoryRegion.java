@@ -357,7 +357,8 @@ public final class MemoryRegion implements DeviceResource {
   }
 
   /**
-   * Deregisters the region ({@code ib_dereg_mr}): its keys stop working at once for every later access.
+   * Deregisters the region ({@code ib_dereg_mr}): its keys stop working at once for every later access,
+   * and the stage completes once transfers that started before have finished with its memory.
    * <b>May sleep</b>: not from atomic context.
    *
    * @return a stage that fails with {@link dev.midlayer.registry.NotRegisteredException} if it was
@@ -369,8 +370,21 @@ public final class MemoryRegion implements DeviceResource {
     }
     return DeviceResources.destroy(pd.device(), "deregisterMr", this, () -> {
       reclaim();
+      awaitTransfers(pd.device());
       return null;
     });
+  }
+
+  /**
+   * Device actor: waits until the driver's transfers that may have resolved a key before it stopped
+   * working are finished ({@link dev.midlayer.spi.DeviceOps.MemoryFence}), so that the may-sleep verb that
+   * stopped it completes only when nothing touches the old pages any more.
+   */
+  static void awaitTransfers(Device device) throws Exception {
+    dev.midlayer.spi.DeviceOps.MemoryFence fence = DeviceResources.ops(device).memoryFence();
+    if (fence != null) {
+      fence.await();
+    }
   }
 
   @Override

@@ -15,11 +15,13 @@ import java.nio.ByteBuffer;
  * pool does not take pages away from mappings already made, and a ULP must not reuse a page while a
  * mapping of it is VALID.
  *
- * <p>Invalidating a key (deregister, LOCAL_INV, SEND_WITH_INV, an FMR remap or unmap) stops every access
- * that resolves the key afterwards. An access that resolved it before, on another QP, may still be
- * copying, as a DMA already in flight would: reuse a page only once the peer's operations on it are known
- * to be done, which is what the usual protocols give (the peer's SEND_WITH_INV comes after its RDMA WRITE
- * on the same QP; a local operation's completion comes after the transfers of earlier work requests).
+ * <p>When a page may be reused: the may-sleep verbs that kill a key ({@link MemoryRegion#deregister},
+ * {@link Fmr#unmap}, {@link Fmr#dealloc}) complete only once no transfer touches the old pages any more
+ * (the driver's memory fence, like the DMA wait inside {@code dereg_mr}). The non-sleeping ways (a
+ * LOCAL_INV or SEND_WITH_INV completing, an FMR remap) stop every access that resolves the key afterwards,
+ * but a transfer on another QP that resolved it just before may still be copying, as a DMA in flight
+ * would: after those, reuse a page once the peer's operations on it are known to be done, which is what
+ * the usual protocols give (the peer's SEND_WITH_INV comes after its RDMA WRITE on the same QP).
  *
  * <p>Immutable; any thread.
  */

@@ -81,7 +81,8 @@ class DeviceOpsTest {
   @Test
   @DisplayName("DriverOp: query_device and query_port are mandatory, enable/dealloc optional, all may sleep")
   void driverOpTable() {
-    assertEquals(List.of("query_device", "query_port", "enable_driver", "dealloc_driver", "create_qp"),
+    assertEquals(List.of("query_device", "query_port", "enable_driver", "dealloc_driver", "create_qp",
+        "dereg_mr/unmap_fmr DMA wait"),
         List.of(DriverOp.values()).stream().map(DriverOp::kernelName).toList());
     assertEquals(List.of(DriverOp.QUERY_DEVICE, DriverOp.QUERY_PORT),
         List.of(DriverOp.values()).stream().filter(DriverOp::mandatory).toList());

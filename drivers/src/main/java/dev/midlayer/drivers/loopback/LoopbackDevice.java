@@ -107,6 +107,7 @@ public final class LoopbackDevice {
         .queryPort(this::queryPort)
         .enableDriver(d -> this.device = d)
         .createQp((qp, spawner) -> LoopbackQp.create(qp, this, spawner, fabric.timerScale(), fabric.maxBatch()))
+        .memoryFence(fabric::awaitTransfers)
         .build();
   }
 

@@ -121,6 +121,31 @@ public final class LoopbackFabric {
     }
   }
 
+  /**
+   * The memory fence of every loopback device ({@code DeviceOps.MemoryFence}): returns once each QP actor on
+   * the fabric that was in a step that may copy registered memory has left it. Any QP may copy a device's
+   * memory (a responder writes a peer's READ results, reads a peer's SEND payload), so it looks at all of
+   * them. Keys that stopped resolving before the call are never resolved by a later step. May sleep:
+   * it parks briefly between looks, for as long as a copy takes (at most a max_msg_sz transfer).
+   */
+  void awaitTransfers() {
+    for (LoopbackDevice d : devices) {
+      if (d.device() == null) {
+        continue;
+      }
+      for (dev.midlayer.verbs.QueuePair qp : dev.midlayer.verbs.DeviceVerbs.of(d.device()).qps()) {
+        if (qp.driverQp() instanceof LoopbackQp lq) {
+          long epoch = lq.transferEpoch();
+          long pause = 1_000;
+          while ((epoch & 1) != 0 && lq.transferEpoch() == epoch) {
+            java.util.concurrent.locks.LockSupport.parkNanos(pause);
+            pause = Math.min(pause * 2, 100_000);
+          }
+        }
+      }
+    }
+  }
+
   /** The fabric's registered devices, in the order they were added. Never blocks; any thread. */
   public List<LoopbackDevice> devices() {
     return List.copyOf(devices);

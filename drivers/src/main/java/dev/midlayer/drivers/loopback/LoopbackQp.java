@@ -27,6 +27,12 @@ final class LoopbackQp implements DriverQp {
   private ActorRef<QpActor.Command> actor;
   /** The connected peer (RC, UC), found on first use after every change of the path. */
   private volatile QpActor.Peer peer;
+  /**
+   * Odd while the QP's actor runs a step that may copy registered memory (a delivery, a send-queue drain);
+   * bumped on entry and exit. The memory fence waits for odd values to move on. Written only by the actor.
+   */
+  private volatile long transferEpoch;
+  private int transferDepth; // actor only: steps nest (a drain inside an ACK's handling)
 
   private LoopbackQp(QueuePair qp, LoopbackDevice device) {
     this.qp = qp;
@@ -42,6 +48,25 @@ final class LoopbackQp implements DriverQp {
 
   QueuePair qp() {
     return qp;
+  }
+
+  /** The actor enters a step that may copy memory. Actor only. */
+  void transferBegin() {
+    if (transferDepth++ == 0) {
+      transferEpoch++;
+    }
+  }
+
+  /** The actor leaves that step. Actor only. */
+  void transferEnd() {
+    if (--transferDepth == 0) {
+      transferEpoch++;
+    }
+  }
+
+  /** The transfer epoch (odd: a step that may copy is running). Any thread. */
+  long transferEpoch() {
+    return transferEpoch;
   }
 
   LoopbackDevice device() {

@@ -177,11 +177,11 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
-        .onMessageEquals(Signal.SQ_DOORBELL, this::drainSq)
+        .onMessageEquals(Signal.SQ_DOORBELL, this::drainSqTracked)
         .onMessageEquals(Signal.FLUSH, this::onFlushSignal)
         .onMessageEquals(Signal.STOP, Behaviors::stopped)
         .onMessage(Modified.class, this::onModified)
-        .onMessage(Deliver.class, this::onDeliver)
+        .onMessage(Deliver.class, this::onDeliverTracked)
         .onMessage(Ack.class, this::onAck)
         .onMessage(Nak.class, this::onNak)
         .onMessage(AckTimeout.class, this::onAckTimeout)
@@ -190,6 +190,25 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   // ================= requester =================
+
+  // Steps that may copy registered memory are bracketed, so the memory fence can wait for them.
+  private Behavior<Command> drainSqTracked() {
+    driver.transferBegin();
+    try {
+      return drainSq();
+    } finally {
+      driver.transferEnd();
+    }
+  }
+
+  private Behavior<Command> onDeliverTracked(Deliver d) {
+    driver.transferBegin();
+    try {
+      return onDeliver(d);
+    } finally {
+      driver.transferEnd();
+    }
+  }
 
   private Behavior<Command> drainSq() {
     do {
