@@ -32,7 +32,8 @@ import dev.midlayer.InvalidArgumentException;
  * @param maxSrqSge maximum SGEs per SRQ WR
  * @param maxAh maximum number of address handles
  * @param maxFmr maximum number of FMRs
- * @param maxMapPerFmr maximum maps of one FMR before it must be unmapped (1..255: one 8-bit key variant each)
+ * @param maxMapPerFmr maximum maps of one FMR before it must be unmapped (1..255, at most the variants of one
+ *     key index, as hardware FMR tables allowed)
  * @param maxFastRegPageListLen maximum pages of a fast-registration region ({@code allocMr})
  * @param maxInlineData maximum inline payload of a send WR, in bytes
  */
@@ -67,7 +68,7 @@ public record DeviceAttributes(
   public DeviceAttributes {
     InvalidArgumentException.requireNonNull(firmwareVersion, "firmwareVersion");
     if (maxMapPerFmr < 1 || maxMapPerFmr > 255) {
-      // Each FMR map takes the next 8-bit key variant; more maps than variants would bring stale keys back.
+      // Each FMR map takes the next key of its slot; one unmap cycle stays within the 255 other variants of an index.
       throw new InvalidArgumentException("maxMapPerFmr", "must be 1..255, was " + maxMapPerFmr);
     }
     if ((pageSizeCap & dev.midlayer.verbs.Page.SIZE) == 0) {
