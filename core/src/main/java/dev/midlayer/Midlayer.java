@@ -5,6 +5,7 @@ import dev.midlayer.client.ClientId;
 import dev.midlayer.client.ClientMessage;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.Device;
+import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.registry.ClientSource;
 import dev.midlayer.registry.RegistryActor;
 import dev.midlayer.registry.RegistrySnapshot;

@@ -1,6 +1,6 @@
 package dev.midlayer.context;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 
 /**
  * A verb that may sleep was called while the thread runs a midlayer callback (atomic context).

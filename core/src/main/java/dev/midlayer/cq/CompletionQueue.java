@@ -1,17 +1,17 @@
 package dev.midlayer.cq;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.device.AsyncEvent;
-import dev.midlayer.device.AsyncEventType;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceResource;
 import dev.midlayer.device.DeviceResources;
-import dev.midlayer.device.EventElement;
 import dev.midlayer.device.EventHandler;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.EventElement;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.WcStatus;
 import dev.midlayer.internal.NonFatal;
 import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.ResourceBusyException;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;

@@ -1,10 +1,10 @@
 package dev.midlayer.cq;
 
 import dev.midlayer.context.AtomicContext;
-import dev.midlayer.device.AsyncEventType;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.WcStatus;
 import dev.midlayer.internal.NonFatal;
 import dev.midlayer.verbs.QueuePair;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;

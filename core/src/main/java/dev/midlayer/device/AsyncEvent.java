@@ -1,6 +1,8 @@
 package dev.midlayer.device;
 
-import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.EventElement;
+import dev.midlayer.ib.InvalidArgumentException;
 
 /**
  * An asynchronous event ({@code struct ib_event}): which device, what happened, and the element it

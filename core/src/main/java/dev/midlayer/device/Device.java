@@ -1,15 +1,16 @@
 package dev.midlayer.device;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.cq.PollContext;
-import dev.midlayer.spi.DeviceAttributes;
+import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.EventElement;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.spi.DeviceOps;
-import dev.midlayer.spi.PortAttributes;
 import dev.midlayer.verbs.DeviceVerbs;
 import dev.midlayer.verbs.ProtectionDomain;
 import java.util.concurrent.CompletableFuture;
@@ -145,7 +146,7 @@ public final class Device {
    * @param handler the completion handler, or null to only poll
    * @param eventHandler receives CQ_ERR for this CQ, or null
    * @param context any object, returned by {@link CompletionQueue#context()}
-   * @throws dev.midlayer.InvalidArgumentException if {@code cqe} is out of range
+   * @throws dev.midlayer.ib.InvalidArgumentException if {@code cqe} is out of range
    */
   public CompletionStage<CompletionQueue> createCq(int cqe, CompletionHandler handler, EventHandler eventHandler,
       Object context) {

@@ -1,6 +1,6 @@
 package dev.midlayer.device;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 
 /** A verb was called on a device whose unregistration has completed. */
 public final class DeviceUnregisteredException extends MidlayerException {

@@ -1,6 +1,6 @@
 package dev.midlayer.device;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 import dev.midlayer.spi.DriverOp;
 
 /** A driver op threw; the message names the op and the device, the cause is what the driver threw. */

@@ -1,6 +1,6 @@
 package dev.midlayer.registry;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 
 /** Registration refused: a device or client with that name is already registered. */
 public final class NameTakenException extends MidlayerException {

@@ -1,6 +1,6 @@
 package dev.midlayer.registry;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 
 /** Unregistration refused: the device, client or handler is not registered (never was, or already gone). */
 public final class NotRegisteredException extends MidlayerException {

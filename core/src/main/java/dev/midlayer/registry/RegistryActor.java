@@ -1,17 +1,17 @@
 package dev.midlayer.registry;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.Midlayer;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.ClientId;
-import dev.midlayer.client.ClientMessage;
 import dev.midlayer.client.ClientMessage.AddReply;
+import dev.midlayer.client.ClientMessage;
 import dev.midlayer.client.InterfaceClientActor;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceActor;
 import dev.midlayer.device.DeviceLifecycle;
 import dev.midlayer.device.DeviceState;
+import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.internal.Replies;
 import dev.midlayer.spi.DeviceOps;
 import java.util.ArrayDeque;

@@ -1,7 +1,9 @@
 package dev.midlayer.spi;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.device.Device;
+import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.PortAttributes;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;

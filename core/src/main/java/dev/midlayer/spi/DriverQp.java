@@ -1,7 +1,7 @@
 package dev.midlayer.spi;
 
-import dev.midlayer.verbs.QpAttr;
-import dev.midlayer.verbs.QpState;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpState;
 
 /**
  * A driver's side of one queue pair, made by its {@link DeviceOps.CreateQp} op. The midlayer owns the
@@ -39,7 +39,7 @@ public interface DriverQp {
    * True if the driver executes {@code opcode}; a post of any other opcode is refused as INVALID, so a
    * work request the driver cannot carry out never enters the queue.
    */
-  default boolean supports(dev.midlayer.verbs.WrOpcode opcode) {
+  default boolean supports(dev.midlayer.ib.WrOpcode opcode) {
     return true;
   }
 

@@ -1,6 +1,6 @@
 package dev.midlayer.spi;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 import java.util.List;
 import java.util.stream.Collectors;
 

@@ -1,6 +1,7 @@
 package dev.midlayer.verbs;
 
 import dev.midlayer.device.DeviceResources;
+import dev.midlayer.ib.AhAttr;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -42,18 +43,18 @@ public final class AddressHandle {
   /**
    * Changes the path ({@code rdma_modify_ah}). Never blocks; any context.
    *
-   * @throws dev.midlayer.InvalidArgumentException if the new attributes do not fit the device, or would
+   * @throws dev.midlayer.ib.InvalidArgumentException if the new attributes do not fit the device, or would
    *     change the kind of address (GRH or not)
    */
   public void modify(AhAttr newAttr) {
     checkAlive("modifyAh");
-    dev.midlayer.InvalidArgumentException.requireNonNull(newAttr, "attr");
+    dev.midlayer.ib.InvalidArgumentException.requireNonNull(newAttr, "attr");
     DeviceResources.checkUsable(pd.device(), "modifyAh");
     AhAttr current = attr;
     if (newAttr.grh() != current.grh()) {
-      throw new dev.midlayer.InvalidArgumentException("grh", "modifyAh may not change the address type");
+      throw new dev.midlayer.ib.InvalidArgumentException("grh", "modifyAh may not change the address type");
     }
-    attr = newAttr.validate(pd.device());
+    attr = newAttr.validate(pd.device().name(), pd.device().portCount(), pd.device()::cachedPort);
   }
 
   /**

@@ -1,9 +1,10 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceResource;
 import dev.midlayer.device.DeviceResources;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.InvalidArgumentException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CompletionStage;

@@ -1,5 +1,6 @@
 package dev.midlayer.verbs;
 
+import dev.midlayer.ib.AccessFlags;
 import java.nio.ByteBuffer;
 
 /**

@@ -1,6 +1,6 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 
 /** A verb was called on an object (PD, CQ, QP, SRQ, ...) that was destroyed; the message names it. */
 public final class ObjectDestroyedException extends MidlayerException {

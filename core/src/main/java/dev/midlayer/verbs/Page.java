@@ -1,6 +1,6 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.ib.InvalidArgumentException;
 import java.nio.ByteBuffer;
 
 /**
@@ -27,7 +27,7 @@ import java.nio.ByteBuffer;
  */
 public final class Page {
   /** The page size of the midlayer: 4 KiB, the same on every device. */
-  public static final int SIZE = 4096;
+  public static final int SIZE = dev.midlayer.ib.DeviceAttributes.PAGE_SIZE;
   static final int SHIFT = 12;
 
   private final MemoryRegion region;

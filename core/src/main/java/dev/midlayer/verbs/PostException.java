@@ -1,6 +1,6 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 
 /**
  * A post verb refused a work request ({@code ib_post_send}/{@code ib_post_recv} returning an error and

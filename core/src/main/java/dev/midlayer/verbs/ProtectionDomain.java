@@ -1,9 +1,12 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceResource;
 import dev.midlayer.device.DeviceResources;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.SrqAttr;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -131,7 +134,7 @@ public final class ProtectionDomain implements DeviceResource {
   public AddressHandle createAh(AhAttr attr) {
     DeviceResources.checkUsable(device, "createAh");
     InvalidArgumentException.requireNonNull(attr, "attr");
-    attr.validate(device);
+    attr.validate(device.name(), device.portCount(), device::cachedPort);
     retain();
     return new AddressHandle(this, DeviceVerbs.of(device).nextAhHandle(), attr);
   }

@@ -1,6 +1,12 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.spi.Mtu;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.Mtu;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpAttrMask;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 

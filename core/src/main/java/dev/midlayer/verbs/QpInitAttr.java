@@ -2,6 +2,8 @@ package dev.midlayer.verbs;
 
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.device.EventHandler;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpType;
 
 /**
  * What a QP is created with ({@code struct ib_qp_init_attr}). Immutable.

@@ -1,21 +1,30 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.cq.PollContext;
 import dev.midlayer.device.AsyncEvent;
-import dev.midlayer.device.AsyncEventType;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceResource;
 import dev.midlayer.device.DeviceResources;
-import dev.midlayer.device.EventElement;
 import dev.midlayer.device.EventHandler;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.EventElement;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpAttrMask;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpStateTable;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.spi.DeviceOps;
 import dev.midlayer.spi.DriverOp;
 import dev.midlayer.spi.DriverQp;
 import dev.midlayer.spi.MissingDriverOpException;
-import dev.midlayer.spi.PortAttributes;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -315,7 +324,7 @@ public final class QueuePair implements DeviceResource {
     }
     try {
       AccessFlags.validateMr(wr.regAccess(), "regAccess");
-    } catch (dev.midlayer.InvalidArgumentException e) {
+    } catch (dev.midlayer.ib.InvalidArgumentException e) {
       throw invalid(index, "REG_MR: " + e.getMessage());
     }
     return mr.staged();
@@ -422,7 +431,7 @@ public final class QueuePair implements DeviceResource {
     }
     if ((mask & QpAttrMask.AV) != 0) {
       InvalidArgumentException.requireNonNull(a.ahAttr(), "attr.ahAttr");
-      a.ahAttr().validate(device);
+      a.ahAttr().validate(device.name(), device.portCount(), device::cachedPort);
     }
     if ((mask & QpAttrMask.PATH_MTU) != 0) {
       InvalidArgumentException.requireNonNull(a.pathMtu(), "attr.pathMtu");

@@ -1,7 +1,7 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.cq.Cqe;
+import dev.midlayer.ib.InvalidArgumentException;
 import java.util.List;
 
 /**

@@ -1,6 +1,6 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.MidlayerException;
+import dev.midlayer.ib.MidlayerException;
 
 /** An object cannot be destroyed while others use it (the kernel's {@code -EBUSY}); the message says which. */
 public final class ResourceBusyException extends MidlayerException {

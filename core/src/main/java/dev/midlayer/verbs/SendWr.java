@@ -1,7 +1,9 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.cq.Cqe;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WrOpcode;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,14 +1,15 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.device.AsyncEvent;
-import dev.midlayer.device.AsyncEventType;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceResource;
 import dev.midlayer.device.DeviceResources;
-import dev.midlayer.device.EventElement;
 import dev.midlayer.device.EventHandler;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.EventElement;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.SrqAttr;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicInteger;

@@ -1,6 +1,8 @@
 package dev.midlayer.verbs;
 
 import dev.midlayer.cq.Cqe;
+import dev.midlayer.ib.WcOpcode;
+import dev.midlayer.ib.WcStatus;
 
 /**
  * A work completion ({@code struct ib_wc}). On a status other than {@link WcStatus#SUCCESS} only

@@ -7,13 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.Midlayer;
 import dev.midlayer.client.Client;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.client.ClientMessage;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceState;
+import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.testsupport.RegistryEventLog;
 import dev.midlayer.testsupport.RegistryRecordingClient;
 import dev.midlayer.testsupport.TestDriver;

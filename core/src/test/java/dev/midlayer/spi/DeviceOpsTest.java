@@ -10,10 +10,15 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.Midlayer;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DriverOpFailedException;
+import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.Gid;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.Mtu;
+import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.ib.PortState;
 import dev.midlayer.testsupport.ContextTestClient;
 import dev.midlayer.testsupport.TestDriver;
 import java.io.IOException;

@@ -3,8 +3,8 @@ package dev.midlayer.testsupport;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.midlayer.cq.Cqe;
-import dev.midlayer.verbs.WcOpcode;
-import dev.midlayer.verbs.WcStatus;
+import dev.midlayer.ib.WcOpcode;
+import dev.midlayer.ib.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,13 +1,13 @@
 package dev.midlayer.testsupport;
 
 import dev.midlayer.device.AsyncEvent;
-import dev.midlayer.device.AsyncEventType;
 import dev.midlayer.device.Device;
-import dev.midlayer.spi.DeviceAttributes;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.Gid;
+import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.ib.PortState;
 import dev.midlayer.spi.DeviceOps;
-import dev.midlayer.spi.Gid;
-import dev.midlayer.spi.PortAttributes;
-import dev.midlayer.spi.PortState;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;

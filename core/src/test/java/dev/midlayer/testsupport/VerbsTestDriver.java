@@ -1,11 +1,11 @@
 package dev.midlayer.testsupport;
 
 import dev.midlayer.device.Device;
-import dev.midlayer.spi.DeviceAttributes;
+import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.Gid;
+import dev.midlayer.ib.LinkLayer;
+import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.spi.DeviceOps;
-import dev.midlayer.spi.Gid;
-import dev.midlayer.spi.LinkLayer;
-import dev.midlayer.spi.PortAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;

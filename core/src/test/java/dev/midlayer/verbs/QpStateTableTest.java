@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.midlayer.InvalidArgumentException;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.QpAttrMask;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpStateTable;
+import dev.midlayer.ib.QpType;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

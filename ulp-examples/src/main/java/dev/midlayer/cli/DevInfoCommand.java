@@ -2,8 +2,8 @@ package dev.midlayer.cli;
 
 import dev.midlayer.device.Device;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
-import dev.midlayer.spi.DeviceAttributes;
-import dev.midlayer.spi.PortAttributes;
+import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.PortAttributes;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -84,7 +84,7 @@ public final class DevInfoCommand implements Callable<Integer> {
       out.printf("\t\t\tsm_lid:\t\t\t%d%n", port.smLid());
       out.printf("\t\t\tport_lid:\t\t%d%n", port.lid());
       out.printf("\t\t\tport_lmc:\t\t0x%02x%n", port.lmc());
-      out.printf("\t\t\tlink_layer:\t\t%s%n", port.linkLayer() == dev.midlayer.spi.LinkLayer.INFINIBAND
+      out.printf("\t\t\tlink_layer:\t\t%s%n", port.linkLayer() == dev.midlayer.ib.LinkLayer.INFINIBAND
           ? "InfiniBand" : "Ethernet");
       for (int g = 0; g < port.gids().size(); g++) {
         out.printf("\t\t\tGID[%3d]:\t\t%s%n", g, port.gids().get(g));

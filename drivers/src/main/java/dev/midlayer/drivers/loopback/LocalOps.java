@@ -1,11 +1,11 @@
 package dev.midlayer.drivers.loopback;
 
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.FastRegSend;
 import dev.midlayer.verbs.KeyTable;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.ProtectionDomain;
 import dev.midlayer.verbs.SendWr;
-import dev.midlayer.verbs.WrOpcode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,17 +1,17 @@
 package dev.midlayer.drivers.loopback;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.device.AsyncEvent;
-import dev.midlayer.device.AsyncEventType;
 import dev.midlayer.device.Device;
-import dev.midlayer.spi.DeviceAttributes;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.Gid;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.LinkLayer;
+import dev.midlayer.ib.Mtu;
+import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.ib.PortState;
 import dev.midlayer.spi.DeviceOps;
-import dev.midlayer.spi.Gid;
-import dev.midlayer.spi.LinkLayer;
-import dev.midlayer.spi.Mtu;
-import dev.midlayer.spi.PortAttributes;
-import dev.midlayer.spi.PortState;
-import dev.midlayer.verbs.AhAttr;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 

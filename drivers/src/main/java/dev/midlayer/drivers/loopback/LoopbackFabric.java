@@ -1,10 +1,10 @@
 package dev.midlayer.drivers.loopback;
 
 import com.typesafe.config.Config;
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.Midlayer;
-import dev.midlayer.spi.Gid;
-import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.Gid;
+import dev.midlayer.ib.InvalidArgumentException;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;

@@ -1,14 +1,14 @@
 package dev.midlayer.drivers.loopback;
 
 import dev.midlayer.device.DeviceResources;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpAttrMask;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.spi.DriverQp;
-import dev.midlayer.verbs.AhAttr;
 import dev.midlayer.verbs.DeviceVerbs;
-import dev.midlayer.verbs.QpAttr;
-import dev.midlayer.verbs.QpAttrMask;
-import dev.midlayer.verbs.QpState;
 import dev.midlayer.verbs.QueuePair;
-import dev.midlayer.verbs.WrOpcode;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;

@@ -1,6 +1,6 @@
 package dev.midlayer.drivers.loopback;
 
-import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.verbs.KeyTable;
 import dev.midlayer.verbs.MrMapping;
 import dev.midlayer.verbs.ProtectionDomain;

@@ -12,20 +12,20 @@ import static dev.midlayer.drivers.loopback.DpFixture.read;
 import static dev.midlayer.drivers.loopback.DpFixture.wrIds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpAttrMask;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WcStatus;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.ProtectionDomain;
-import dev.midlayer.verbs.QpAttr;
-import dev.midlayer.verbs.QpAttrMask;
-import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
-import dev.midlayer.verbs.QpState;
-import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -349,14 +349,14 @@ class DpErrorTest {
       await(gb.qp.modify(QpAttr.builder().qpState(QpState.INIT).pkeyIndex(0).portNum(1).accessFlags(0).build(),
           QpAttrMask.STATE | QpAttrMask.PKEY_INDEX | QpAttrMask.PORT | QpAttrMask.ACCESS_FLAGS));
       await(gb.qp.modify(QpAttr.builder().qpState(QpState.RTR).ahAttr(ga.lidPath())
-          .pathMtu(dev.midlayer.spi.Mtu.MTU_4096).destQpNum(ga.qp.qpNum()).rqPsn(1).maxDestRdAtomic(1)
+          .pathMtu(dev.midlayer.ib.Mtu.MTU_4096).destQpNum(ga.qp.qpNum()).rqPsn(1).maxDestRdAtomic(1)
           .minRnrTimer(27).build(), QpAttrMask.STATE | QpAttrMask.AV | QpAttrMask.PATH_MTU | QpAttrMask.DEST_QPN
           | QpAttrMask.RQ_PSN | QpAttrMask.MAX_DEST_RD_ATOMIC | QpAttrMask.MIN_RNR_TIMER));
 
       // Message 1 meets an RNR NAK (no receive yet), then a receive: it succeeds on the retry.
       ga.qp.postSend(SendWr.send(1, 0, Sge.of(ga.mr, 0, 8)));
       DpFixture.awaitTrue(() -> "COMM_EST on the responder (events " + gb.events + ")", () -> gb.events.stream()
-          .anyMatch(e -> e.type() == dev.midlayer.device.AsyncEventType.COMM_EST));
+          .anyMatch(e -> e.type() == dev.midlayer.ib.AsyncEventType.COMM_EST));
       assertQuiet(ga.cq, 2);
       gb.qp.postRecv(RecvWr.of(100, Sge.of(gb.mr, 0, 64)));
       assertOk(pollOne(ga.cq));

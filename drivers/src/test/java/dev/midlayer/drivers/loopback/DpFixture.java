@@ -8,18 +8,18 @@ import com.typesafe.config.ConfigFactory;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.device.AsyncEvent;
-import dev.midlayer.device.AsyncEventType;
-import dev.midlayer.verbs.AccessFlags;
-import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpAttrMask;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.ProtectionDomain;
-import dev.midlayer.verbs.QpAttr;
-import dev.midlayer.verbs.QpAttrMask;
-import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
 import dev.midlayer.verbs.QpInitAttr;
-import dev.midlayer.verbs.QpState;
-import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.WorkCompletion;
 import java.nio.ByteBuffer;
@@ -300,6 +300,6 @@ final class DpFixture implements AutoCloseable {
 
   static void assertOk(WorkCompletion wc) {
     assertNotNull(wc);
-    assertEquals(dev.midlayer.verbs.WcStatus.SUCCESS, wc.status(), () -> "completion " + wc);
+    assertEquals(dev.midlayer.ib.WcStatus.SUCCESS, wc.status(), () -> "completion " + wc);
   }
 }

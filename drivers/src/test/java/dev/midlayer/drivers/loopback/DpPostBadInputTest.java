@@ -9,27 +9,27 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.cq.CompletionQueue;
-import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpAttrMask;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.AddressHandle;
-import dev.midlayer.verbs.AhAttr;
 import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.ProtectionDomain;
-import dev.midlayer.verbs.QpAttr;
-import dev.midlayer.verbs.QpAttrMask;
-import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
 import dev.midlayer.verbs.QpInitAttr;
-import dev.midlayer.verbs.QpState;
-import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
 import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WrOpcode;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
@@ -178,7 +178,7 @@ class DpPostBadInputTest {
   }
 
   static QpAttr.Builder rtrAttr(AhAttr path, int destQpn) {
-    return QpAttr.builder().qpState(QpState.RTR).ahAttr(path).pathMtu(dev.midlayer.spi.Mtu.MTU_1024)
+    return QpAttr.builder().qpState(QpState.RTR).ahAttr(path).pathMtu(dev.midlayer.ib.Mtu.MTU_1024)
         .destQpNum(destQpn).rqPsn(0).maxDestRdAtomic(1).minRnrTimer(1);
   }
 

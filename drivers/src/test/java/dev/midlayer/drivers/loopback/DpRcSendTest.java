@@ -16,17 +16,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.cq.CqNotify;
-import dev.midlayer.verbs.QpCap;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WcFlags;
+import dev.midlayer.ib.WcOpcode;
+import dev.midlayer.ib.WcStatus;
 import dev.midlayer.verbs.QpConnect;
-import dev.midlayer.verbs.QpState;
-import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcFlags;
-import dev.midlayer.verbs.WcOpcode;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
 import java.util.ArrayList;
 import java.util.List;
@@ -342,8 +342,8 @@ class DpRcSendTest {
     DpFixture.connect(a, b);
     b.qp.postRecv(RecvWr.of(5, Sge.of(b.mr, 0, 64)));
     b.cq.requestNotify(CqNotify.SOLICITED, false);
-    DpFixture.await(b.qp.modify(dev.midlayer.verbs.QpAttr.builder().qpState(QpState.ERR).build(),
-        dev.midlayer.verbs.QpAttrMask.STATE));
+    DpFixture.await(b.qp.modify(dev.midlayer.ib.QpAttr.builder().qpState(QpState.ERR).build(),
+        dev.midlayer.ib.QpAttrMask.STATE));
     assertTrue(woken.await(DpFixture.DEADLINE_MS, TimeUnit.MILLISECONDS));
     WorkCompletion wc = pollOne(b.cq);
     assertEquals(5, wc.wrId());
@@ -400,11 +400,11 @@ class DpRcSendTest {
   /** A VALID fast-registration region of {@code s} (one page of a USER page pool, REG_MR posted on s.qp). */
   private static dev.midlayer.verbs.MemoryRegion fastRegRegion(DpFixture.Side s) throws Exception {
     dev.midlayer.verbs.MemoryRegion pool = DpFixture.await(s.pd.registerMr(
-        java.nio.ByteBuffer.allocateDirect(dev.midlayer.verbs.Page.SIZE), dev.midlayer.verbs.AccessFlags.LOCAL_WRITE));
+        java.nio.ByteBuffer.allocateDirect(dev.midlayer.verbs.Page.SIZE), dev.midlayer.ib.AccessFlags.LOCAL_WRITE));
     dev.midlayer.verbs.MemoryRegion mr = DpFixture.await(s.pd.allocMr(1));
     mr.mapPages(List.of(pool.page(0)), 0x10000, dev.midlayer.verbs.Page.SIZE);
     s.qp.postSend(SendWr.regMr(99, SendFlags.SIGNALED, mr, mr.rkey(),
-        dev.midlayer.verbs.AccessFlags.LOCAL_WRITE | dev.midlayer.verbs.AccessFlags.REMOTE_WRITE));
+        dev.midlayer.ib.AccessFlags.LOCAL_WRITE | dev.midlayer.ib.AccessFlags.REMOTE_WRITE));
     WorkCompletion wc = pollOne(s.cq);
     assertOk(wc);
     assertEquals(WcOpcode.REG_MR, wc.opcode());
@@ -421,7 +421,7 @@ class DpRcSendTest {
     DpFixture.Side b = p[1];
     dev.midlayer.verbs.MemoryRegion target = fastRegRegion(b);
     b.qp.postRecv(RecvWr.of(1, Sge.of(b.mr, 0, 64)));
-    a.qp.postSend(SendWr.builder(dev.midlayer.verbs.WrOpcode.SEND_WITH_INV).wrId(5).invalidateRkey(target.rkey())
+    a.qp.postSend(SendWr.builder(dev.midlayer.ib.WrOpcode.SEND_WITH_INV).wrId(5).invalidateRkey(target.rkey())
         .sge(Sge.of(a.mr, 0, 8)).build());
     assertOk(pollOne(a.cq));
     WorkCompletion r = pollOne(b.cq);
@@ -438,7 +438,7 @@ class DpRcSendTest {
     DpFixture.Side a = p[0];
     DpFixture.Side b = p[1];
     dev.midlayer.verbs.MemoryRegion mr = fastRegRegion(a);
-    a.qp.postSend(SendWr.builder(dev.midlayer.verbs.WrOpcode.LOCAL_INV).wrId(5).invalidateRkey(mr.lkey()).build());
+    a.qp.postSend(SendWr.builder(dev.midlayer.ib.WrOpcode.LOCAL_INV).wrId(5).invalidateRkey(mr.lkey()).build());
     WorkCompletion wc = pollOne(a.cq);
     assertOk(wc);
     assertEquals(WcOpcode.LOCAL_INV, wc.opcode());

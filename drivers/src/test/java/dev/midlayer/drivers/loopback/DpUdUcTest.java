@@ -15,21 +15,21 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.cq.CqNotify;
-import dev.midlayer.spi.Gid;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.Gid;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WcFlags;
+import dev.midlayer.ib.WcOpcode;
 import dev.midlayer.verbs.AddressHandle;
-import dev.midlayer.verbs.AhAttr;
 import dev.midlayer.verbs.PostException;
-import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
-import dev.midlayer.verbs.QpAttr;
-import dev.midlayer.verbs.QpState;
-import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcFlags;
-import dev.midlayer.verbs.WcOpcode;
 import dev.midlayer.verbs.WorkCompletion;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -334,14 +334,14 @@ class DpUdUcTest {
         SendWr.udSend(2, 0, toB, b.qp.qpNum(), QKEY, Sge.of(a.mr, 0, 8))));
     List<WorkCompletion> wcs = poll(a.cq, 2);
     assertEquals(List.of(1L, 2L), DpFixture.wrIds(wcs));
-    assertEquals(dev.midlayer.verbs.WcStatus.LOC_PROT_ERR, wcs.get(0).status());
-    assertEquals(dev.midlayer.verbs.WcStatus.WR_FLUSH_ERR, wcs.get(1).status());
+    assertEquals(dev.midlayer.ib.WcStatus.LOC_PROT_ERR, wcs.get(0).status());
+    assertEquals(dev.midlayer.ib.WcStatus.WR_FLUSH_ERR, wcs.get(1).status());
     DpFixture.awaitState(a.qp, QpState.SQE);
     // Sends posted in SQE are flushed.
     a.qp.postSend(SendWr.udSend(3, 0, toB, b.qp.qpNum(), QKEY, Sge.of(a.mr, 0, 8)));
     WorkCompletion flushed = pollOne(a.cq);
     assertEquals(3, flushed.wrId());
-    assertEquals(dev.midlayer.verbs.WcStatus.WR_FLUSH_ERR, flushed.status());
+    assertEquals(dev.midlayer.ib.WcStatus.WR_FLUSH_ERR, flushed.status());
     // The receive side keeps working in SQE.
     a.qp.postRecv(RecvWr.of(50, Sge.of(a.mr, 1024, 40 + 64)));
     b.qp.postSend(SendWr.udSend(60, 0, toA, a.qp.qpNum(), QKEY, Sge.of(b.mr, 0, 16)));
@@ -350,8 +350,8 @@ class DpUdUcTest {
     assertEquals(50, r.wrId());
     assertOk(pollOne(b.cq));
     // SQE -> RTS: sending works again.
-    await(a.qp.modify(dev.midlayer.verbs.QpAttr.builder().qpState(QpState.RTS).build(),
-        dev.midlayer.verbs.QpAttrMask.STATE));
+    await(a.qp.modify(dev.midlayer.ib.QpAttr.builder().qpState(QpState.RTS).build(),
+        dev.midlayer.ib.QpAttrMask.STATE));
     b.qp.postRecv(RecvWr.of(70, Sge.of(b.mr, 1024, 40 + 64)));
     a.qp.postSend(SendWr.udSend(4, 0, toB, b.qp.qpNum(), QKEY, Sge.of(a.mr, 0, 8)));
     WorkCompletion s = pollOne(a.cq);

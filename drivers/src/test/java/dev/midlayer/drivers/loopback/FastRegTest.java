@@ -21,9 +21,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.midlayer.drivers.loopback.OneSidedFixture.Pair;
-import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WcOpcode;
+import dev.midlayer.ib.WcStatus;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.AddressHandle;
-import dev.midlayer.verbs.AhAttr;
 import dev.midlayer.verbs.DeviceVerbs;
 import dev.midlayer.verbs.Fmr;
 import dev.midlayer.verbs.KeyTable;
@@ -32,18 +39,11 @@ import dev.midlayer.verbs.MrType;
 import dev.midlayer.verbs.Page;
 import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.ProtectionDomain;
-import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
-import dev.midlayer.verbs.QpState;
-import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcOpcode;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WrOpcode;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -594,14 +594,14 @@ class FastRegTest {
         SendWr.localInv(2, SendFlags.SIGNALED, mr.rkey())));
     // The QP's actor took both: the SEND is in flight and the LOCAL_INV is held back behind it.
     DpFixture.awaitTrue("the send queue taken", () -> a.qp.sendQueue().isEmpty());
-    await(a.qp.modify(dev.midlayer.verbs.QpAttr.builder().qpState(QpState.SQD).build(),
-        dev.midlayer.verbs.QpAttrMask.STATE));
+    await(a.qp.modify(dev.midlayer.ib.QpAttr.builder().qpState(QpState.SQD).build(),
+        dev.midlayer.ib.QpAttrMask.STATE));
     b.qp.postRecv(RecvWr.of(10, Sge.of(b.mr, 0, 64)));
     WorkCompletion send = pollOne(a.cq); // its ACK arrives while the QP is in SQD
     assertEquals(1, send.wrId());
     assertOk(send);
-    await(a.qp.modify(dev.midlayer.verbs.QpAttr.builder().qpState(QpState.RTS).build(),
-        dev.midlayer.verbs.QpAttrMask.STATE));
+    await(a.qp.modify(dev.midlayer.ib.QpAttr.builder().qpState(QpState.RTS).build(),
+        dev.midlayer.ib.QpAttrMask.STATE));
     WorkCompletion inv = pollOne(a.cq);
     assertEquals(2, inv.wrId());
     assertOk(inv);

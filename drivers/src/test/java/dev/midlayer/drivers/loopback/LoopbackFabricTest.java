@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.Midlayer;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.device.DeviceState;
-import dev.midlayer.spi.PortState;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.PortState;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

@@ -3,13 +3,13 @@ package dev.midlayer.drivers.loopback;
 import static dev.midlayer.drivers.loopback.DpFixture.await;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.midlayer.spi.Mtu;
-import dev.midlayer.verbs.AccessFlags;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.Mtu;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpType;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.ProtectionDomain;
-import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
-import dev.midlayer.verbs.QpType;
 import java.nio.ByteBuffer;
 
 /**

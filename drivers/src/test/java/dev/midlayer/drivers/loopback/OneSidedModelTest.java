@@ -4,11 +4,11 @@ import static dev.midlayer.drivers.loopback.DpFixture.pollOne;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.midlayer.drivers.loopback.OneSidedFixture.Pair;
+import dev.midlayer.ib.WcStatus;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WrOpcode;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Random;

@@ -9,13 +9,13 @@ import static dev.midlayer.drivers.loopback.DpFixture.wrIds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.midlayer.drivers.loopback.OneSidedFixture.Pair;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WcOpcode;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcOpcode;
 import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WrOpcode;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -8,11 +8,11 @@ import static dev.midlayer.drivers.loopback.DpFixture.read;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.midlayer.drivers.loopback.OneSidedFixture.Pair;
+import dev.midlayer.ib.WcOpcode;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcOpcode;
 import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WrOpcode;
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

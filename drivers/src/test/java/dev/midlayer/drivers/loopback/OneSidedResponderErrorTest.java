@@ -12,14 +12,14 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import dev.midlayer.drivers.loopback.OneSidedFixture.Guarded;
 import dev.midlayer.drivers.loopback.OneSidedFixture.Pair;
-import dev.midlayer.verbs.QpState;
-import dev.midlayer.verbs.QpType;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.WcStatus;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WrOpcode;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

@@ -13,16 +13,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.drivers.loopback.OneSidedFixture.Pair;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.WcFlags;
+import dev.midlayer.ib.WcOpcode;
+import dev.midlayer.ib.WcStatus;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.QpConnect;
-import dev.midlayer.verbs.QpState;
 import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WcFlags;
-import dev.midlayer.verbs.WcOpcode;
-import dev.midlayer.verbs.WcStatus;
 import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WrOpcode;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -185,8 +185,8 @@ class OneSidedWriteTest {
   void ucWrite() throws Exception {
     DpFixture.Side a = f.side(64, 4096, null);
     DpFixture.Side b = f.side(64, 4096, null);
-    DpFixture.createQp(a, dev.midlayer.verbs.QpType.UC, OneSidedFixture.CAP, true);
-    DpFixture.createQp(b, dev.midlayer.verbs.QpType.UC, OneSidedFixture.CAP, true);
+    DpFixture.createQp(a, dev.midlayer.ib.QpType.UC, OneSidedFixture.CAP, true);
+    DpFixture.createQp(b, dev.midlayer.ib.QpType.UC, OneSidedFixture.CAP, true);
     OneSidedFixture.Guarded t = OneSidedFixture.guarded(b.pd, 1024, OneSidedFixture.MR_ALL, 4);
     DpFixture.connect(a, b);
     fill(a.mr, 0, 256, 21);

@@ -5,30 +5,30 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
-import dev.midlayer.InvalidArgumentException;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.cq.Cqe;
 import dev.midlayer.cq.PollContext;
 import dev.midlayer.device.AsyncEvent;
-import dev.midlayer.device.AsyncEventType;
-import dev.midlayer.verbs.AccessFlags;
-import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.SrqAttr;
+import dev.midlayer.ib.WcStatus;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.ProtectionDomain;
-import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
 import dev.midlayer.verbs.QpInitAttr;
-import dev.midlayer.verbs.QpState;
-import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.ResourceBusyException;
 import dev.midlayer.verbs.SendWr;
-import dev.midlayer.verbs.SharedReceiveQueue;
 import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.SrqAttr;
-import dev.midlayer.verbs.WcStatus;
+import dev.midlayer.verbs.SharedReceiveQueue;
 import dev.midlayer.verbs.WorkCompletion;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -154,7 +154,7 @@ class SrqAndDrainTest {
     await(QpConnect.connect(qb, AhAttr.ofLid(1, a.lid(1)), qa.qpNum(), 2, 1, QpConnect.Params.defaults()));
     MemoryRegion buf = await(pdA.registerMr(ByteBuffer.allocateDirect(64), AccessFlags.LOCAL_WRITE));
     for (int i = 0; i < 5; i++) {
-      qa.postSend(SendWr.builder(dev.midlayer.verbs.WrOpcode.SEND).wrId(i).cqe(record).sge(Sge.of(buf, 0, 8)).build());
+      qa.postSend(SendWr.builder(dev.midlayer.ib.WrOpcode.SEND).wrId(i).cqe(record).sge(Sge.of(buf, 0, 8)).build());
     }
     for (int i = 0; i < 3; i++) {
       qa.postRecv(new RecvWr(10 + i, record, List.of(Sge.of(buf, 0, 64))));

@@ -1,6 +1,6 @@
 package dev.midlayer.cli.perftest;
 
-import dev.midlayer.verbs.WrOpcode;
+import dev.midlayer.ib.WrOpcode;
 import picocli.CommandLine.Command;
 
 /** {@code midlayer perftest atomic_lat}: {@code ib_atomic_lat} on the loopback fabric; see {@link OneSidedLatCommand}. */

@@ -1,14 +1,14 @@
 package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.QueuePair;
-import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
 import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WrOpcode;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;

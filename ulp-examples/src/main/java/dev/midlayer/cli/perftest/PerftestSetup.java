@@ -1,19 +1,19 @@
 package dev.midlayer.cli.perftest;
 
-import dev.midlayer.MidlayerException;
 import dev.midlayer.cli.MidlayerCli;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
-import dev.midlayer.verbs.AccessFlags;
-import dev.midlayer.verbs.AhAttr;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.MidlayerException;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpType;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.ProtectionDomain;
-import dev.midlayer.verbs.QpCap;
 import dev.midlayer.verbs.QpConnect;
 import dev.midlayer.verbs.QpInitAttr;
-import dev.midlayer.verbs.QpType;
 import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.Sge;
 import java.nio.ByteBuffer;

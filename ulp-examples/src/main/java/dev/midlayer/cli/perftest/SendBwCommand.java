@@ -1,9 +1,9 @@
 package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.ib.SendFlags;
 import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendFlags;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.WorkCompletion;
 import java.io.PrintWriter;

@@ -25,6 +25,6 @@ final class TransportOptions {
 
   /** Send flags for a message of {@code size} bytes on a QP created with {@code inlineSize}. */
   int inlineFlag() {
-    return size > 0 && size <= inlineSize ? dev.midlayer.verbs.SendFlags.INLINE : 0;
+    return size > 0 && size <= inlineSize ? dev.midlayer.ib.SendFlags.INLINE : 0;
   }
 }

@@ -5,7 +5,7 @@ import dev.midlayer.client.ClientId;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.EventHandlerRegistration;
-import dev.midlayer.spi.PortState;
+import dev.midlayer.ib.PortState;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.midlayer.client.ClientId;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
-import dev.midlayer.spi.PortState;
+import dev.midlayer.ib.PortState;
 import dev.midlayer.testkit.MidlayerExtension;
 import dev.midlayer.testkit.MidlayerTestKit;
 import java.util.concurrent.LinkedBlockingQueue;

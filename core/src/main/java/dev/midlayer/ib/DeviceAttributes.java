@@ -1,10 +1,9 @@
-package dev.midlayer.spi;
+package dev.midlayer.ib;
 
-import dev.midlayer.InvalidArgumentException;
 
 /**
  * What a device is and what it can do ({@code struct ib_device_attr}), reported by the driver's
- * {@link DeviceOps.QueryDevice} op. The midlayer caches the value it read at registration
+ * {@link dev.midlayer.spi.DeviceOps.QueryDevice} op. The midlayer caches the value it read at registration
  * ({@link dev.midlayer.device.Device#attributes()}) and checks verbs against these limits.
  * Immutable; build with {@link #builder()}.
  *
@@ -17,7 +16,7 @@ import dev.midlayer.InvalidArgumentException;
  * @param physPortCount number of ports, numbered 1..physPortCount
  * @param maxMrSize largest memory region, in bytes
  * @param pageSizeCap supported page sizes (bit n set = 2^n bytes); must include the midlayer's
- *     {@link dev.midlayer.verbs.Page#SIZE} (4 KiB)
+ *     {@link #PAGE_SIZE} (4 KiB)
  * @param maxQp maximum number of QPs
  * @param maxQpWr maximum outstanding WRs on one send or receive queue
  * @param maxSge maximum scatter/gather entries per WR
@@ -65,15 +64,18 @@ public record DeviceAttributes(
     int maxFastRegPageListLen,
     int maxInlineData) {
 
+  /** The midlayer's page size: 4 KiB on every device ({@code dev.midlayer.verbs.Page.SIZE}). */
+  public static final int PAGE_SIZE = 4096;
+
   public DeviceAttributes {
     InvalidArgumentException.requireNonNull(firmwareVersion, "firmwareVersion");
     if (maxMapPerFmr < 1 || maxMapPerFmr > 255) {
       // Each FMR map takes the next key of its slot; one unmap cycle stays within the 255 other variants of an index.
       throw new InvalidArgumentException("maxMapPerFmr", "must be 1..255, was " + maxMapPerFmr);
     }
-    if ((pageSizeCap & dev.midlayer.verbs.Page.SIZE) == 0) {
+    if ((pageSizeCap & PAGE_SIZE) == 0) {
       throw new InvalidArgumentException("pageSizeCap", String.format(
-          "0x%x lacks the midlayer's %d-byte page", pageSizeCap, dev.midlayer.verbs.Page.SIZE));
+          "0x%x lacks the midlayer's %d-byte page", pageSizeCap, PAGE_SIZE));
     }
     if (maxFastRegPageListLen < 1) {
       throw new InvalidArgumentException("maxFastRegPageListLen", "must be at least 1, was " + maxFastRegPageListLen);

@@ -1,6 +1,5 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
-import dev.midlayer.InvalidArgumentException;
 
 /**
  * Memory and QP access rights ({@code enum ib_access_flags}) as int bits. Local read is always allowed.

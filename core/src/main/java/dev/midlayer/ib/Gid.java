@@ -1,4 +1,4 @@
-package dev.midlayer.spi;
+package dev.midlayer.ib;
 
 /**
  * A 128-bit global identifier: 64-bit subnet prefix and 64-bit interface id, as in a GRH.

@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 import java.util.EnumSet;
 import java.util.Set;

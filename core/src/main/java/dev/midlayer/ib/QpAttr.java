@@ -1,9 +1,8 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
-import dev.midlayer.spi.Mtu;
 
 /**
- * QP attributes ({@code struct ib_qp_attr}) for {@link QueuePair#modify} and from {@link QueuePair#query}.
+ * QP attributes ({@code struct ib_qp_attr}) for {@link dev.midlayer.verbs.QueuePair#modify} and from {@link dev.midlayer.verbs.QueuePair#query}.
  * A modify uses only the fields whose {@link QpAttrMask} bit is in its mask. Immutable; build with
  * {@link #builder()}.
  *

@@ -1,4 +1,4 @@
-package dev.midlayer.spi;
+package dev.midlayer.ib;
 
 /** The link layer of a port ({@code IB_LINK_LAYER_*}). */
 public enum LinkLayer {

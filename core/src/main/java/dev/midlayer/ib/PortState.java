@@ -1,4 +1,4 @@
-package dev.midlayer.spi;
+package dev.midlayer.ib;
 
 /** Logical port state ({@code enum ib_port_state}); the numeric value is the IB one. */
 public enum PortState {

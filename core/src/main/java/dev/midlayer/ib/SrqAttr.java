@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 /**
  * Shared receive queue attributes ({@code struct ib_srq_attr}). Immutable.
@@ -9,8 +9,8 @@ package dev.midlayer.verbs;
  *     SRQ_LIMIT_REACHED fires once and the limit disarms; 0 = disarmed
  */
 public record SrqAttr(int maxWr, int maxSge, int srqLimit) {
-  /** {@link SharedReceiveQueue#modify} mask bit: resize ({@code IB_SRQ_MAX_WR}); not supported. */
+  /** {@link dev.midlayer.verbs.SharedReceiveQueue#modify} mask bit: resize ({@code IB_SRQ_MAX_WR}); not supported. */
   public static final int MAX_WR = 1;
-  /** {@link SharedReceiveQueue#modify} mask bit: arm the limit ({@code IB_SRQ_LIMIT}). */
+  /** {@link dev.midlayer.verbs.SharedReceiveQueue#modify} mask bit: arm the limit ({@code IB_SRQ_LIMIT}). */
   public static final int LIMIT = 2;
 }

@@ -1,10 +1,6 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
-import dev.midlayer.InvalidArgumentException;
-import dev.midlayer.device.Device;
-import dev.midlayer.spi.Gid;
-import dev.midlayer.spi.LinkLayer;
-import dev.midlayer.spi.PortAttributes;
+import java.util.function.IntFunction;
 
 /**
  * Address handle attributes ({@code struct rdma_ah_attr}): the path from a local port to a remote one.
@@ -32,30 +28,37 @@ public record AhAttr(int portNum, int dlid, int sl, boolean grh, Gid dgid, int s
     return new AhAttr(portNum, 0, 0, true, dgid, 0, 64, 0);
   }
 
-  /** Checks the attributes against the device's ports; returns this. Never blocks. */
-  AhAttr validate(Device device) {
-    if (portNum < 1 || portNum > device.portCount()) {
-      throw new InvalidArgumentException("portNum", "port " + portNum + " does not exist on " + device.name()
-          + " (ports are 1.." + device.portCount() + ")");
+  /**
+   * Checks the attributes against a device's ports; returns this. Never blocks; any thread.
+   *
+   * @param deviceName for the messages
+   * @param portCount the device's ports are 1..portCount
+   * @param ports the (cached) attributes of port n
+   * @throws InvalidArgumentException naming the field that does not fit
+   */
+  public AhAttr validate(String deviceName, int portCount, IntFunction<PortAttributes> ports) {
+    if (portNum < 1 || portNum > portCount) {
+      throw new InvalidArgumentException("portNum", "port " + portNum + " does not exist on " + deviceName
+          + " (ports are 1.." + portCount + ")");
     }
     if (sl < 0 || sl > 15) {
       throw new InvalidArgumentException("sl", "service level must be 0..15, was " + sl);
     }
-    PortAttributes port = device.cachedPort(portNum);
+    PortAttributes port = ports.apply(portNum);
     if (grh) {
       if (dgid == null) {
         throw new InvalidArgumentException("dgid", "an address with a GRH needs a destination GID");
       }
       if (sgidIndex < 0 || sgidIndex >= port.gids().size()) {
         throw new InvalidArgumentException("sgidIndex", "GID index " + sgidIndex + " is not in the GID table of "
-            + device.name() + " port " + portNum + " (" + port.gids().size() + " entries)");
+            + deviceName + " port " + portNum + " (" + port.gids().size() + " entries)");
       }
       if (hopLimit < 0 || hopLimit > 255 || trafficClass < 0 || trafficClass > 255) {
         throw new InvalidArgumentException("hopLimit/trafficClass", "must be 0..255");
       }
     } else {
       if (port.linkLayer() == LinkLayer.ETHERNET) {
-        throw new InvalidArgumentException("grh", "port " + portNum + " of " + device.name()
+        throw new InvalidArgumentException("grh", "port " + portNum + " of " + deviceName
             + " is Ethernet: an address handle needs a GRH");
       }
       if (dlid <= 0 || dlid >= 0xc000) {

@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 /** Queue pair state ({@code enum ib_qp_state}); {@link #value()} is the IB value. */
 public enum QpState {

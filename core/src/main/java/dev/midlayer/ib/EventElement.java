@@ -1,8 +1,8 @@
-package dev.midlayer.device;
+package dev.midlayer.ib;
 
-import dev.midlayer.device.AsyncEventType.ElementKind;
+import dev.midlayer.ib.AsyncEventType.ElementKind;
 
-/** The element an {@link AsyncEvent} concerns (the union in {@code struct ib_event}). */
+/** The element an {@link dev.midlayer.device.AsyncEvent} concerns (the union in {@code struct ib_event}). */
 public sealed interface EventElement {
   /** Which kind of element this is. */
   ElementKind kind();

@@ -1,27 +1,26 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
-import static dev.midlayer.verbs.QpAttrMask.ACCESS_FLAGS;
-import static dev.midlayer.verbs.QpAttrMask.ALT_PATH;
-import static dev.midlayer.verbs.QpAttrMask.AV;
-import static dev.midlayer.verbs.QpAttrMask.CUR_STATE;
-import static dev.midlayer.verbs.QpAttrMask.DEST_QPN;
-import static dev.midlayer.verbs.QpAttrMask.EN_SQD_ASYNC_NOTIFY;
-import static dev.midlayer.verbs.QpAttrMask.MAX_DEST_RD_ATOMIC;
-import static dev.midlayer.verbs.QpAttrMask.MAX_QP_RD_ATOMIC;
-import static dev.midlayer.verbs.QpAttrMask.MIN_RNR_TIMER;
-import static dev.midlayer.verbs.QpAttrMask.PATH_MIG_STATE;
-import static dev.midlayer.verbs.QpAttrMask.PATH_MTU;
-import static dev.midlayer.verbs.QpAttrMask.PKEY_INDEX;
-import static dev.midlayer.verbs.QpAttrMask.PORT;
-import static dev.midlayer.verbs.QpAttrMask.QKEY;
-import static dev.midlayer.verbs.QpAttrMask.RETRY_CNT;
-import static dev.midlayer.verbs.QpAttrMask.RNR_RETRY;
-import static dev.midlayer.verbs.QpAttrMask.RQ_PSN;
-import static dev.midlayer.verbs.QpAttrMask.SQ_PSN;
-import static dev.midlayer.verbs.QpAttrMask.STATE;
-import static dev.midlayer.verbs.QpAttrMask.TIMEOUT;
+import static dev.midlayer.ib.QpAttrMask.ACCESS_FLAGS;
+import static dev.midlayer.ib.QpAttrMask.ALT_PATH;
+import static dev.midlayer.ib.QpAttrMask.AV;
+import static dev.midlayer.ib.QpAttrMask.CUR_STATE;
+import static dev.midlayer.ib.QpAttrMask.DEST_QPN;
+import static dev.midlayer.ib.QpAttrMask.EN_SQD_ASYNC_NOTIFY;
+import static dev.midlayer.ib.QpAttrMask.MAX_DEST_RD_ATOMIC;
+import static dev.midlayer.ib.QpAttrMask.MAX_QP_RD_ATOMIC;
+import static dev.midlayer.ib.QpAttrMask.MIN_RNR_TIMER;
+import static dev.midlayer.ib.QpAttrMask.PATH_MIG_STATE;
+import static dev.midlayer.ib.QpAttrMask.PATH_MTU;
+import static dev.midlayer.ib.QpAttrMask.PKEY_INDEX;
+import static dev.midlayer.ib.QpAttrMask.PORT;
+import static dev.midlayer.ib.QpAttrMask.QKEY;
+import static dev.midlayer.ib.QpAttrMask.RETRY_CNT;
+import static dev.midlayer.ib.QpAttrMask.RNR_RETRY;
+import static dev.midlayer.ib.QpAttrMask.RQ_PSN;
+import static dev.midlayer.ib.QpAttrMask.SQ_PSN;
+import static dev.midlayer.ib.QpAttrMask.STATE;
+import static dev.midlayer.ib.QpAttrMask.TIMEOUT;
 
-import dev.midlayer.InvalidArgumentException;
 import java.util.EnumMap;
 import java.util.Map;
 

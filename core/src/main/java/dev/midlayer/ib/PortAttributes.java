@@ -1,11 +1,10 @@
-package dev.midlayer.spi;
+package dev.midlayer.ib;
 
-import dev.midlayer.InvalidArgumentException;
 import java.util.List;
 
 /**
  * The state and properties of one port ({@code struct ib_port_attr} plus its GID table), reported by
- * the driver's {@link DeviceOps.QueryPort} op. The midlayer caches it per port and refreshes the
+ * the driver's {@link dev.midlayer.spi.DeviceOps.QueryPort} op. The midlayer caches it per port and refreshes the
  * cache before it tells event handlers about a port event. Immutable; build with {@link #builder()}.
  *
  * @param state logical port state

@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 /**
  * The operation a successful work completion reports ({@code enum ib_wc_opcode}). Receive-side opcodes

@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 /**
  * Queue pair capabilities ({@code struct ib_qp_cap}): asked for at creation, checked against the device's

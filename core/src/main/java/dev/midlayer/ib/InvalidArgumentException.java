@@ -1,4 +1,4 @@
-package dev.midlayer;
+package dev.midlayer.ib;
 
 /**
  * A verb was called with an argument that can never be valid (the kernel's {@code -EINVAL}): null,

@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 /**
  * Bits of a send work request's flags ({@code enum ib_send_flags}). Plain int bits rather than an
@@ -16,5 +16,6 @@ public final class SendFlags {
   /** Copy the payload at post time (at most the QP's max inline data); lkeys are ignored. */
   public static final int INLINE = 1 << 3;
 
-  static final int ALL = FENCE | SIGNALED | SOLICITED | INLINE;
+  /** Every defined flag. */
+  public static final int ALL = FENCE | SIGNALED | SOLICITED | INLINE;
 }

@@ -1,4 +1,4 @@
-package dev.midlayer.spi;
+package dev.midlayer.ib;
 
 /** Path MTU ({@code enum ib_mtu}); the numeric value is the IB enum value, {@link #bytes()} the size. */
 public enum Mtu {

@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 /**
  * The status of a work completion ({@code enum ib_wc_status}), in enum order; {@link #value()} is the

@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 /** Bits of a work completion's flags ({@code enum ib_wc_flags}). */
 public final class WcFlags {
@@ -6,8 +6,8 @@ public final class WcFlags {
 
   /** The first 40 bytes of the receive buffer hold a GRH (UD receives). */
   public static final int GRH = 1;
-  /** {@link WorkCompletion#immData()} is valid. */
+  /** {@link dev.midlayer.verbs.WorkCompletion#immData()} is valid. */
   public static final int WITH_IMM = 1 << 1;
-  /** {@link WorkCompletion#invalidatedRkey()} is valid: the sender invalidated that key. */
+  /** {@link dev.midlayer.verbs.WorkCompletion#invalidatedRkey()} is valid: the sender invalidated that key. */
   public static final int WITH_INVALIDATE = 1 << 2;
 }

@@ -1,4 +1,4 @@
-package dev.midlayer;
+package dev.midlayer.ib;
 
 /**
  * Base class of every error the midlayer reports. Each subclass names one kind of failure, and its

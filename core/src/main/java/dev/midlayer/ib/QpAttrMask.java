@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 import java.util.ArrayList;
 import java.util.List;

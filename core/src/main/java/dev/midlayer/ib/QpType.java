@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.ib;
 
 /** Queue pair transport type ({@code enum ib_qp_type}); {@link #value()} is the IB value. */
 public enum QpType {
