@@ -20,6 +20,6 @@ public final class MidlayerId extends ExtensionId<Midlayer> {
 
   @Override
   public Midlayer createExtension(ActorSystem<?> system) {
-    return new Midlayer(system);
+    return new dev.midlayer.internal.MidlayerImpl(system);
   }
 }

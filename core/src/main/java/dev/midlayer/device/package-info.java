@@ -1,8 +1,7 @@
 /**
- * Devices: the {@link dev.midlayer.device.Device} handle consumers and drivers use, the
- * {@link dev.midlayer.device.DeviceActor} that serves it, and unaffiliated asynchronous events
- * ({@link dev.midlayer.device.AsyncEvent}, {@link dev.midlayer.device.EventHandler}). Records, enums
- * and exceptions here are immutable and safe from any thread; {@code Device} documents per method
- * whether it may sleep.
+ * Devices as consumers see them: the {@link dev.midlayer.device.Device} handle and unaffiliated
+ * asynchronous events ({@link dev.midlayer.device.AsyncEvent}, {@link dev.midlayer.device.EventHandler}).
+ * Records, enums and exceptions here are immutable and safe from any thread; {@code Device} documents per
+ * method whether it may sleep.
  */
 package dev.midlayer.device;

@@ -1,6 +1,5 @@
 package dev.midlayer.spi;
 
-import dev.midlayer.device.Device;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.PortAttributes;
@@ -10,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The ops table a low-level driver hands to {@link dev.midlayer.Midlayer#registerDevice}: the Java form
+ * The ops table a low-level driver hands to {@code Midlayer.registerDevice}: the Java form
  * of {@code struct ib_device_ops}. Each op is a small functional interface; an op the driver does not
  * set is absent, and a device whose table lacks a {@linkplain DriverOp#mandatory() mandatory} op is
  * refused with {@link MissingDriverOpException}.
@@ -37,12 +36,13 @@ public final class DeviceOps {
   }
 
   /**
-   * {@code enable_driver}: called once the device is set up and marked registered, before any client's
-   * {@code add}. Hands the driver its {@link Device} handle (needed to dispatch events). May sleep.
+   * {@code enable_driver}: called once the device's attributes and ports were read, before it is listed and
+   * before any client's {@code add}. Hands the driver its {@link DriverDevice} (to dispatch events, find
+   * QPs, resolve keys). May sleep.
    */
   @FunctionalInterface
   public interface EnableDriver {
-    void enable(Device device) throws Exception;
+    void enable(DriverDevice device) throws Exception;
   }
 
   /**
@@ -51,7 +51,7 @@ public final class DeviceOps {
    */
   @FunctionalInterface
   public interface DeallocDriver {
-    void dealloc(Device device) throws Exception;
+    void dealloc(DriverDevice device) throws Exception;
   }
 
   /**
@@ -61,8 +61,7 @@ public final class DeviceOps {
    */
   @FunctionalInterface
   public interface CreateQp {
-    DriverQp createQp(dev.midlayer.verbs.QueuePair qp, dev.midlayer.device.DeviceResources.Spawner spawner)
-        throws Exception;
+    DriverQp createQp(QpContext qp, Spawner spawner) throws Exception;
   }
 
   /**

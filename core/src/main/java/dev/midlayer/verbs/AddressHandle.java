@@ -1,87 +1,46 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.device.DeviceResources;
 import dev.midlayer.ib.AhAttr;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * An address handle ({@code struct ib_ah}): a validated path to a remote port, named in UD work
  * requests. Created with {@link ProtectionDomain#createAh}.
  *
  * <p>Threading: every method <b>never blocks and is callable from any thread and any context</b>
- * (the seed's rule for create/modify/query/destroy AH). An AH named by a posted WR must not be modified
- * or destroyed until that WR's completion has been polled.
+ * (the seed's rule for create/modify/query/destroy AH). A UD post takes the handle's path at the moment
+ * of the post (as hardware copies the address vector into the work request), so modifying or destroying
+ * the handle afterwards does not change a request already posted.
  */
-public final class AddressHandle {
-  private final ProtectionDomain pd;
-  private final int handle;
-  private volatile AhAttr attr;
-  private final AtomicBoolean destroyed = new AtomicBoolean();
-
-  AddressHandle(ProtectionDomain pd, int handle, AhAttr attr) {
-    this.pd = pd;
-    this.handle = handle;
-    this.attr = attr;
-  }
-
+public interface AddressHandle {
   /** The protection domain. */
-  public ProtectionDomain pd() {
-    return pd;
-  }
+  ProtectionDomain pd();
 
   /** The handle's number on its device. */
-  public int handle() {
-    return handle;
-  }
+  int handle();
 
-  /** The current attributes ({@code rdma_query_ah}). Never blocks; any context. */
-  public AhAttr query() {
-    checkAlive("queryAh");
-    return attr;
-  }
+  /**
+   * The current attributes ({@code rdma_query_ah}). Never blocks; any context.
+   *
+   * @throws IllegalStateException if the handle was destroyed
+   */
+  AhAttr query();
 
   /**
    * Changes the path ({@code rdma_modify_ah}). Never blocks; any context.
    *
    * @throws dev.midlayer.ib.InvalidArgumentException if the new attributes do not fit the device, or would
    *     change the kind of address (GRH or not)
+   * @throws IllegalStateException if the handle was destroyed
    */
-  public void modify(AhAttr newAttr) {
-    checkAlive("modifyAh");
-    dev.midlayer.ib.InvalidArgumentException.requireNonNull(newAttr, "attr");
-    DeviceResources.checkUsable(pd.device(), "modifyAh");
-    AhAttr current = attr;
-    if (newAttr.grh() != current.grh()) {
-      throw new dev.midlayer.ib.InvalidArgumentException("grh", "modifyAh may not change the address type");
-    }
-    attr = newAttr.validate(pd.device().name(), pd.device().portCount(), pd.device()::cachedPort);
-  }
+  void modify(AhAttr newAttr);
 
   /**
    * Destroys the handle ({@code rdma_destroy_ah}). Never blocks; any context.
    *
-   * @throws IllegalStateException if it was destroyed already
+   * @throws IllegalStateException if it was destroyed already (the message names the handle)
    */
-  public void destroy() {
-    if (!destroyed.compareAndSet(false, true)) {
-      throw new IllegalStateException("destroyAh: AH #" + handle + " was destroyed");
-    }
-    pd.release();
-  }
+  void destroy();
 
   /** False once destroyed. */
-  public boolean isValid() {
-    return !destroyed.get();
-  }
-
-  private void checkAlive(String verb) {
-    if (destroyed.get()) {
-      throw new IllegalStateException(verb + ": AH #" + handle + " was destroyed");
-    }
-  }
-
-  @Override
-  public String toString() {
-    return "AH #" + handle + " " + attr;
-  }
+  boolean isValid();
 }

@@ -1,7 +1,6 @@
 package dev.midlayer.verbs;
 
-import dev.midlayer.ib.InvalidArgumentException;
-import java.nio.ByteBuffer;
+import dev.midlayer.ib.DeviceAttributes;
 
 /**
  * A page of registered memory: {@link #SIZE} bytes at a page-aligned offset of a memory region registered
@@ -25,53 +24,13 @@ import java.nio.ByteBuffer;
  *
  * <p>Immutable; any thread.
  */
-public final class Page {
+public interface Page {
   /** The page size of the midlayer: 4 KiB, the same on every device. */
-  public static final int SIZE = dev.midlayer.ib.DeviceAttributes.PAGE_SIZE;
-  static final int SHIFT = 12;
-
-  private final MemoryRegion region;
-  private final int index;
-  private final ByteBuffer bytes;
-
-  Page(MemoryRegion region, int index, ByteBuffer bytes) {
-    this.region = region;
-    this.index = index;
-    this.bytes = bytes;
-  }
+  int SIZE = DeviceAttributes.PAGE_SIZE;
 
   /** The registered region the page belongs to. */
-  public MemoryRegion region() {
-    return region;
-  }
+  MemoryRegion region();
 
   /** The page's number in its region (its offset is {@code index * SIZE}). */
-  public int index() {
-    return index;
-  }
-
-  /** Internal: the page's {@link #SIZE} bytes, shared with the region, position 0 at the page's start. */
-  ByteBuffer bytes() {
-    return bytes;
-  }
-
-  /** Throws unless every page is non-null and belongs to {@code device}'s memory. */
-  static void checkAll(java.util.List<Page> pages, dev.midlayer.device.Device device, String field) {
-    InvalidArgumentException.requireNonNull(pages, field);
-    for (int i = 0; i < pages.size(); i++) {
-      Page p = pages.get(i);
-      if (p == null) {
-        throw new InvalidArgumentException(field, "page " + i + " is null");
-      }
-      if (p.region.device() != device) {
-        throw new InvalidArgumentException(field, "page " + i + " is memory of " + p.region.device().name()
-            + ", not of " + device.name());
-      }
-    }
-  }
-
-  @Override
-  public String toString() {
-    return "page " + index + " of " + region.describe();
-  }
+  int index();
 }

@@ -1,5 +1,6 @@
 package dev.midlayer.context;
 
+import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.EventFixtures.TIMEOUT;
 import static dev.midlayer.testsupport.EventFixtures.await;
 import static org.junit.jupiter.api.Assertions.assertAll;
@@ -125,7 +126,7 @@ class ContextRuleTest {
     EventRecorder h = callingHandler(trigger, calls, outcome);
     self.set(await(dev.registerEventHandler(HANDLER, h)));
 
-    dev.dispatchEvent(trigger[0]);
+    Internal.dispatch(dev, trigger[0]);
     h.awaitEvent(trigger[0], TIMEOUT);
 
     assertEquals(calls.keySet(), outcome.keySet());
@@ -146,7 +147,7 @@ class ContextRuleTest {
     assertEquals(List.of(dev), ml.devices());
     assertEquals(List.of(victim), ml.clients());
     AsyncEvent again = AsyncEvent.ofPort(dev, AsyncEventType.SM_CHANGE, 1);
-    dev.dispatchEvent(again);
+    Internal.dispatch(dev, again);
     h.awaitEvent(again, TIMEOUT);
   }
 
@@ -229,7 +230,7 @@ class ContextRuleTest {
     AsyncEvent followUp = AsyncEvent.ofDevice(dev, AsyncEventType.DEVICE_FATAL);
     Map<String, Supplier<?>> calls = new LinkedHashMap<>();
     calls.put("dispatchEvent", () -> {
-      dev.dispatchEvent(followUp);
+      Internal.dispatch(dev, followUp);
       return null;
     });
     calls.put("getClientData", () -> dev.getClientData(holder));
@@ -246,7 +247,7 @@ class ContextRuleTest {
     EventRecorder h = callingHandler(trigger, calls, outcome);
     await(dev.registerEventHandler(HANDLER, h));
 
-    dev.dispatchEvent(trigger[0]);
+    Internal.dispatch(dev, trigger[0]);
     h.awaitEvent(followUp, TIMEOUT);
 
     assertAll(
@@ -344,7 +345,7 @@ class ContextRuleTest {
     LoggingTestKit.warn("queryPort may sleep but was called from atomic context (inside event handler '"
             + HANDLER + "' on " + dev.name() + ")")
         .expect(warn.system(), () -> {
-          dev.dispatchEvent(trigger[0]);
+          Internal.dispatch(dev, trigger[0]);
           h.awaitEvent(trigger[0], TIMEOUT);
           return null;
         });
@@ -354,7 +355,7 @@ class ContextRuleTest {
     EventHandlerRegistration reg = (EventHandlerRegistration) await(asStage(outcome.get("registerEventHandler")));
     assertEquals("registered-in-handler", reg.name());
     AsyncEvent later = AsyncEvent.ofPort(dev, AsyncEventType.SM_CHANGE, 1);
-    dev.dispatchEvent(later);
+    Internal.dispatch(dev, later);
     lateHandler.awaitEvent(later, TIMEOUT);
   }
 
@@ -375,7 +376,7 @@ class ContextRuleTest {
 
     LoggingTestKit.warn("may sleep but was called from atomic context").withOccurrences(0)
         .expect(off.system(), () -> {
-          dev.dispatchEvent(trigger[0]);
+          Internal.dispatch(dev, trigger[0]);
           h.awaitEvent(trigger[0], TIMEOUT);
           return null;
         });

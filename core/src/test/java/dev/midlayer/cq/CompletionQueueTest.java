@@ -1,5 +1,6 @@
 package dev.midlayer.cq;
 
+import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.CqFixtures.TIMEOUT;
 import static dev.midlayer.testsupport.CqFixtures.success;
 import static dev.midlayer.testsupport.EventFixtures.await;
@@ -121,7 +122,7 @@ class CompletionQueueTest {
         if (!room.tryAcquire(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
           throw new AssertionError("no room in the CQ for " + TIMEOUT + ": completions are stuck in it");
         }
-        if (!cq.push(success(wrId(p, s)), (s & 7) == 0)) {
+        if (!Internal.push(cq, success(wrId(p, s)), (s & 7) == 0)) {
           rejected.incrementAndGet();
           room.release();
         }
@@ -195,7 +196,7 @@ class CompletionQueueTest {
         if (!room.tryAcquire(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
           throw new AssertionError("no room in the CQ for " + TIMEOUT);
         }
-        if (!cq.push(success(wrId(p, s)), false)) {
+        if (!Internal.push(cq, success(wrId(p, s)), false)) {
           rejected.incrementAndGet();
         }
       }
@@ -249,7 +250,7 @@ class CompletionQueueTest {
       assertEquals(1, Integer.bitCount(cap), "capacity " + cap + " for cqe " + cqe + " is a power of two");
       assertTrue(cap >= cqe, "capacity " + cap + " holds cqe " + cqe);
       assertTrue(cap < 2 * cqe || cap == 2, "capacity " + cap + " is the smallest power of two >= " + cqe);
-      assertTrue(cq.describe().contains(cap + " entries"), cq.describe());
+      assertTrue(Internal.impl(cq).describe().contains(cap + " entries"), Internal.impl(cq).describe());
       await(cq.destroy());
     }
     CompletionQueue alloc = await(d.allocCq(600, PollContext.DIRECT));
@@ -258,7 +259,7 @@ class CompletionQueueTest {
     // The whole capacity is usable, not just cqe.
     CompletionQueue cq = await(d.createCq(5, null, null, null));
     for (int i = 0; i < 8; i++) {
-      assertTrue(cq.push(success(i), false), "push " + i + " of 8");
+      assertTrue(Internal.push(cq, success(i), false), "push " + i + " of 8");
     }
     assertEquals(8, cq.peek());
   }
@@ -293,7 +294,7 @@ class CompletionQueueTest {
     assertNull(cq.pollContext(), "a CQ with a completion handler has no poll context");
     assertEquals(0, cq.peek());
     for (int i = 0; i < 5; i++) {
-      assertTrue(cq.push(success(i), false));
+      assertTrue(Internal.push(cq, success(i), false));
     }
     assertEquals(5, cq.peek());
     assertEquals(5, cq.peek(), "peek does not consume");
@@ -318,7 +319,7 @@ class CompletionQueueTest {
     for (int i = 0; i < 20; i++) {
       WorkCompletion wc = success(i);
       pushed.add(wc);
-      assertTrue(cq.push(wc, false));
+      assertTrue(Internal.push(cq, wc, false));
     }
     WorkCompletion sentinel = success(-1);
     Arrays.fill(out, sentinel);
@@ -367,12 +368,12 @@ class CompletionQueueTest {
     for (int i = 0; i < cap; i++) {
       WorkCompletion wc = success(i);
       pushed.add(wc);
-      assertTrue(cq.push(wc, false), "push " + i + " fits");
+      assertTrue(Internal.push(cq, wc, false), "push " + i + " fits");
     }
     assertFalse(cq.overflowed());
     Seen seen = LoggingTestKit.error("CQ #" + cq.number() + " on " + d.name() + " overflowed").expect(kit.system(),
         () -> {
-          assertFalse(cq.push(success(cap), false), "the push that does not fit returns false");
+          assertFalse(Internal.push(cq, success(cap), false), "the push that does not fit returns false");
           return events.expectMessageClass(Seen.class);
         });
     assertTrue(cq.overflowed());
@@ -384,9 +385,9 @@ class CompletionQueueTest {
     assertNotEquals(cq.number(), other.number());
 
     // Later pushes fail too, even once there is room again: the CQ is in error.
-    assertFalse(cq.push(success(100), false));
+    assertFalse(Internal.push(cq, success(100), false));
     assertSame(pushed.get(0), cq.poll());
-    assertFalse(cq.push(success(101), true), "still in error after a poll made room");
+    assertFalse(Internal.push(cq, success(101), true), "still in error after a poll made room");
     events.expectNoMessage(Duration.ofMillis(300));
 
     // Nothing before the overflow point was dropped, and nothing after it got in.
@@ -396,7 +397,7 @@ class CompletionQueueTest {
     }
     assertEquals(pushed.subList(1, cap), rest);
     assertFalse(other.overflowed(), "the other CQ is not affected");
-    assertTrue(other.push(success(1), false));
+    assertTrue(Internal.push(other, success(1), false));
   }
 
   @Test
@@ -431,7 +432,7 @@ class CompletionQueueTest {
         backoff.reset();
         CompletionQueue cq = cqs.get(r);
         for (int k = 0; k < 4; k++) {
-          if (cq.push(success(p * 4L + k), false)) {
+          if (Internal.push(cq, success(p * 4L + k), false)) {
             accepted.incrementAndGet(r);
           }
         }
@@ -482,21 +483,21 @@ class CompletionQueueTest {
     Device d = register();
     TestProbe<String> calls = kit.createTestProbe();
     CompletionQueue cq = await(d.createCq(8, c -> calls.getRef().tell("called"), null, null));
-    cq.retain();
-    cq.retain();
+    Internal.impl(cq).retain();
+    Internal.impl(cq).retain();
     ResourceBusyException busy = assertFailsWith(ResourceBusyException.class, cq.destroy());
     assertTrue(busy.getMessage().contains("CQ #" + cq.number()), busy.getMessage());
-    cq.release();
+    Internal.impl(cq).release();
     assertFailsWith(ResourceBusyException.class, cq.destroy());
     // Still fully working after the refused destroys.
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(1), false));
+    assertTrue(Internal.push(cq, success(1), false));
     calls.expectMessage("called");
-    cq.release();
+    Internal.impl(cq).release();
     await(cq.destroy());
-    assertFalse(cq.push(success(2), false), "push into a destroyed CQ fails");
+    assertFalse(Internal.push(cq, success(2), false), "push into a destroyed CQ fails");
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertFalse(cq.push(success(3), true));
+    assertFalse(Internal.push(cq, success(3), true));
     calls.expectNoMessage(Duration.ofMillis(200));
     NotRegisteredException twice = assertFailsWith(NotRegisteredException.class, cq.destroy());
     assertTrue(twice.getMessage().contains("destroyCq"), twice.getMessage());
@@ -516,7 +517,7 @@ class CompletionQueueTest {
       results.add(attempt(() -> d.allocCq(8, PollContext.DIRECT)));
       outcome.complete(results);
     }));
-    d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
+    Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
     List<Object> results = await(outcome);
     assertEquals(Boolean.TRUE, results.get(0), "the event handler runs in atomic context");
     assertRefused(results.get(1), "createCq");
@@ -538,7 +539,7 @@ class CompletionQueueTest {
       outcome.complete(results);
     }, null, null));
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(1), false));
+    assertTrue(Internal.push(cq, success(1), false));
     List<Object> results = await(outcome);
     assertEquals(Boolean.TRUE, results.get(0), "the completion handler runs in atomic context");
     assertRefused(results.get(1), "createCq");
@@ -577,13 +578,13 @@ class CompletionQueueTest {
       c.requestNotify(CqNotify.NEXT_COMP, false);
     }, null, null));
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(7), false));
+    assertTrue(Internal.push(cq, success(7), false));
     calls.expectMessage(7L);
     String prefix = "CQ #" + cq.number() + " (";
     LoggingTestKit.warn(prefix).withMessageRegex(".*reclaimed.*").expect(kit.system(),
         () -> await(midlayer.unregisterDevice(d)));
-    assertFalse(cq.push(success(8), true), "push into a reclaimed CQ fails");
-    assertFalse(cq.push(success(9), false));
+    assertFalse(Internal.push(cq, success(8), true), "push into a reclaimed CQ fails");
+    assertFalse(Internal.push(cq, success(9), false));
     calls.expectNoMessage(Duration.ofMillis(300));
     assertNull(cq.poll(), "nothing got into the reclaimed CQ");
     assertInstanceOf(DeviceUnregisteredException.class, assertVerbFails(DeviceUnregisteredException.class,
@@ -622,11 +623,11 @@ class CompletionQueueTest {
       }
     }, null, null));
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(1), false));
+    assertTrue(Internal.push(cq, success(1), false));
     assertTrue(entered.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
     // While the first call runs, a second notification is queued.
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(2), false));
+    assertTrue(Internal.push(cq, success(2), false));
     CompletableFuture<?> unregister = midlayer.unregisterDevice(d).toCompletableFuture();
     int runningAtCompletion = 0;
     try {
@@ -679,10 +680,10 @@ class CompletionQueueTest {
       }
     }, null, null));
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(1), false));
+    assertTrue(Internal.push(cq, success(1), false));
     assertTrue(entered.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(2), false));
+    assertTrue(Internal.push(cq, success(2), false));
     CompletableFuture<?> destroy = cq.destroy().toCompletableFuture();
     int runningAtCompletion = 0;
     try {

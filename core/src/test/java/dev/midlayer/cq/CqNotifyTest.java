@@ -1,5 +1,6 @@
 package dev.midlayer.cq;
 
+import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.CqFixtures.TIMEOUT;
 import static dev.midlayer.testsupport.CqFixtures.failed;
 import static dev.midlayer.testsupport.CqFixtures.success;
@@ -79,23 +80,23 @@ class CqNotifyTest {
   void nextCompArmingIsOneShot() {
     TestProbe<Integer> calls = kit.createTestProbe();
     CompletionQueue cq = cqReportingTo(calls, 64);
-    assertTrue(cq.push(success(0), false));
-    assertTrue(cq.push(failed(1, WcStatus.LOC_PROT_ERR), true));
+    assertTrue(Internal.push(cq, success(0), false));
+    assertTrue(Internal.push(cq, failed(1, WcStatus.LOC_PROT_ERR), true));
     calls.expectNoMessage(QUIET); // a new CQ is not armed
 
     assertFalse(cq.requestNotify(CqNotify.NEXT_COMP, false));
-    assertTrue(cq.push(success(2), false));
+    assertTrue(Internal.push(cq, success(2), false));
     calls.expectMessageClass(Integer.class);
     for (int i = 3; i < 10; i++) {
-      assertTrue(cq.push(i % 2 == 0 ? success(i) : failed(i, WcStatus.WR_FLUSH_ERR), i % 3 == 0));
+      assertTrue(Internal.push(cq, i % 2 == 0 ? success(i) : failed(i, WcStatus.WR_FLUSH_ERR), i % 3 == 0));
     }
     calls.expectNoMessage(QUIET); // disarmed as it fired
 
     cq.requestNotify(CqNotify.NEXT_COMP, false);
     calls.expectNoMessage(QUIET); // arming a non-empty CQ does not fire by itself
-    assertTrue(cq.push(success(10), false));
+    assertTrue(Internal.push(cq, success(10), false));
     assertEquals(11, calls.expectMessageClass(Integer.class), "the handler sees every completion waiting");
-    assertTrue(cq.push(success(11), false));
+    assertTrue(Internal.push(cq, success(11), false));
     calls.expectNoMessage(QUIET);
     assertEquals(12, cq.peek(), "notification consumed nothing");
   }
@@ -108,12 +109,12 @@ class CqNotifyTest {
     CompletionQueue cq = cqReportingTo(calls, 256);
     cq.requestNotify(CqNotify.SOLICITED, false);
     for (int i = 0; i < 5; i++) {
-      assertTrue(cq.push(success(i), false));
+      assertTrue(Internal.push(cq, success(i), false));
     }
     calls.expectNoMessage(QUIET);
-    assertTrue(cq.push(success(5), true));
+    assertTrue(Internal.push(cq, success(5), true));
     assertEquals(6, calls.expectMessageClass(Integer.class));
-    assertTrue(cq.push(success(6), true));
+    assertTrue(Internal.push(cq, success(6), true));
     calls.expectNoMessage(QUIET); // one-shot for SOLICITED too
 
     long id = 100;
@@ -122,8 +123,8 @@ class CqNotifyTest {
         continue;
       }
       cq.requestNotify(CqNotify.SOLICITED, false);
-      assertTrue(cq.push(success(id++), false));
-      assertTrue(cq.push(failed(id++, status), false), status.toString());
+      assertTrue(Internal.push(cq, success(id++), false));
+      assertTrue(Internal.push(cq, failed(id++, status), false), status.toString());
       calls.expectMessageClass(Integer.class, Duration.ofSeconds(5));
     }
     calls.expectNoMessage(QUIET);
@@ -137,22 +138,22 @@ class CqNotifyTest {
     CompletionQueue cq = cqReportingTo(calls, 64);
     cq.requestNotify(CqNotify.SOLICITED, false);
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(1), false));
+    assertTrue(Internal.push(cq, success(1), false));
     calls.expectMessageClass(Integer.class);
-    assertTrue(cq.push(success(2), true));
+    assertTrue(Internal.push(cq, success(2), true));
     calls.expectNoMessage(QUIET); // fired once, disarmed
 
     cq.requestNotify(CqNotify.NEXT_COMP, false);
     cq.requestNotify(CqNotify.SOLICITED, false);
-    assertTrue(cq.push(success(3), false), "unsolicited success");
+    assertTrue(Internal.push(cq, success(3), false), "unsolicited success");
     calls.expectMessageClass(Integer.class);
-    assertTrue(cq.push(success(4), true));
+    assertTrue(Internal.push(cq, success(4), true));
     calls.expectNoMessage(QUIET);
 
     cq.requestNotify(CqNotify.SOLICITED, false);
     cq.requestNotify(CqNotify.SOLICITED, false); // arming twice is still one notification
-    assertTrue(cq.push(success(5), true));
-    assertTrue(cq.push(success(6), true));
+    assertTrue(Internal.push(cq, success(5), true));
+    assertTrue(Internal.push(cq, success(6), true));
     calls.expectMessageClass(Integer.class);
     calls.expectNoMessage(QUIET);
   }
@@ -165,9 +166,9 @@ class CqNotifyTest {
     CompletionQueue cq = cqReportingTo(calls, 64);
     assertFalse(cq.requestNotify(CqNotify.NEXT_COMP, true), "empty CQ");
     assertFalse(cq.requestNotify(CqNotify.SOLICITED, true), "empty CQ");
-    assertTrue(cq.push(success(1), false)); // fires the NEXT_COMP arming
+    assertTrue(Internal.push(cq, success(1), false)); // fires the NEXT_COMP arming
     calls.expectMessageClass(Integer.class);
-    assertTrue(cq.push(success(2), false));
+    assertTrue(Internal.push(cq, success(2), false));
     calls.expectNoMessage(QUIET);
 
     assertTrue(cq.requestNotify(CqNotify.NEXT_COMP, true), "2 waiting");
@@ -180,7 +181,7 @@ class CqNotifyTest {
     assertNull(cq.poll());
     assertFalse(cq.requestNotify(CqNotify.NEXT_COMP, true), "empty again");
     calls.expectNoMessage(QUIET); // arming (with or without the flag) never fires by itself
-    assertTrue(cq.push(success(3), false));
+    assertTrue(Internal.push(cq, success(3), false));
     calls.expectMessageClass(Integer.class); // and the CQ was armed by the calls that returned true too
   }
 
@@ -207,7 +208,7 @@ class CqNotifyTest {
       Runnable push = () -> {
         IN_PUSH.set(true);
         try {
-          assertTrue(cq.push(success(ThreadLocalRandom.current().nextLong(1 << 20)), true));
+          assertTrue(Internal.push(cq, success(ThreadLocalRandom.current().nextLong(1 << 20)), true));
         } finally {
           IN_PUSH.set(false);
         }
@@ -268,7 +269,7 @@ class CqNotifyTest {
     Workers w = Workers.start("pusher", pushers, p -> {
       Backoff backoff = new Backoff();
       for (int s = 0; s < perPusher; s++) {
-        if (cq.push(success((long) p * perPusher + s), (s & 3) == 0)) {
+        if (Internal.push(cq, success((long) p * perPusher + s), (s & 3) == 0)) {
           pushed.incrementAndGet();
         } else {
           rejected.incrementAndGet();
@@ -312,7 +313,7 @@ class CqNotifyTest {
     while (s < PER_PRODUCER) {
       int burst = Math.min(PER_PRODUCER - s, 1 + rnd.nextInt(64));
       for (int k = 0; k < burst; k++, s++) {
-        if (cq.push(success((long) p * PER_PRODUCER + s), rnd.nextInt(8) == 0)) {
+        if (Internal.push(cq, success((long) p * PER_PRODUCER + s), rnd.nextInt(8) == 0)) {
           pushed.incrementAndGet();
         } else {
           rejected.incrementAndGet();
@@ -466,15 +467,15 @@ class CqNotifyTest {
     String who = "completion handler of CQ #" + cq.number() + " on " + device.name() + " threw";
     cq.requestNotify(CqNotify.NEXT_COMP, false);
     LoggingTestKit.error(who).withCause(IllegalStateException.class).expect(kit.system(), () -> {
-      assertTrue(cq.push(success(1), false));
+      assertTrue(Internal.push(cq, success(1), false));
       return calls.expectMessage(1L);
     });
     LoggingTestKit.error(who).withCause(IOException.class).expect(kit.system(), () -> {
-      assertTrue(cq.push(success(2), false)); // the arming made before the throw still holds
+      assertTrue(Internal.push(cq, success(2), false)); // the arming made before the throw still holds
       return calls.expectMessage(2L);
     });
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(3), false));
+    assertTrue(Internal.push(cq, success(3), false));
     calls.expectMessage(3L);
     calls.expectNoMessage(QUIET);
     assertFalse(cq.overflowed());

@@ -1,5 +1,6 @@
 package dev.midlayer.cq;
 
+import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.CqFixtures.TIMEOUT;
 import static dev.midlayer.testsupport.CqFixtures.failed;
 import static dev.midlayer.testsupport.CqFixtures.success;
@@ -119,7 +120,7 @@ class CqPollContextTest {
       pusherThreads.add(Thread.currentThread());
       Backoff backoff = new Backoff();
       for (int s = 0; s < perPusher; s++) {
-        if (!cq.push(success((long) p * perPusher + s, cqes[p]), false)) {
+        if (!Internal.push(cq, success((long) p * perPusher + s, cqes[p]), false)) {
           rejected.incrementAndGet();
         }
         if ((s & 255) == 0) {
@@ -176,10 +177,10 @@ class CqPollContextTest {
       calls.incrementAndGet((int) wc.wrId());
       all.countDown();
     };
-    assertTrue(cq.push(success(0, hold), false)); // armed at creation: the actor starts polling
+    assertTrue(Internal.push(cq, success(0, hold), false)); // armed at creation: the actor starts polling
     assertTrue(firstEntered.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
     for (int i = 1; i <= more; i++) {
-      assertTrue(cq.push(success(i, count), false));
+      assertTrue(Internal.push(cq, success(i, count), false));
     }
     allPushed.countDown();
     assertTrue(all.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS),
@@ -190,7 +191,7 @@ class CqPollContextTest {
     }
     // And it is still armed: a later single push is delivered too.
     CountDownLatch late = new CountDownLatch(1);
-    assertTrue(cq.push(success(5000, (c, wc) -> late.countDown()), false));
+    assertTrue(Internal.push(cq, success(5000, (c, wc) -> late.countDown()), false));
     assertTrue(late.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS), "a later push after the backlog");
   }
 
@@ -202,17 +203,17 @@ class CqPollContextTest {
     TestProbe<Long> done = kit.createTestProbe();
     Cqe report = (c, wc) -> done.getRef().tell(wc.wrId());
     LoggingTestKit.warn("has no Cqe").withMessageContains("wr_id 11").expect(kit.system(), () -> {
-      assertTrue(cq.push(success(10, report), false));
-      assertTrue(cq.push(success(11), false));
-      assertTrue(cq.push(failed(12, WcStatus.WR_FLUSH_ERR), false));
-      assertTrue(cq.push(success(13), false));
-      assertTrue(cq.push(success(14, report), false));
+      assertTrue(Internal.push(cq, success(10, report), false));
+      assertTrue(Internal.push(cq, success(11), false));
+      assertTrue(Internal.push(cq, failed(12, WcStatus.WR_FLUSH_ERR), false));
+      assertTrue(Internal.push(cq, success(13), false));
+      assertTrue(Internal.push(cq, success(14, report), false));
       done.expectMessage(10L);
       return done.expectMessage(14L);
     });
     LoggingTestKit.warn("has no Cqe").withOccurrences(0).expect(kit.system(), () -> {
-      assertTrue(cq.push(success(20), false));
-      assertTrue(cq.push(success(21, report), false));
+      assertTrue(Internal.push(cq, success(20), false));
+      assertTrue(Internal.push(cq, success(21, report), false));
       return done.expectMessage(21L);
     });
     done.expectNoMessage(QUIET);
@@ -239,14 +240,14 @@ class CqPollContextTest {
             .expect(kit.system(), () -> {
               for (long i = 1; i <= 8; i++) {
                 Cqe cqe = i == 3 ? throwsUnchecked : i == 6 ? throwsChecked : report;
-                assertTrue(cq.push(success(i, cqe), false));
+                assertTrue(Internal.push(cq, success(i, cqe), false));
               }
               for (long i = 1; i <= 8; i++) {
                 done.expectMessage(i);
               }
               return null;
             }));
-    assertTrue(cq.push(success(9, report), false));
+    assertTrue(Internal.push(cq, success(9, report), false));
     done.expectMessage(9L);
     done.expectNoMessage(QUIET);
   }
@@ -266,7 +267,7 @@ class CqPollContextTest {
       threads.add(Thread.currentThread());
     };
     for (long i = 0; i < 20; i++) {
-      assertTrue(cq.push(i == 15 ? failed(i, record, WcStatus.REM_ACCESS_ERR) : success(i, record), i % 2 == 0));
+      assertTrue(Internal.push(cq, i == 15 ? failed(i, record, WcStatus.REM_ACCESS_ERR) : success(i, record), i % 2 == 0));
     }
     kit.createTestProbe().expectNoMessage(QUIET);
     assertTrue(order.isEmpty(), "a DIRECT CQ is never polled by the midlayer: " + order);
@@ -287,8 +288,8 @@ class CqPollContextTest {
       assertSame(Thread.currentThread(), t, "done ran on another thread");
     }
     // Without a Cqe: consumed and counted, nothing to call.
-    assertTrue(cq.push(success(30), false));
-    assertTrue(cq.push(success(31, record), false));
+    assertTrue(Internal.push(cq, success(30), false));
+    assertTrue(Internal.push(cq, success(31, record), false));
     assertEquals(2, cq.processDirect(10));
     assertEquals(31L, order.get(order.size() - 1));
     assertEquals(21, order.size());
@@ -307,7 +308,7 @@ class CqPollContextTest {
       }
     };
     for (int i = 0; i < 10; i++) {
-      assertTrue(cq.push(success(i, cqe), false));
+      assertTrue(Internal.push(cq, success(i, cqe), false));
     }
     // Whether processDirect swallows the exception or passes it on to its caller, calling it until the
     // CQ is empty must reach every completion once.
@@ -349,7 +350,7 @@ class CqPollContextTest {
       }
     };
     for (int i = 0; i < 10; i++) {
-      assertTrue(cq.push(success(i, cqe), false));
+      assertTrue(Internal.push(cq, success(i, cqe), false));
     }
     int n = cq.processDirect(100);
     assertEquals(10, n);

@@ -1,5 +1,6 @@
 package dev.midlayer.device;
 
+import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.EventFixtures.TIMEOUT;
 import static dev.midlayer.testsupport.EventFixtures.await;
 import static dev.midlayer.testsupport.EventFixtures.awaitFailure;
@@ -97,7 +98,7 @@ class AsyncEventTest {
   /** Dispatches a fresh marker and waits until {@code last} got it: every earlier event was handled. */
   private static AsyncEvent flush(Device d, EventRecorder last) {
     AsyncEvent m = marker(d);
-    d.dispatchEvent(m);
+    Internal.dispatch(d, m);
     last.awaitEvent(m, TIMEOUT);
     return m;
   }
@@ -136,7 +137,7 @@ class AsyncEventTest {
         try {
           start.await();
           for (AsyncEvent e : mine) {
-            d.dispatchEvent(e);
+            Internal.dispatch(d, e);
           }
         } catch (Throwable e) {
           errors.add(e);
@@ -241,7 +242,7 @@ class AsyncEventTest {
     AsyncEvent e = AsyncEvent.ofPort(d, AsyncEventType.PORT_ACTIVE, 1);
     IN_DISPATCH.set(true);
     try {
-      d.dispatchEvent(e);
+      Internal.dispatch(d, e);
     } finally {
       IN_DISPATCH.set(false);
     }
@@ -277,7 +278,7 @@ class AsyncEventTest {
       try {
         int sent = 0;
         while (!stop.get()) {
-          d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
+          Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
           if (++sent % 50 == 0) {
             keeper.waitForCount(sent - 200, Duration.ofMillis(20)); // bound the backlog
           }
@@ -319,14 +320,14 @@ class AsyncEventTest {
     for (int i = 0; i < 50; i++) {
       AsyncEvent e = AsyncEvent.ofPort(d, AsyncEventType.PKEY_CHANGE, 1 + i % 2);
       before.add(e);
-      d.dispatchEvent(e);
+      Internal.dispatch(d, e);
     }
     EventRecorder late = handler(d, new EventRecorder("late"));
     List<AsyncEvent> after = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
       AsyncEvent e = AsyncEvent.ofPort(d, AsyncEventType.CLIENT_REREGISTER, 1 + i % 2);
       after.add(e);
-      d.dispatchEvent(e);
+      Internal.dispatch(d, e);
     }
     AsyncEvent m = flush(d, late);
     List<AsyncEvent> expectedLate = new ArrayList<>(after);
@@ -355,7 +356,7 @@ class AsyncEventTest {
           for (int i = 0; i < 5; i++) {
             AsyncEvent e = AsyncEvent.ofDevice(d, AsyncEventType.DEVICE_FATAL);
             sent.add(e);
-            d.dispatchEvent(e);
+            Internal.dispatch(d, e);
           }
           third.awaitEvent(sent.get(4), TIMEOUT);
           return null;
@@ -382,7 +383,7 @@ class AsyncEventTest {
     LoggingTestKit.error("event handler 'bad' on " + d.name() + " threw on")
         .withCause(IOException.class)
         .expect(kit().system(), () -> {
-          d.dispatchEvent(e1);
+          Internal.dispatch(d, e1);
           after.awaitEvent(e1, TIMEOUT);
           return null;
         });
@@ -433,14 +434,14 @@ class AsyncEventTest {
     EventRecorder h = handler(d, new EventRecorder("lid-reader", e -> lids.add(d.cachedPort(1).lid())));
     assertEquals(7, d.cachedPort(1).lid());
     lid.set(9);
-    d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.LID_CHANGE, 1));
+    Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.LID_CHANGE, 1));
     h.awaitCount(1, TIMEOUT);
     lid.set(11);
-    d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.LID_CHANGE, 1));
+    Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.LID_CHANGE, 1));
     h.awaitCount(2, TIMEOUT);
     AsyncEvent m = marker(d); // SM_CHANGE does not refresh the cache
     lid.set(13);
-    d.dispatchEvent(m);
+    Internal.dispatch(d, m);
     h.awaitEvent(m, TIMEOUT);
     assertEquals(List.of(9, 11, 11), lids);
   }
@@ -463,7 +464,7 @@ class AsyncEventTest {
         default -> throw new AssertionError(type);
       };
       AsyncEvent e = new AsyncEvent(d, type, element);
-      InvalidArgumentException ex = assertThrows(InvalidArgumentException.class, () -> d.dispatchEvent(e),
+      InvalidArgumentException ex = assertThrows(InvalidArgumentException.class, () -> Internal.dispatch(d, e),
           type.toString());
       assertEquals("event.type", ex.field());
       assertTrue(ex.getMessage().contains(type.toString()), ex.getMessage());
@@ -505,11 +506,11 @@ class AsyncEventTest {
     EventRecorder h = handler(d, new EventRecorder("h"));
     for (int port : new int[] {0, -1, 5, 255}) {
       InvalidArgumentException ex = assertThrows(InvalidArgumentException.class,
-          () -> d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.PORT_ACTIVE, port)), "port " + port);
+          () -> Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.PORT_ACTIVE, port)), "port " + port);
       assertEquals("event.element.portNum", ex.field());
     }
     AsyncEvent ok = AsyncEvent.ofPort(d, AsyncEventType.PORT_ACTIVE, 4);
-    d.dispatchEvent(ok);
+    Internal.dispatch(d, ok);
     AsyncEvent m = flush(d, h);
     assertIdentical(List.of(ok, m), h.events(), "only the valid event was delivered");
   }
@@ -522,7 +523,7 @@ class AsyncEventTest {
     EventRecorder ha = handler(a, new EventRecorder("ha"));
     EventRecorder hb = handler(b, new EventRecorder("hb"));
     AsyncEvent forB = AsyncEvent.ofPort(b, AsyncEventType.PORT_ERR, 1);
-    InvalidArgumentException ex = assertThrows(InvalidArgumentException.class, () -> a.dispatchEvent(forB));
+    InvalidArgumentException ex = assertThrows(InvalidArgumentException.class, () -> Internal.dispatch(a, forB));
     assertEquals("event.device", ex.field());
     assertTrue(ex.getMessage().contains(b.name()) && ex.getMessage().contains(a.name()), ex.getMessage());
     AsyncEvent ma = flush(a, ha);
@@ -542,7 +543,7 @@ class AsyncEventTest {
     EventRecorder first = handler(d, new EventRecorder("redispatcher", e -> {
       if (e == trigger) {
         try {
-          d.dispatchEvent(followUp);
+          Internal.dispatch(d, followUp);
         } catch (Throwable t) {
           problems.add(t);
         }
@@ -553,7 +554,7 @@ class AsyncEventTest {
         followUpSeenDuringTrigger.set(true);
       }
     }));
-    d.dispatchEvent(trigger);
+    Internal.dispatch(d, trigger);
     second.awaitEvent(followUp, TIMEOUT);
     assertTrue(problems.isEmpty(), "dispatchEvent threw inside a handler: " + problems);
     assertIdentical(List.of(trigger, followUp), first.events(), "first handler");
@@ -579,7 +580,7 @@ class AsyncEventTest {
       try {
         int sent = 0;
         while (!stop.get()) {
-          d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
+          Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
           if (++sent % 50 == 0) {
             leftover.waitForCount(sent - 200, Duration.ofMillis(20)); // bound the backlog
           }
@@ -615,10 +616,10 @@ class AsyncEventTest {
     Device d = register(new TestDriver());
     await(midlayer().unregisterDevice(d));
     DeviceUnregisteredException ex = assertThrows(DeviceUnregisteredException.class,
-        () -> d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.PORT_ERR, 1)));
+        () -> Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.PORT_ERR, 1)));
     assertTrue(ex.getMessage().contains("dispatchEvent") && ex.getMessage().contains(d.name()), ex.getMessage());
     assertThrows(DeviceUnregisteredException.class,
-        () -> d.dispatchEvent(AsyncEvent.ofDevice(d, AsyncEventType.DEVICE_FATAL)));
+        () -> Internal.dispatch(d, AsyncEvent.ofDevice(d, AsyncEventType.DEVICE_FATAL)));
   }
 
   @Test

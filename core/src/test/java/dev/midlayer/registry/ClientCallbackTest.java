@@ -1,5 +1,6 @@
 package dev.midlayer.registry;
 
+import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.RegistryAwait.assertFailsWith;
 import static dev.midlayer.testsupport.RegistryAwait.assertNotDone;
 import static dev.midlayer.testsupport.RegistryAwait.assertVerbFails;
@@ -241,9 +242,9 @@ class ClientCallbackTest {
     assertVerbFails(DeviceUnregisteredException.class, () -> dev.registerEventHandler("late", e -> { }));
     assertVerbFails(DeviceUnregisteredException.class, h::unregister);
     assertThrows(DeviceUnregisteredException.class,
-        () -> dev.dispatchEvent(AsyncEvent.ofPort(dev, AsyncEventType.PORT_ACTIVE, 1)));
+        () -> Internal.dispatch(dev, AsyncEvent.ofPort(dev, AsyncEventType.PORT_ACTIVE, 1)));
     assertThrows(DeviceUnregisteredException.class,
-        () -> dev.dispatchEvent(AsyncEvent.ofDevice(dev, AsyncEventType.DEVICE_FATAL)));
+        () -> Internal.dispatch(dev, AsyncEvent.ofDevice(dev, AsyncEventType.DEVICE_FATAL)));
     assertThrows(DeviceUnregisteredException.class, () -> driver.setLink(1, false));
     assertTrue(midlayer.device("lo0").isEmpty());
     assertEquals(1, driver.deallocCalls());

@@ -50,7 +50,7 @@ public final class TestDriver {
     return DeviceOps.builder("testdrv")
         .queryDevice(this::queryDevice)
         .queryPort(this::queryPort)
-        .enableDriver(device::set)
+        .enableDriver(dd -> device.set(Internal.handleOf(dd)))
         .deallocDriver(d -> deallocCalls.incrementAndGet());
   }
 
@@ -71,7 +71,7 @@ public final class TestDriver {
   public void setLink(int portNum, boolean up) {
     portState.set(portNum - 1, up ? PortState.ACTIVE : PortState.DOWN);
     Device d = device.get();
-    d.dispatchEvent(AsyncEvent.ofPort(d, up ? AsyncEventType.PORT_ACTIVE : AsyncEventType.PORT_ERR, portNum));
+    Internal.dispatch(d, AsyncEvent.ofPort(d, up ? AsyncEventType.PORT_ACTIVE : AsyncEventType.PORT_ERR, portNum));
   }
 
   /** The device handle given to enable_driver, or null before. */

@@ -73,7 +73,7 @@ public final class VerbsTestDriver {
     return DeviceOps.builder("verbsdrv")
         .queryDevice(this::queryDevice)
         .queryPort(this::queryPort)
-        .enableDriver(device::set)
+        .enableDriver(dd -> device.set(Internal.handleOf(dd)))
         .deallocDriver(d -> deallocCalls.incrementAndGet())
         .build();
   }

@@ -29,9 +29,12 @@ import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.internal.verbs.KeyTable;
+import dev.midlayer.internal.verbs.MrMapping;
 import dev.midlayer.registry.NotRegisteredException;
 import dev.midlayer.spi.DeviceOps;
 import dev.midlayer.testsupport.CqFixtures;
+import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.VerbsTestDriver;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -99,7 +102,7 @@ class FastRegAndFmrVerbsTest {
     DeviceOps ops = DeviceOps.builder("frmrdrv")
         .queryDevice(() -> attrs)
         .queryPort(p -> PortAttributes.builder().lid(p).gids(List.of(Gid.linkLocal(guid + p))).build())
-        .enableDriver(enabled::set)
+        .enableDriver(dd -> enabled.set(Internal.handleOf(dd)))
         .deallocDriver(dev -> { })
         .build();
     Device d = await(midlayer.registerDevice("frmr%d", ops));
@@ -108,7 +111,7 @@ class FastRegAndFmrVerbsTest {
   }
 
   private static KeyTable keys(Device d) {
-    return DeviceVerbs.of(d).keys();
+    return Internal.keys(d);
   }
 
   /** A page pool: a USER region of {@code pages} whole pages, LOCAL_WRITE, on a direct buffer. */
@@ -153,10 +156,10 @@ class FastRegAndFmrVerbsTest {
       Page p = mr.page(i);
       assertSame(mr, p.region());
       assertEquals(i, p.index());
-      assertEquals(Page.SIZE, p.bytes().capacity(), "page " + i);
-      assertEquals(Page.SIZE, p.bytes().remaining(), "page " + i);
-      p.bytes().put(0, (byte) (0x10 + i));
-      p.bytes().put(Page.SIZE - 1, (byte) (0x20 + i));
+      assertEquals(Page.SIZE, Internal.bytes(p).capacity(), "page " + i);
+      assertEquals(Page.SIZE, Internal.bytes(p).remaining(), "page " + i);
+      Internal.bytes(p).put(0, (byte) (0x10 + i));
+      Internal.bytes(p).put(Page.SIZE - 1, (byte) (0x20 + i));
       assertEquals(0x10 + i, backing.get(100 + i * Page.SIZE), "page " + i + " first byte is shared");
       assertEquals(0x20 + i, backing.get(100 + (i + 1) * Page.SIZE - 1), "page " + i + " last byte is shared");
       assertEquals(0x10 + i, mr.buffer().get(i * Page.SIZE));
@@ -712,7 +715,7 @@ class FastRegAndFmrVerbsTest {
     CompletableFuture<Map<String, Object>> result = new CompletableFuture<>();
     CompletionQueue cq = await(d.createCq(8, c -> result.complete(fmrVerbsInCallback(pd, fmr, pages)), null, null));
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(1), false));
+    assertTrue(Internal.push(cq, success(1), false));
     assertFmrVerbsInCallback(await(result), pd, fmr);
     assertNull(keys(d).resolve(before), "the map in the handler replaced the earlier key");
   }
@@ -728,7 +731,7 @@ class FastRegAndFmrVerbsTest {
     List<Page> pages = pages(pool, 1);
     CompletableFuture<Map<String, Object>> result = new CompletableFuture<>();
     await(d.registerEventHandler("fmr-in-handler", e -> result.complete(fmrVerbsInCallback(pd, fmr, pages))));
-    d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
+    Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
     assertFmrVerbsInCallback(await(result), pd, fmr);
   }
 
@@ -784,7 +787,7 @@ class FastRegAndFmrVerbsTest {
     MemoryRegion mr = await(pd.allocMr(2));
     int key = mr.updateFastRegKey(mr.lkey() + 1);
     mr.mapPages(pages(pool, 1, 0), 0x3000, 2 * Page.SIZE);
-    assertNull(mr.fastRegister(mr.staged(), key, RW, pd));
+    assertNull(Internal.fastRegister(mr, key, RW, pd));
     assertTrue(mr.isValid());
     assertEquals(RW, mr.access());
     assertSame(mr, keys(d).lookup(key), "VALID: the key resolves");
@@ -798,7 +801,7 @@ class FastRegAndFmrVerbsTest {
       MemoryRegion next = await(pd.allocMr(1));
       int k = next.updateFastRegKey(next.lkey());
       next.mapPages(pages(pool, 0), 0x8000, 10);
-      assertNull(next.fastRegister(next.staged(), k, RW, pd));
+      assertNull(Internal.fastRegister(next, k, RW, pd));
       assertFalse(stale.contains(k), String.format("round %d: key 0x%08x came back", round, k));
       for (int s : stale) {
         assertNull(keys(d).resolve(s), String.format("round %d: stale key 0x%08x resolves", round, s));
@@ -886,7 +889,7 @@ class FastRegAndFmrVerbsTest {
     MemoryRegion freeReg = await(pd.allocMr(2));
     MemoryRegion validReg = await(pd.allocMr(2));
     validReg.mapPages(pages(pool, 0), 0x6000, 100);
-    assertNull(validReg.fastRegister(validReg.staged(), validReg.lkey(), RW, validReg.pd()));
+    assertNull(Internal.fastRegister(validReg, validReg.lkey(), RW, validReg.pd()));
     int unmappedKey = unmapped.lkey();
     List<Page> taken = pages(pool, 0); // pages taken before: the pool itself is reclaimed too
     KeyTable keys = keys(d);
@@ -896,8 +899,8 @@ class FastRegAndFmrVerbsTest {
     assertNotNull(keys.resolve(validReg.lkey()));
     assertEquals(5, pd.useCount());
     String left = " on " + d.name() + " was left after every client's remove: reclaimed";
-    LoggingTestKit.warn(mapped.describe() + left).expect(kit.system(),
-        () -> LoggingTestKit.warn(validReg.describe() + left).expect(kit.system(),
+    LoggingTestKit.warn(Internal.describe(mapped) + left).expect(kit.system(),
+        () -> LoggingTestKit.warn(Internal.describe(validReg) + left).expect(kit.system(),
             () -> await(midlayer.unregisterDevice(d))));
     assertNull(keys.resolve(fmrKey), "mapped FMR's key");
     assertNull(keys.resolve(validReg.lkey()), "VALID MEM_REG key");

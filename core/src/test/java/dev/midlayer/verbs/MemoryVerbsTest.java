@@ -27,7 +27,10 @@ import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.internal.verbs.KeyTable;
+import dev.midlayer.internal.verbs.MrMapping;
 import dev.midlayer.registry.NotRegisteredException;
+import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.VerbsTestDriver;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -81,7 +84,7 @@ class MemoryVerbsTest {
   }
 
   private static KeyTable keys(Device d) {
-    return DeviceVerbs.of(d).keys();
+    return Internal.keys(d);
   }
 
   private static MemoryRegion mr(ProtectionDomain pd, ByteBuffer buffer, int access) {
@@ -100,7 +103,7 @@ class MemoryVerbsTest {
     assertSame(d, a.device());
     assertNotEquals(a.handle(), b.handle());
     assertEquals(0, a.useCount());
-    assertTrue(a.describe().contains("PD #" + a.handle()), a.describe());
+    assertTrue(Internal.describe(a).contains("PD #" + a.handle()), Internal.describe(a));
     await(a.dealloc());
     NotRegisteredException twice = assertFailsWith(NotRegisteredException.class, a.dealloc());
     assertTrue(twice.getMessage().contains("deallocPd"), twice.getMessage());
@@ -542,7 +545,7 @@ class MemoryVerbsTest {
     CompletableFuture<Map<String, Object>> result = new CompletableFuture<>();
     CompletionQueue cq = await(d.createCq(8, c -> result.complete(verbsInCallback(pd, mr)), null, null));
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    assertTrue(cq.push(success(1), false));
+    assertTrue(Internal.push(cq, success(1), false));
     assertVerbsInCallback(await(result), pd, mr);
   }
 
@@ -555,7 +558,7 @@ class MemoryVerbsTest {
     MemoryRegion mr = mr(pd, ByteBuffer.allocate(64), AccessFlags.LOCAL_WRITE);
     CompletableFuture<Map<String, Object>> result = new CompletableFuture<>();
     CompletionQueue cq = await(d.allocCq(8, PollContext.ACTOR));
-    assertTrue(cq.push(success(1, (c, wc) -> result.complete(verbsInCallback(pd, mr))), false));
+    assertTrue(Internal.push(cq, success(1, (c, wc) -> result.complete(verbsInCallback(pd, mr))), false));
     assertVerbsInCallback(await(result), pd, mr);
   }
 
@@ -568,7 +571,7 @@ class MemoryVerbsTest {
     MemoryRegion mr = mr(pd, ByteBuffer.allocate(64), AccessFlags.LOCAL_WRITE);
     CompletableFuture<Map<String, Object>> result = new CompletableFuture<>();
     await(d.registerEventHandler("verbs-in-handler", e -> result.complete(verbsInCallback(pd, mr))));
-    d.dispatchEvent(AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
+    Internal.dispatch(d, AsyncEvent.ofPort(d, AsyncEventType.SM_CHANGE, 1));
     assertVerbsInCallback(await(result), pd, mr);
   }
 
@@ -586,8 +589,8 @@ class MemoryVerbsTest {
     KeyTable keys = keys(d);
     assertSame(mr, keys.lookup(mr.lkey()));
     String left = " on " + d.name() + " was left after every client's remove: reclaimed";
-    LoggingTestKit.warn(pd.describe() + left).expect(kit.system(),
-        () -> LoggingTestKit.warn(mr.describe() + left).expect(kit.system(),
+    LoggingTestKit.warn(Internal.describe(pd) + left).expect(kit.system(),
+        () -> LoggingTestKit.warn(Internal.describe(mr) + left).expect(kit.system(),
             () -> await(midlayer.unregisterDevice(d))));
     assertFalse(mr.isValid());
     assertNull(keys.lookup(mr.lkey()), "lkey of the reclaimed MR");

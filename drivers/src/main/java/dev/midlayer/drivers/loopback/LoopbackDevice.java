@@ -1,9 +1,9 @@
 package dev.midlayer.drivers.loopback;
 
-import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.device.Device;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.spi.DriverDevice;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
@@ -28,7 +28,10 @@ public final class LoopbackDevice {
   private final long nodeGuid;
   private final int[] lids;
   private final AtomicReferenceArray<PortState> portStates;
+  /** The consumer's handle, from the registration's result. */
   private volatile Device device;
+  /** The midlayer's side of the device, from enable_driver: events, QPs, keys. */
+  private volatile DriverDevice driverDevice;
 
   LoopbackDevice(LoopbackFabric fabric, long nodeGuid, int[] lids) {
     this.fabric = fabric;
@@ -40,14 +43,23 @@ public final class LoopbackDevice {
     }
   }
 
-  /** The midlayer's handle for this device. */
+  /** The midlayer's handle for this device (set once its registration completed). */
   public Device device() {
     return device;
   }
 
+  /** The midlayer's side of the device for this driver (set by enable_driver, before any client's add). */
+  DriverDevice driverDevice() {
+    return driverDevice;
+  }
+
+  void registered(Device handle) {
+    this.device = handle;
+  }
+
   /** The device name the midlayer gave it (e.g. {@code lo0}). */
   public String name() {
-    return device.name();
+    return driverDevice.name();
   }
 
   /** The fabric the device is on. */
@@ -89,7 +101,7 @@ public final class LoopbackDevice {
   public void linkDown(int portNum) {
     checkPort(portNum);
     if (portStates.compareAndSet(portNum - 1, PortState.ACTIVE, PortState.DOWN)) {
-      device.dispatchEvent(AsyncEvent.ofPort(device, AsyncEventType.PORT_ERR, portNum));
+      driverDevice.dispatchPortEvent(AsyncEventType.PORT_ERR, portNum);
     }
   }
 
@@ -97,7 +109,7 @@ public final class LoopbackDevice {
   public void linkUp(int portNum) {
     checkPort(portNum);
     if (portStates.compareAndSet(portNum - 1, PortState.DOWN, PortState.ACTIVE)) {
-      device.dispatchEvent(AsyncEvent.ofPort(device, AsyncEventType.PORT_ACTIVE, portNum));
+      driverDevice.dispatchPortEvent(AsyncEventType.PORT_ACTIVE, portNum);
     }
   }
 
@@ -105,7 +117,7 @@ public final class LoopbackDevice {
     return DeviceOps.builder("loopback")
         .queryDevice(this::queryDevice)
         .queryPort(this::queryPort)
-        .enableDriver(d -> this.device = d)
+        .enableDriver(d -> this.driverDevice = d)
         .createQp((qp, spawner) -> LoopbackQp.create(qp, this, spawner, fabric.timerScale(), fabric.maxBatch()))
         .memoryFence(fabric::awaitTransfers)
         .build();
@@ -152,6 +164,6 @@ public final class LoopbackDevice {
 
   @Override
   public String toString() {
-    return "loopback device " + (device == null ? "(registering)" : device.name());
+    return "loopback device " + (driverDevice == null ? "(registering)" : driverDevice.name());
   }
 }

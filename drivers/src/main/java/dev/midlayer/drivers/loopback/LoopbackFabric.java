@@ -5,6 +5,7 @@ import dev.midlayer.Midlayer;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.spi.QpContext;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
@@ -99,6 +100,7 @@ public final class LoopbackFabric {
         unroute(device);
       }
     }).thenApply(d -> {
+      device.registered(d);
       devices.add(device);
       return device;
     });
@@ -130,11 +132,11 @@ public final class LoopbackFabric {
    */
   void awaitTransfers() {
     for (LoopbackDevice d : devices) {
-      if (d.device() == null) {
+      if (d.driverDevice() == null) {
         continue;
       }
-      for (dev.midlayer.verbs.QueuePair qp : dev.midlayer.verbs.DeviceVerbs.of(d.device()).qps()) {
-        if (qp.driverQp() instanceof LoopbackQp lq) {
+      for (QpContext qp : d.driverDevice().qps()) {
+        if (qp.driver() instanceof LoopbackQp lq) {
           long epoch = lq.transferEpoch();
           long pause = 1_000;
           while ((epoch & 1) != 0 && lq.transferEpoch() == epoch) {

@@ -1,14 +1,13 @@
 package dev.midlayer.drivers.loopback;
 
-import dev.midlayer.device.DeviceResources;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.QpAttr;
 import dev.midlayer.ib.QpAttrMask;
 import dev.midlayer.ib.QpState;
 import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.spi.DriverQp;
-import dev.midlayer.verbs.DeviceVerbs;
-import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.spi.QpContext;
+import dev.midlayer.spi.Spawner;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
@@ -22,7 +21,7 @@ import org.apache.pekko.actor.typed.ActorRef;
  * only tell the actor; the others run on the device actor.
  */
 final class LoopbackQp implements DriverQp {
-  private final QueuePair qp;
+  private final QpContext qp;
   private final LoopbackDevice device;
   private ActorRef<QpActor.Command> actor;
   /** The connected peer (RC, UC), found on first use after every change of the path. */
@@ -34,19 +33,18 @@ final class LoopbackQp implements DriverQp {
   private volatile long transferEpoch;
   private int transferDepth; // actor only: steps nest (a drain inside an ACK's handling)
 
-  private LoopbackQp(QueuePair qp, LoopbackDevice device) {
+  private LoopbackQp(QpContext qp, LoopbackDevice device) {
     this.qp = qp;
     this.device = device;
   }
 
-  static LoopbackQp create(QueuePair qp, LoopbackDevice device, DeviceResources.Spawner spawner,
-      double timerScale, int maxBatch) {
+  static LoopbackQp create(QpContext qp, LoopbackDevice device, Spawner spawner, double timerScale, int maxBatch) {
     LoopbackQp lq = new LoopbackQp(qp, device);
-    lq.actor = spawner.spawnDataPath(QpActor.create(lq, timerScale, maxBatch), "qp-" + qp.qpNum());
+    lq.actor = spawner.spawn(QpActor.create(lq, timerScale, maxBatch), "qp-" + qp.qpNum());
     return lq;
   }
 
-  QueuePair qp() {
+  QpContext qp() {
     return qp;
   }
 
@@ -115,7 +113,7 @@ final class LoopbackQp implements DriverQp {
    */
   QpActor.Peer resolvePeer() {
     QpActor.Peer p = peer;
-    if (p != null && DeviceVerbs.of(p.device().device()).qp(p.qp().qpNum()) == p.qp()) {
+    if (p != null && p.device().driverDevice().qp(p.qp().qpNum()) == p.qp()) {
       return p;
     }
     QpAttr a = qp.attributes();
@@ -124,11 +122,11 @@ final class LoopbackQp implements DriverQp {
       return null;
     }
     LoopbackDevice dest = device.fabric().route(av);
-    if (dest == null) {
+    if (dest == null || dest.driverDevice() == null) {
       return null;
     }
-    QueuePair target = DeviceVerbs.of(dest.device()).qp(a.destQpNum());
-    if (target == null || target.type() != qp.type() || !(target.driverQp() instanceof LoopbackQp lq)) {
+    QpContext target = dest.driverDevice().qp(a.destQpNum());
+    if (target == null || target.type() != qp.type() || !(target.driver() instanceof LoopbackQp lq)) {
       return null;
     }
     p = new QpActor.Peer(lq.actor, target, dest, dest.portOf(av));

@@ -5,18 +5,15 @@ import dev.midlayer.drivers.loopback.QpActor.Peer;
 import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.ib.WcStatus;
 import dev.midlayer.ib.WrOpcode;
-import dev.midlayer.verbs.InlineSend;
-import dev.midlayer.verbs.KeyTable;
-import dev.midlayer.verbs.MrMapping;
-import dev.midlayer.verbs.QueuePair;
-import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendWr;
-import dev.midlayer.verbs.Sge;
+import dev.midlayer.spi.MemoryKeys;
+import dev.midlayer.spi.MemoryMapping;
+import dev.midlayer.spi.QpContext;
+import dev.midlayer.spi.RecvWqe;
+import dev.midlayer.spi.SendWqe;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.List;
 
 /**
  * The responder side of the one-sided RC operations (RDMA WRITE, WRITE_WITH_IMM, READ, and the atomics),
@@ -27,7 +24,7 @@ import java.util.List;
  * or invalid request where IB says so).
  *
  * <p>Regions may be one buffer or a list of pages (fast registration, FMRs): the rkey is resolved once into
- * an {@link MrMapping} snapshot and the bytes move piece by piece.
+ * a {@link MemoryMapping} snapshot and the bytes move piece by piece.
  *
  * <p>Atomics use a {@link VarHandle} on the region's buffer, so they are atomic with respect to every other
  * atomic on any region of any device, from any QP and any thread. The 8-byte value is <b>big-endian</b>
@@ -41,22 +38,22 @@ final class OneSided {
       MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
   /** RDMA_WRITE and RDMA_WRITE_WITH_IMM: the data goes to the responder's memory; WITH_IMM also consumes a receive. */
-  static NakKind write(QpActor responder, Object entry, SendWr wr, Peer from, KeyTable srcKeys) {
-    QueuePair qp = responder.qp();
+  static NakKind write(QpActor responder, SendWqe wr, Peer from, MemoryKeys srcKeys) {
+    QpContext qp = responder.qp();
     long length = wr.length();
-    boolean inline = entry instanceof InlineSend;
+    byte[] inline = wr.inlineData();
+    int srcPd = from.qp().pdHandle();
     // One SGE (the common case) resolves without allocating.
-    List<Sge> sges = wr.sgList();
-    MrMapping one = null;
-    MrMapping[] src = null;
-    if (!inline && (sges.size() == 1
-        ? (one = SgCopy.resolve(sges.get(0), srcKeys, from.qp().pd(), false)) == null
-        : (src = SgCopy.resolveAll(sges, srcKeys, from.qp().pd(), false)) == null)) {
+    MemoryMapping one = null;
+    MemoryMapping[] src = null;
+    if (inline == null && (wr.sgeCount() == 1
+        ? (one = SgCopy.resolve(wr, 0, srcKeys, srcPd, false)) == null
+        : (src = SgCopy.resolveAll(wr, srcKeys, srcPd, false)) == null)) {
       return NakKind.LOCAL_PROTECTION;
     }
     // As the responder's pipeline does (§8.4): the receive WQE is taken (or RNR) before the key check, so
     // a class C error completes that receive with the error.
-    RecvWr recv = null;
+    RecvWqe recv = null;
     if (wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM) {
       recv = responder.takeRecv();
       if (recv == null) {
@@ -66,36 +63,34 @@ final class OneSided {
     if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_WRITE) == 0) {
       return fail(responder, recv, WcStatus.REM_INV_REQ_ERR, NakKind.INVALID_REQUEST);
     }
-    MrMapping target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
+    MemoryMapping target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
         AccessFlags.REMOTE_WRITE);
     if (length > 0 && target == null) {
       return fail(responder, recv, WcStatus.REM_ACCESS_ERR, NakKind.REMOTE_ACCESS);
     }
     if (length > 0) {
-      if (inline) {
-        target.put(wr.remoteAddr(), ((InlineSend) entry).data(), 0, (int) length);
+      if (inline != null) {
+        target.put(wr.remoteAddr(), inline, 0, (int) length);
       } else if (one != null) {
-        MrMapping.copy(one, sges.get(0).addr(), target, wr.remoteAddr(), length);
+        MemoryMapping.copy(one, wr.sgeAddr(0), target, wr.remoteAddr(), length);
       } else {
         long at = wr.remoteAddr();
         for (int i = 0; i < src.length; i++) {
-          Sge sge = sges.get(i);
-          MrMapping.copy(src[i], sge.addr(), target, at, sge.length());
-          at += sge.length();
+          MemoryMapping.copy(src[i], wr.sgeAddr(i), target, at, wr.sgeLength(i));
+          at += wr.sgeLength(i);
         }
       }
     }
     if (recv != null) {
       // The receive's buffers are not written; its completion says how much was written where.
-      responder.retireRecv();
-      responder.pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0);
+      responder.completeRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0, 0);
     }
     return null;
   }
 
   /** RDMA_READ: the responder's bytes go into the requester's local SGEs before its ACK. */
-  static NakKind read(QpActor responder, SendWr wr, Peer from, KeyTable requesterKeys) {
-    QueuePair qp = responder.qp();
+  static NakKind read(QpActor responder, SendWqe wr, Peer from, MemoryKeys requesterKeys) {
+    QpContext qp = responder.qp();
     long length = wr.length();
     if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_READ) == 0) {
       responder.enterError();
@@ -104,36 +99,35 @@ final class OneSided {
     if (length == 0) {
       return null;
     }
-    MrMapping source = remote(responder, wr.rkey(), wr.remoteAddr(), length, AccessFlags.REMOTE_READ);
+    MemoryMapping source = remote(responder, wr.rkey(), wr.remoteAddr(), length, AccessFlags.REMOTE_READ);
     if (source == null) {
       responder.enterError();
       return NakKind.REMOTE_ACCESS;
     }
-    List<Sge> sges = wr.sgList();
-    if (sges.size() == 1) {
-      MrMapping dstOne = SgCopy.resolve(sges.get(0), requesterKeys, from.qp().pd(), true);
+    int requesterPd = from.qp().pdHandle();
+    if (wr.sgeCount() == 1) {
+      MemoryMapping dstOne = SgCopy.resolve(wr, 0, requesterKeys, requesterPd, true);
       if (dstOne == null) {
         return NakKind.LOCAL_PROTECTION;
       }
-      MrMapping.copy(source, wr.remoteAddr(), dstOne, sges.get(0).addr(), length);
+      MemoryMapping.copy(source, wr.remoteAddr(), dstOne, wr.sgeAddr(0), length);
       return null;
     }
-    MrMapping[] dst = SgCopy.resolveAll(sges, requesterKeys, from.qp().pd(), true);
+    MemoryMapping[] dst = SgCopy.resolveAll(wr, requesterKeys, requesterPd, true);
     if (dst == null) {
       return NakKind.LOCAL_PROTECTION;
     }
     long at = wr.remoteAddr();
     for (int i = 0; i < dst.length; i++) {
-      Sge sge = sges.get(i);
-      MrMapping.copy(source, at, dst[i], sge.addr(), sge.length());
-      at += sge.length();
+      MemoryMapping.copy(source, at, dst[i], wr.sgeAddr(i), wr.sgeLength(i));
+      at += wr.sgeLength(i);
     }
     return null;
   }
 
   /** ATOMIC_CMP_AND_SWP and ATOMIC_FETCH_AND_ADD on 8 aligned bytes; the original value goes to the local SGE. */
-  static NakKind atomic(QpActor responder, SendWr wr, Peer from, KeyTable requesterKeys) {
-    QueuePair qp = responder.qp();
+  static NakKind atomic(QpActor responder, SendWqe wr, Peer from, MemoryKeys requesterKeys) {
+    QpContext qp = responder.qp();
     if ((qp.attributes().accessFlags() & AccessFlags.REMOTE_ATOMIC) == 0) {
       responder.enterError();
       return NakKind.INVALID_REQUEST;
@@ -142,12 +136,12 @@ final class OneSided {
       responder.enterError();
       return NakKind.INVALID_REQUEST; // misaligned: REM_INV_REQ_ERR at the requester
     }
-    MrMapping target = remote(responder, wr.rkey(), wr.remoteAddr(), 8, AccessFlags.REMOTE_ATOMIC);
+    MemoryMapping target = remote(responder, wr.rkey(), wr.remoteAddr(), 8, AccessFlags.REMOTE_ATOMIC);
     if (target == null) {
       responder.enterError();
       return NakKind.REMOTE_ACCESS;
     }
-    MrMapping[] dst = SgCopy.resolveAll(wr.sgList(), requesterKeys, from.qp().pd(), true);
+    MemoryMapping[] dst = SgCopy.resolveAll(wr, requesterKeys, from.qp().pdHandle(), true);
     if (dst == null) {
       return NakKind.LOCAL_PROTECTION;
     }
@@ -166,14 +160,13 @@ final class OneSided {
       original = (long) LONG_BE.getAndAdd(buf, index, wr.compareAdd());
     }
     byte[] result = ByteBuffer.allocate(8).putLong(0, original).array();
-    SgCopy.copy(result, null, null, 8, wr.sgList(), dst, 0);
+    SgCopy.copy(result, null, null, 8, wr, dst, 0);
     return null;
   }
 
   /** A class C error: the current receive (if any) completes with {@code status}, the QP goes to ERR. */
-  private static NakKind fail(QpActor responder, RecvWr recv, WcStatus status, NakKind nak) {
+  private static NakKind fail(QpActor responder, RecvWqe recv, WcStatus status, NakKind nak) {
     if (recv != null) {
-      responder.retireRecv();
       responder.completeRecvError(recv, status);
     }
     responder.enterError();
@@ -181,9 +174,9 @@ final class OneSided {
   }
 
   /** The responder's mapping for a remote access, or null if the key, PD, right or range do not allow it. */
-  private static MrMapping remote(QpActor responder, int rkey, long addr, long length, int right) {
-    MrMapping m = responder.keys().resolve(rkey);
-    if (m == null || m.rkey() != rkey || m.pd() != responder.qp().pd() || !m.allows(right)
+  private static MemoryMapping remote(QpActor responder, int rkey, long addr, long length, int right) {
+    MemoryMapping m = responder.keys().resolve(rkey);
+    if (m == null || m.rkey() != rkey || m.pdHandle() != responder.qp().pdHandle() || !m.allows(right)
         || !m.contains(addr, length)) {
       return null;
     }
@@ -195,17 +188,17 @@ final class OneSided {
    * no receive for the immediate) drops the message silently, as UC does.
    */
   static void writeUnreliable(QpActor responder, QpActor.Packet p) {
-    SendWr wr = p.wr();
+    SendWqe wr = p.wr();
     long length = p.data().length;
     if ((responder.qp().attributes().accessFlags() & AccessFlags.REMOTE_WRITE) == 0) {
       return;
     }
-    MrMapping target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
+    MemoryMapping target = length == 0 ? null : remote(responder, wr.rkey(), wr.remoteAddr(), length,
         AccessFlags.REMOTE_WRITE);
     if (length > 0 && target == null) {
       return;
     }
-    RecvWr recv = null;
+    RecvWqe recv = null;
     if (wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM && (recv = responder.takeRecv()) == null) {
       return;
     }
@@ -213,8 +206,7 @@ final class OneSided {
       target.put(wr.remoteAddr(), p.data(), 0, (int) length);
     }
     if (recv != null) {
-      responder.retireRecv();
-      responder.pushRecv(recv, wr, (int) length, p.srcQp(), 0, 0);
+      responder.completeRecv(recv, wr, (int) length, p.srcQp(), 0, 0, 0);
     }
   }
 }

@@ -1,6 +1,5 @@
 package dev.midlayer.drivers.loopback;
 
-import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.Gid;
@@ -13,19 +12,14 @@ import dev.midlayer.ib.WcFlags;
 import dev.midlayer.ib.WcOpcode;
 import dev.midlayer.ib.WcStatus;
 import dev.midlayer.ib.WrOpcode;
-import dev.midlayer.verbs.FastRegSend;
-import dev.midlayer.verbs.InlineSend;
-import dev.midlayer.verbs.KeyTable;
-import dev.midlayer.verbs.MrMapping;
-import dev.midlayer.verbs.QueuePair;
-import dev.midlayer.verbs.RecvWr;
-import dev.midlayer.verbs.SendWr;
-import dev.midlayer.verbs.Sge;
-import dev.midlayer.verbs.WorkCompletion;
-import dev.midlayer.verbs.WorkQueue;
+import dev.midlayer.spi.MemoryKeys;
+import dev.midlayer.spi.MemoryMapping;
+import dev.midlayer.spi.QpContext;
+import dev.midlayer.spi.RecvWqe;
+import dev.midlayer.spi.SendWqe;
+import dev.midlayer.spi.WorkQueue;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -96,16 +90,16 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   /** An unreliable message with its payload copied at send time; {@code sgid} is the sender's GID (for the GRH). */
-  record Packet(SendWr wr, byte[] data, int srcQp, int slid, int qkey, AhAttr grhFrom, boolean grh, Gid sgid) {}
+  record Packet(SendWqe wr, byte[] data, int srcQp, int slid, int qkey, AhAttr grhFrom, boolean grh, Gid sgid) {}
 
   /** Who sent a {@link Deliver}: where to send ACKs, and the requester's side for RC source reads. */
-  record Peer(ActorRef<Command> actor, QueuePair qp, LoopbackDevice device, int portNum) {}
+  record Peer(ActorRef<Command> actor, QpContext qp, LoopbackDevice device, int portNum) {}
 
-  QueuePair qp() {
+  QpContext qp() {
     return qp;
   }
 
-  KeyTable keys() {
+  MemoryKeys keys() {
     return keys;
   }
 
@@ -120,10 +114,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   private final TimerScheduler<Command> timers;
   private final LoopbackQp driver;
-  private final QueuePair qp;
-  private final KeyTable keys;
-  private final WorkQueue<Object> sq;
-  private final WorkQueue<RecvWr> rq;
+  private final QpContext qp;
+  private final MemoryKeys keys;
+  private final WorkQueue<SendWqe> sq;
+  private final WorkQueue<RecvWqe> rq;
   private final double timerScale;
   private final int maxBatch;
   private final Peer self;
@@ -142,7 +136,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
    */
   private boolean blockedOnAcks;
   /** The WR that waits for that: sent before anything still in the send queue. */
-  private Object heldBack;
+  private SendWqe heldBack;
   private int rdAtomicInflight;
   private boolean ackTimerArmed;
   private long lastProgressNanos;
@@ -166,7 +160,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     this.timers = timers;
     this.driver = driver;
     this.qp = driver.qp();
-    this.keys = dev.midlayer.verbs.DeviceVerbs.of(qp.device()).keys();
+    this.keys = qp.device().memory();
     this.sq = qp.sendQueue();
     this.rq = qp.recvQueue();
     this.timerScale = timerScale;
@@ -250,9 +244,9 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     Object[] batch = null;
     int count = 0;
     int firstPsn = nextPsn;
-    Object entry;
+    SendWqe entry;
     while ((entry = nextToSend()) != null) {
-      SendWr wr = wrOf(entry);
+      SendWqe wr = entry;
       if (LocalOps.isLocal(wr.opcode())) {
         // REG_MR and LOCAL_INV run once every earlier WR completed (rxe's strict fence), so no earlier
         // request can still be reading a region through a key they change.
@@ -261,7 +255,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
           blockedOnAcks = true;
           break;
         }
-        if (!executeLocal(entry, wr)) {
+        if (!executeLocal(entry)) {
           return;
         }
         continue;
@@ -276,7 +270,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         break;
       }
       // READ and atomic results are written into the local SGEs, which must grant LOCAL_WRITE.
-      if (!(entry instanceof InlineSend) && !SgCopy.check(wr.sgList(), keys, qp.pd(), rdAtomic)) {
+      if (wr.inlineData() == null && !SgCopy.check(wr, keys, qp.pdHandle(), rdAtomic)) {
         if (batch != null) {
           transmit(peer, firstPsn, batch, count);
           batch = null;
@@ -307,8 +301,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   /** Executes a REG_MR or LOCAL_INV at the head of the queue; false if it failed (the QP is then in error). */
-  private boolean executeLocal(Object entry, SendWr wr) {
-    if (LocalOps.execute(entry, wr, keys, qp.pd(), qp.qpNum()) != null) {
+  private boolean executeLocal(SendWqe entry) {
+    if (!LocalOps.execute(qp, entry).ok()) {
       completeError(entry, WcStatus.LOC_QP_OP_ERR);
       if (qp.type() == QpType.RC) {
         enterError();
@@ -317,13 +311,12 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       }
       return false;
     }
-    sq.retire(1);
     // A CQ that overflowed failed the QP: stop taking WRs.
-    return !qp.signaled(wr) || push(qp.sendCq(), success(wr, wr.opcode().completion(), 0, 0, 0, 0, 0), false, true);
+    return completeSuccess(entry);
   }
 
-  private Object nextToSend() {
-    Object held = heldBack;
+  private SendWqe nextToSend() {
+    SendWqe held = heldBack;
     if (held != null) {
       heldBack = null;
       return held;
@@ -373,7 +366,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   /** A local error on the WR at the queue head after the in-flight ones: remembered as a sentinel. */
-  private void failLocally(Object entry, WcStatus status) {
+  private void failLocally(SendWqe entry, WcStatus status) {
     if (inflight.isEmpty()) {
       completeError(entry, status);
       enterError();
@@ -385,27 +378,26 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   /** An in-flight slot whose WR failed before leaving; it fails when it reaches the head. */
-  private record LocalFailure(Object entry, WcStatus status) {}
+  private record LocalFailure(SendWqe entry, WcStatus status) {}
 
   /** UC and UD: the payload travels in the message; the send completes as it leaves. */
   private void sendUnreliable() {
-    Object entry;
-    while ((entry = sq.take()) != null) {
-      SendWr wr = wrOf(entry);
+    SendWqe wr;
+    while ((wr = sq.take()) != null) {
       if (LocalOps.isLocal(wr.opcode())) {
-        if (!executeLocal(entry, wr)) {
+        if (!executeLocal(wr)) {
           return;
         }
         continue;
       }
       byte[] data;
-      MrMapping[] src;
-      if (entry instanceof InlineSend in) {
-        data = in.data();
-      } else if ((src = SgCopy.resolveAll(wr.sgList(), keys, qp.pd(), false)) != null) {
-        data = SgCopy.gather(wr.sgList(), src);
+      MemoryMapping[] src;
+      if (wr.inlineData() != null) {
+        data = wr.inlineData();
+      } else if ((src = SgCopy.resolveAll(wr, keys, qp.pdHandle(), false)) != null) {
+        data = SgCopy.gather(wr, src, wr.length());
       } else {
-        completeError(entry, WcStatus.LOC_PROT_ERR);
+        completeError(wr, WcStatus.LOC_PROT_ERR);
         // UD and UC send errors move the QP to SQE; the receive side keeps working.
         if (qp.moveToSqError()) {
           flushSendQueue();
@@ -413,23 +405,20 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         return;
       }
       deliverUnreliable(wr, data);
-      sq.retire(1);
-      if (qp.signaled(wr)) {
-        push(qp.sendCq(), success(wr, wr.opcode().completion(), data.length, 0, 0, 0, 0), false, true);
-      }
+      completeSuccess(wr);
     }
   }
 
-  private void deliverUnreliable(SendWr wr, byte[] data) {
+  private void deliverUnreliable(SendWqe wr, byte[] data) {
     LoopbackFabric fabric = driver.device().fabric();
     if (qp.type() == QpType.UD) {
-      AhAttr ah = wr.ah().query();
+      AhAttr ah = wr.ah();
       LoopbackDevice dest = fabric.route(ah);
-      if (dest == null || driver.device().portState(ah.portNum()) != PortState.ACTIVE) {
+      if (dest == null || dest.driverDevice() == null || driver.device().portState(ah.portNum()) != PortState.ACTIVE) {
         return;
       }
-      QueuePair target = dev.midlayer.verbs.DeviceVerbs.of(dest.device()).qp(wr.remoteQpn());
-      if (target == null || target.type() != QpType.UD || !(target.driverQp() instanceof LoopbackQp lq)) {
+      QpContext target = dest.driverDevice().qp(wr.remoteQpn());
+      if (target == null || target.type() != QpType.UD || !(target.driver() instanceof LoopbackQp lq)) {
         return;
       }
       int destPort = dest.portOf(ah);
@@ -475,33 +464,23 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   /** Completes in-flight WRs up to {@code psn}; a local failure reaching the head fails the QP. */
   private boolean retireThrough(int psn) {
     boolean progressed = false;
-    int retired = 0;
     while (!inflight.isEmpty() && psnCompare(unackedPsn, psn) <= 0) {
       Object entry = inflight.pollFirst();
       unackedPsn = psnAdd(unackedPsn, 1);
       progressed = true;
       if (entry instanceof LocalFailure lf) {
-        sq.retire(retired);
         completeError(lf.entry(), lf.status());
         enterError();
         return true;
       }
-      SendWr wr = wrOf(entry);
-      retired++;
+      SendWqe wr = (SendWqe) entry;
       if (isReadOrAtomic(wr.opcode())) {
         rdAtomicInflight--;
       }
-      if (qp.signaled(wr)) {
-        // Free the slots before the completion is visible: a consumer may post again as soon as it polls it.
-        // Unsignaled WRs before it are freed in the same atomic update.
-        sq.retire(retired);
-        retired = 0;
-        if (!push(qp.sendCq(), success(wr, wr.opcode().completion(), (int) wr.length(), 0, 0, 0, 0), false, true)) {
-          return true;
-        }
+      if (!completeSuccess(wr)) {
+        return true;
       }
     }
-    sq.retire(retired);
     // A local failure right behind the acknowledged ones fails now.
     if (!inflight.isEmpty() && inflight.peekFirst() instanceof LocalFailure lf) {
       inflight.pollFirst();
@@ -534,8 +513,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         retransmit();
         return this;
       }
-      Object head = inflight.pollFirst();
-      completeError(head instanceof LocalFailure lf ? lf.entry() : head, WcStatus.RETRY_EXC_ERR);
+      completeError(wqeOf(inflight.pollFirst()), WcStatus.RETRY_EXC_ERR);
       enterError();
       return this;
     }
@@ -551,8 +529,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         return this;
       }
     }
-    Object head = inflight.pollFirst();
-    completeError(head instanceof LocalFailure lf ? lf.entry() : head, nak.kind().requesterStatus);
+    completeError(wqeOf(inflight.pollFirst()), nak.kind().requesterStatus);
     enterError();
     return this;
   }
@@ -585,8 +562,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       retransmit();
       return this;
     }
-    Object head = inflight.pollFirst();
-    completeError(head instanceof LocalFailure lf ? lf.entry() : head, WcStatus.RETRY_EXC_ERR);
+    completeError(wqeOf(inflight.pollFirst()), WcStatus.RETRY_EXC_ERR);
     enterError();
     return this;
   }
@@ -648,7 +624,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   private void receiveReliable(Deliver d) {
     Peer from = d.from();
-    KeyTable srcKeys = dev.midlayer.verbs.DeviceVerbs.of(from.qp().device()).keys();
+    MemoryKeys srcKeys = from.qp().device().memory();
     int psn = d.firstPsn();
     boolean executed = false;
     for (int i = 0; i < d.count(); i++, psn = psnAdd(psn, 1)) {
@@ -665,9 +641,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         return;
       }
       sentPsnNak = false;
-      Object entry = d.entries()[i];
-      SendWr wr = wrOf(entry);
-      NakKind nak = receiveOne(entry, wr, from, srcKeys);
+      SendWqe wr = (SendWqe) d.entries()[i];
+      NakKind nak = receiveOne(wr, from, srcKeys);
       if (nak != null) {
         from.actor().tell(new Nak(d.gen(), psn, nak, qp.attributes().minRnrTimer()));
         return;
@@ -681,10 +656,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   /** Executes one RC request; returns null on success or the NAK to send. */
-  private NakKind receiveOne(Object entry, SendWr wr, Peer from, KeyTable srcKeys) {
+  private NakKind receiveOne(SendWqe wr, Peer from, MemoryKeys srcKeys) {
     switch (wr.opcode()) {
       case RDMA_WRITE, RDMA_WRITE_WITH_IMM -> {
-        return OneSided.write(this, entry, wr, from, srcKeys);
+        return OneSided.write(this, wr, from, srcKeys);
       }
       case RDMA_READ -> {
         return OneSided.read(this, wr, from, srcKeys);
@@ -698,63 +673,57 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       enterError(); // not an operation a responder executes: an invalid request (class C)
       return NakKind.INVALID_REQUEST;
     }
-    List<Sge> src = wr.sgList();
-    boolean inline = entry instanceof InlineSend;
+    byte[] inline = wr.inlineData();
+    int srcPd = from.qp().pdHandle();
     // The common case, one SGE a side: each key is resolved once and the bytes move piece by piece.
-    MrMapping srcMap = null;
-    MrMapping[] srcMaps = null;
-    if (!inline && src.size() == 1) {
-      srcMap = SgCopy.resolve(src.get(0), srcKeys, from.qp().pd(), false);
+    MemoryMapping srcMap = null;
+    MemoryMapping[] srcMaps = null;
+    if (inline == null && wr.sgeCount() == 1) {
+      srcMap = SgCopy.resolve(wr, 0, srcKeys, srcPd, false);
       if (srcMap == null) {
         return NakKind.LOCAL_PROTECTION;
       }
-    } else if (!inline && (srcMaps = SgCopy.resolveAll(src, srcKeys, from.qp().pd(), false)) == null) {
+    } else if (inline == null && (srcMaps = SgCopy.resolveAll(wr, srcKeys, srcPd, false)) == null) {
       // The source was deregistered after it was posted: the requester's local protection error.
       return NakKind.LOCAL_PROTECTION;
     }
-    RecvWr recv = takeRecv();
+    RecvWqe recv = qp.takeRecv();
     if (recv == null) {
       return NakKind.RNR;
     }
     long length = wr.length();
     if (length > recv.capacity()) {
-      retireRecv();
       completeRecvError(recv, WcStatus.LOC_LEN_ERR);
       enterError();
       return NakKind.INVALID_REQUEST;
     }
-    List<Sge> dst = recv.sgList();
-    MrMapping dstMap = dst.size() == 1 ? SgCopy.resolve(dst.get(0), keys, qp.pd(), true) : null;
-    MrMapping[] dstMaps = dst.size() == 1 ? null : SgCopy.resolveAll(dst, keys, qp.pd(), true);
+    MemoryMapping dstMap = recv.sgeCount() == 1 ? SgCopy.resolve(recv, 0, keys, qp.pdHandle(), true) : null;
+    MemoryMapping[] dstMaps = recv.sgeCount() == 1 ? null : SgCopy.resolveAll(recv, keys, qp.pdHandle(), true);
     if (dstMap == null && dstMaps == null) {
-      retireRecv();
       completeRecvError(recv, WcStatus.LOC_PROT_ERR);
       enterError();
       return NakKind.REMOTE_OPERATIONAL;
     }
     if (length > 0) {
-      if (dstMap != null && inline) {
-        dstMap.put(dst.get(0).addr(), ((InlineSend) entry).data(), 0, (int) length);
+      if (dstMap != null && inline != null) {
+        dstMap.put(recv.sgeAddr(0), inline, 0, (int) length);
       } else if (dstMap != null && srcMap != null) {
-        MrMapping.copy(srcMap, src.get(0).addr(), dstMap, dst.get(0).addr(), length);
+        MemoryMapping.copy(srcMap, wr.sgeAddr(0), dstMap, recv.sgeAddr(0), length);
       } else {
-        SgCopy.copy(inline ? ((InlineSend) entry).data() : null, src,
-            srcMaps != null ? srcMaps : new MrMapping[] {srcMap}, length, dst,
-            dstMaps != null ? dstMaps : new MrMapping[] {dstMap}, 0);
+        SgCopy.copy(inline, wr, srcMaps != null ? srcMaps : new MemoryMapping[] {srcMap}, length, recv,
+            dstMaps != null ? dstMaps : new MemoryMapping[] {dstMap}, 0);
       }
     }
     if (!invalidateFor(wr, recv)) {
       return NakKind.INVALID_REQUEST;
     }
     int invalidated = wr.opcode() == WrOpcode.SEND_WITH_INV ? wr.invalidateRkey() : 0;
-    // Free the slot before the completion is visible: a consumer re-posts as soon as it polls it.
-    retireRecv();
-    pushRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0, invalidated);
+    completeRecv(recv, wr, (int) length, from.qp().qpNum(), 0, 0, invalidated);
     return null;
   }
 
   private void receiveUnreliable(Packet p) {
-    SendWr wr = p.wr();
+    SendWqe wr = p.wr();
     if (wr.opcode() == WrOpcode.RDMA_WRITE || wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM) {
       OneSided.writeUnreliable(this, p);
       return;
@@ -762,46 +731,42 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (qp.type() == QpType.UD && p.qkey() != qp.attributes().qkey()) {
       return; // Q_Key mismatch: dropped
     }
-    RecvWr recv = takeRecv();
+    RecvWqe recv = qp.takeRecv();
     if (recv == null) {
       return; // no receive posted: UC and UD drop the message
     }
     int grh = qp.type() == QpType.UD ? 40 : 0;
     long length = p.data().length;
     if (length + grh > recv.capacity()) {
-      retireRecv();
       completeRecvError(recv, WcStatus.LOC_LEN_ERR);
       return;
     }
-    MrMapping[] dst = SgCopy.resolveAll(recv.sgList(), keys, qp.pd(), true);
+    MemoryMapping[] dst = SgCopy.resolveAll(recv, keys, qp.pdHandle(), true);
     if (dst == null) {
-      retireRecv();
       completeRecvError(recv, WcStatus.LOC_PROT_ERR);
       return;
     }
     int flags = 0;
     if (grh > 0 && p.grh()) {
-      SgCopy.copy(grhBytes(p), null, null, 40, recv.sgList(), dst, 0);
+      SgCopy.copy(grhBytes(p), null, null, 40, recv, dst, 0);
       flags |= WcFlags.GRH;
     }
-    SgCopy.copy(p.data(), null, null, length, recv.sgList(), dst, grh);
+    SgCopy.copy(p.data(), null, null, length, recv, dst, grh);
     if (!invalidateFor(wr, recv)) {
       return; // UC: nothing is sent back
     }
     int invalidated = wr.opcode() == WrOpcode.SEND_WITH_INV ? wr.invalidateRkey() : 0;
-    retireRecv();
-    pushRecv(recv, wr, (int) length, p.srcQp(), p.slid(), flags, invalidated);
+    completeRecv(recv, wr, (int) length, p.srcQp(), p.slid(), flags, invalidated);
   }
 
   /**
    * SEND_WITH_INV (IETH): invalidates the responder's key once the data is in. A failure is class J: the
    * receive completes with REM_INV_REQ_ERR and the QP goes to ERR; returns false then. Other opcodes: true.
    */
-  private boolean invalidateFor(SendWr wr, RecvWr recv) {
-    if (wr.opcode() != WrOpcode.SEND_WITH_INV || LocalOps.invalidate(keys, qp.pd(), wr.invalidateRkey()) == null) {
+  private boolean invalidateFor(SendWqe wr, RecvWqe recv) {
+    if (wr.opcode() != WrOpcode.SEND_WITH_INV || LocalOps.invalidate(qp, wr.invalidateRkey()).ok()) {
       return true;
     }
-    retireRecv();
     completeRecvError(recv, WcStatus.REM_INV_REQ_ERR);
     enterError();
     return false;
@@ -832,12 +797,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     }
   }
 
-  void pushRecv(RecvWr recv, SendWr wr, int length, int srcQp, int slid, int flags) {
-    pushRecv(recv, wr, length, srcQp, slid, flags, 0);
-  }
-
   /** A successful receive; {@code invalidated} is the rkey a SEND_WITH_INV invalidated (0 for other opcodes). */
-  void pushRecv(RecvWr recv, SendWr wr, int length, int srcQp, int slid, int flags, int invalidated) {
+  void completeRecv(RecvWqe recv, SendWqe wr, int length, int srcQp, int slid, int flags, int invalidated) {
     int imm = 0;
     if (wr.opcode().hasImm()) {
       flags |= WcFlags.WITH_IMM;
@@ -847,26 +808,20 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       flags |= WcFlags.WITH_INVALIDATE;
     }
     WcOpcode opcode = wr.opcode() == WrOpcode.RDMA_WRITE_WITH_IMM ? WcOpcode.RECV_RDMA_WITH_IMM : WcOpcode.RECV;
-    WorkCompletion wc = new WorkCompletion(recv.wrId(), recv.cqe(), WcStatus.SUCCESS, opcode, length,
-        qp.qpNum(), srcQp, flags, imm, invalidated, 0, slid, qp.attributes().portNum());
-    push(qp.recvCq(), wc, wr.has(SendFlags.SOLICITED), false);
-  }
-
-  /** The next receive: from the SRQ if the QP has one, else from its own receive queue. */
-  RecvWr takeRecv() {
-    return qp.srq() != null ? qp.srq().take() : rq.take();
-  }
-
-  /** A receive taken from the QP's own queue frees its slot when it completes (the SRQ freed it on take). */
-  void retireRecv() {
-    if (qp.srq() == null) {
-      rq.retire(1);
+    if (!qp.completeRecv(recv, opcode, length, srcQp, slid, flags, imm, invalidated, wr.has(SendFlags.SOLICITED))) {
+      cqOverflowed(false);
     }
   }
 
-  void completeRecvError(RecvWr recv, WcStatus status) {
-    push(qp.recvCq(), WorkCompletion.error(recv.wrId(), recv.cqe(), status, WcOpcode.RECV, qp.qpNum(), 0), true,
-        false);
+  /** The next receive: from the SRQ if the QP has one, else from its own receive queue. */
+  RecvWqe takeRecv() {
+    return qp.takeRecv();
+  }
+
+  void completeRecvError(RecvWqe recv, WcStatus status) {
+    if (!qp.completeRecvError(recv, status)) {
+      cqOverflowed(false);
+    }
   }
 
   // ================= state changes =================
@@ -918,12 +873,11 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     recvSideReady = false;
     lastWqeReported = false;
     sentPsnNak = false;
-    sq.retire(inflight.size() + sq.clear() + (heldBack != null ? 1 : 0));
+    qp.reset(inflight.size() + (heldBack != null ? 1 : 0));
     inflight.clear();
     heldBack = null;
     rdAtomicInflight = 0;
     blockedOnAcks = false;
-    rq.retire(rq.clear());
     commEstablished = false;
     sq.idle();
   }
@@ -959,7 +913,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private void flushSendQueue() {
     Object entry;
     while ((entry = inflight.pollFirst()) != null) {
-      completeFlush(entry instanceof LocalFailure lf ? lf.entry() : entry);
+      completeFlush(wqeOf(entry));
     }
     rdAtomicInflight = 0;
     blockedOnAcks = false;
@@ -967,13 +921,14 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       completeFlush(heldBack);
       heldBack = null;
     }
-    while ((entry = sq.take()) != null) {
-      completeFlush(entry);
+    SendWqe wqe;
+    while ((wqe = sq.take()) != null) {
+      completeFlush(wqe);
     }
   }
 
   private void flushRecvQueue() {
-    if (qp.srq() != null) {
+    if (qp.hasSrq()) {
       // The SRQ's WRs stay in the SRQ; the QP says it will take no more (safe to destroy).
       if (!lastWqeReported) {
         lastWqeReported = true;
@@ -981,55 +936,52 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       }
       return;
     }
-    RecvWr recv;
+    RecvWqe recv;
     while ((recv = rq.take()) != null) {
-      rq.retire(1);
-      push(qp.recvCq(), WorkCompletion.error(recv.wrId(), recv.cqe(), WcStatus.WR_FLUSH_ERR, WcOpcode.RECV,
-          qp.qpNum(), 0), true, false);
+      completeRecvError(recv, WcStatus.WR_FLUSH_ERR);
     }
   }
 
-  private void completeFlush(Object entry) {
-    SendWr wr = wrOf(entry);
-    sq.retire(1);
-    push(qp.sendCq(), WorkCompletion.error(wr.wrId(), wr.cqe(), WcStatus.WR_FLUSH_ERR, wr.opcode().completion(),
-        qp.qpNum(), 0), true, false);
+  private void completeFlush(SendWqe wqe) {
+    completeError(wqe, WcStatus.WR_FLUSH_ERR);
   }
 
-  private void completeError(Object entry, WcStatus status) {
-    SendWr wr = wrOf(entry);
-    sq.retire(1);
-    push(qp.sendCq(), WorkCompletion.error(wr.wrId(), wr.cqe(), status, wr.opcode().completion(), qp.qpNum(), 0),
-        true, false);
+  /** Finishes a send WR with an error completion (signaled or not). */
+  private void completeError(SendWqe wqe, WcStatus status) {
+    if (!qp.completeSend(wqe, status)) {
+      cqOverflowed(false);
+    }
   }
 
   /**
-   * Adds a completion; a CQ that overflowed is a fatal error of this QP (QP_FATAL, then ERR and flush).
-   * Returns false if the QP failed because of it.
+   * Finishes a send WR that succeeded: a completion if it is signaled (false if that failed the QP: its CQ
+   * overflowed), else just its slot.
    */
-  private boolean push(CompletionQueue cq, WorkCompletion wc, boolean solicited, boolean failQpOnOverflow) {
-    if (cq.push(wc, solicited)) {
+  private boolean completeSuccess(SendWqe wqe) {
+    if (!qp.signaled(wqe)) {
+      qp.finishUnsignaled(wqe);
       return true;
     }
-    if (qp.moveToError()) {
-      qp.raiseEvent(AsyncEventType.QP_FATAL);
-      if (failQpOnOverflow) {
-        enterErrorFlush();
-      }
+    if (qp.completeSend(wqe, WcStatus.SUCCESS)) {
+      return true;
     }
+    cqOverflowed(true);
     return false;
   }
 
-  private WorkCompletion success(SendWr wr, WcOpcode opcode, int length, int srcQp, int flags, int imm, int slid) {
-    return new WorkCompletion(wr.wrId(), wr.cqe(), WcStatus.SUCCESS, opcode, length, qp.qpNum(), srcQp, flags, imm,
-        0, 0, slid, 0);
+  /** A completion did not fit: a fatal error of this QP (QP_FATAL, then ERR; {@code flush} flushes at once). */
+  private void cqOverflowed(boolean flush) {
+    if (qp.moveToError()) {
+      qp.raiseEvent(AsyncEventType.QP_FATAL);
+      if (flush) {
+        enterErrorFlush();
+      }
+    }
   }
 
-  private static SendWr wrOf(Object entry) {
-    if (entry instanceof InlineSend in) {
-      return in.wr();
-    }
-    return entry instanceof FastRegSend reg ? reg.wr() : (SendWr) entry;
+  /** The WQE of an in-flight slot (a sentinel for a local failure holds one too). */
+  private static SendWqe wqeOf(Object inflightEntry) {
+    return inflightEntry instanceof LocalFailure lf ? lf.entry() : (SendWqe) inflightEntry;
   }
 
   // 24-bit PSN arithmetic, as rxe does it.

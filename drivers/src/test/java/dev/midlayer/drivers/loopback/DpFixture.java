@@ -16,6 +16,10 @@ import dev.midlayer.ib.QpAttrMask;
 import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpState;
 import dev.midlayer.ib.QpType;
+import dev.midlayer.internal.device.DeviceImpl;
+import dev.midlayer.internal.verbs.KeyTable;
+import dev.midlayer.internal.verbs.QpImpl;
+import dev.midlayer.internal.verbs.WorkQueueImpl;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.ProtectionDomain;
 import dev.midlayer.verbs.QpConnect;
@@ -148,6 +152,23 @@ final class DpFixture implements AutoCloseable {
 
   static void connect(Side a, Side b) throws Exception {
     connect(a, b, RELIABLE, RELIABLE);
+  }
+
+  // ---- behind the consumer API (what these tests inspect) ----
+
+  /** The send queue of a QP, for its occupancy. */
+  static WorkQueueImpl<?> sendQueue(QueuePair qp) {
+    return ((QpImpl) qp).sendQueue();
+  }
+
+  /** The receive queue of a QP, for its occupancy. */
+  static WorkQueueImpl<?> recvQueue(QueuePair qp) {
+    return ((QpImpl) qp).recvQueue();
+  }
+
+  /** The memory keys of a loopback device. */
+  static KeyTable keys(LoopbackDevice dev) {
+    return DeviceImpl.of(dev.device()).verbs().keys();
   }
 
   // ---- waiting ----

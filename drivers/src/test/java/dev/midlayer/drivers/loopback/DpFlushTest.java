@@ -141,7 +141,7 @@ class DpFlushTest {
     // The driver empties the queues in its own turn (see resetIsAppliedBeforeLaterPosts for why we wait):
     // every slot comes back, and no completion is made for the dropped WRs.
     awaitTrue("the send and receive queues of " + a.qp + " to be emptied by the reset",
-        () -> a.qp.sendQueue().outstanding() == 0 && a.qp.recvQueue().outstanding() == 0);
+        () -> DpFixture.sendQueue(a.qp).outstanding() == 0 && DpFixture.recvQueue(a.qp).outstanding() == 0);
     // Only A is reset and connected again; B never executed A's requests (RNR), so its PSNs still match.
     await(QpConnect.connect(a.qp, b.lidPath(), b.qp.qpNum(), 0x100, 0x200, DpFixture.RELIABLE));
 

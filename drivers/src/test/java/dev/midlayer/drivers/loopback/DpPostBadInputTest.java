@@ -343,7 +343,7 @@ class DpPostBadInputTest {
         row("null receive WR at index 1 (index 0 stays posted)", invalidAt(1), w -> {
           w.rcInit().postRecv(Arrays.asList(RecvWr.of(1, w.sge(8)), null));
           return null;
-        }, w -> assertEquals(1, w.rcInit().recvQueue().outstanding())),
+        }, w -> assertEquals(1, DpFixture.recvQueue(w.rcInit()).outstanding())),
         row("send queue full: the 5th of 5 on maxSendWr 4 is QUEUE_FULL at once", new Refused(
             PostException.Reason.QUEUE_FULL, 4), w -> {
           QueuePair q = w.rcStuck();
@@ -355,7 +355,7 @@ class DpPostBadInputTest {
           }
           return null;
         }, w -> {
-          assertEquals(4, w.rcStuck().sendQueue().outstanding(), "the first four stay posted");
+          assertEquals(4, DpFixture.sendQueue(w.rcStuck()).outstanding(), "the first four stay posted");
           PostException again = assertThrows(PostException.class,
               () -> w.rcStuck().postSend(w.send(6)));
           assertEquals(PostException.Reason.QUEUE_FULL, again.reason());
@@ -365,7 +365,7 @@ class DpPostBadInputTest {
           RecvWr r = RecvWr.of(1, w.sge(8));
           w.rcInit().postRecv(List.of(r, r, r, r, r));
           return null;
-        }, w -> assertEquals(4, w.rcInit().recvQueue().outstanding())),
+        }, w -> assertEquals(4, DpFixture.recvQueue(w.rcInit()).outstanding())),
         row("a list whose 3rd WR is bad: the first two are posted, none after", invalidAt(2), w -> {
           w.rcRts().postSend(List.of(w.send(1), w.send(2), SendWr.send(3, 0, w.sge(1), w.sge(1), w.sge(1)),
               w.send(4)));

@@ -30,10 +30,9 @@ import dev.midlayer.ib.SendFlags;
 import dev.midlayer.ib.WcOpcode;
 import dev.midlayer.ib.WcStatus;
 import dev.midlayer.ib.WrOpcode;
+import dev.midlayer.internal.verbs.KeyTable;
 import dev.midlayer.verbs.AddressHandle;
-import dev.midlayer.verbs.DeviceVerbs;
 import dev.midlayer.verbs.Fmr;
-import dev.midlayer.verbs.KeyTable;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.MrType;
 import dev.midlayer.verbs.Page;
@@ -182,7 +181,7 @@ class FastRegTest {
   }
 
   static KeyTable keys(DpFixture.Side s) {
-    return DeviceVerbs.of(s.dev.device()).keys();
+    return DpFixture.keys(s.dev);
   }
 
   /**
@@ -593,7 +592,7 @@ class FastRegTest {
     a.qp.postSend(List.of(SendWr.send(1, SendFlags.SIGNALED, Sge.of(a.mr, 0, 8)),
         SendWr.localInv(2, SendFlags.SIGNALED, mr.rkey())));
     // The QP's actor took both: the SEND is in flight and the LOCAL_INV is held back behind it.
-    DpFixture.awaitTrue("the send queue taken", () -> a.qp.sendQueue().isEmpty());
+    DpFixture.awaitTrue("the send queue taken", () -> DpFixture.sendQueue(a.qp).isEmpty());
     await(a.qp.modify(dev.midlayer.ib.QpAttr.builder().qpState(QpState.SQD).build(),
         dev.midlayer.ib.QpAttrMask.STATE));
     b.qp.postRecv(RecvWr.of(10, Sge.of(b.mr, 0, 64)));

@@ -1,4 +1,4 @@
-package dev.midlayer.registry;
+package dev.midlayer.internal.registry;
 
 import dev.midlayer.client.Client;
 import dev.midlayer.client.ClientMessage;

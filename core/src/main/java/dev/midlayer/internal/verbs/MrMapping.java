@@ -1,10 +1,12 @@
-package dev.midlayer.verbs;
+package dev.midlayer.internal.verbs;
 
 import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.ib.AccessFlags;
+import dev.midlayer.spi.MemoryMapping;
 import java.nio.ByteBuffer;
 
 /**
- * Internal API for drivers: what a memory key resolves to while its region is VALID: the keys, the rights,
+ * Internal API: what a memory key resolves to while its region is VALID: the keys, the rights,
  * the protection domain and the translation from I/O virtual addresses to bytes. Immutable: registering,
  * invalidating, remapping or deregistering a region publishes a new mapping (or none), so a driver that
  * resolves a key once ({@link KeyTable#resolve}) works on one consistent snapshot for the whole access,
@@ -15,8 +17,8 @@ import java.nio.ByteBuffer;
  * end, where {@code firstOffset} is the iova's offset in a page. {@link #run} tells how many bytes from an
  * address are contiguous in one buffer, so copies go piece by piece without any intermediate copy.
  */
-public final class MrMapping {
-  private final MemoryRegion region;
+public final class MrMapping implements MemoryMapping {
+  private final MrImpl region;
   private final int lkey;
   private final int rkey;
   private final int access;
@@ -30,7 +32,7 @@ public final class MrMapping {
   /** FMR only: maps since the key's slot was last taken (its variants used). */
   final int maps;
 
-  private MrMapping(MemoryRegion region, int lkey, int rkey, int access, long iova, long length,
+  private MrMapping(MrImpl region, int lkey, int rkey, int access, long iova, long length,
       ByteBuffer[] pieces, int shift, long firstOffset, boolean valid, int maps) {
     this.region = region;
     this.lkey = lkey;
@@ -47,19 +49,19 @@ public final class MrMapping {
   }
 
   /** One contiguous buffer. */
-  static MrMapping contiguous(MemoryRegion region, int lkey, int rkey, int access, long iova, ByteBuffer buffer) {
+  static MrMapping contiguous(MrImpl region, int lkey, int rkey, int access, long iova, ByteBuffer buffer) {
     return new MrMapping(region, lkey, rkey, access, iova, buffer.capacity(), new ByteBuffer[] {buffer}, 62, 0,
         true, 0);
   }
 
   /** {@code length} bytes of {@code pages} from {@code iova}; the iova's page offset is the offset in the first page. */
-  static MrMapping paged(MemoryRegion region, int key, int access, long iova, long length, Page[] pages, int maps) {
+  static MrMapping paged(MrImpl region, int key, int access, long iova, long length, PageImpl[] pages, int maps) {
     ByteBuffer[] pieces = new ByteBuffer[pages.length];
     for (int i = 0; i < pages.length; i++) {
       pieces[i] = pages[i].bytes();
     }
     int rkey = AccessFlags.anyRemote(access) ? key : 0;
-    return new MrMapping(region, key, rkey, access, iova, length, pieces, Page.SHIFT, iova & (Page.SIZE - 1),
+    return new MrMapping(region, key, rkey, access, iova, length, pieces, PageImpl.SHIFT, iova & (PageImpl.SIZE - 1),
         true, maps);
   }
 
@@ -70,51 +72,58 @@ public final class MrMapping {
   }
 
   /** No translation: the region is FREE (or unmapped) and {@code key} is its next key. */
-  static MrMapping free(MemoryRegion region, int key, int maps) {
+  static MrMapping free(MrImpl region, int key, int maps) {
     return new MrMapping(region, key, key, 0, 0, 0, new ByteBuffer[0], 62, 0, false, maps);
   }
 
   /** The region. */
-  public MemoryRegion region() {
+  public MrImpl region() {
     return region;
   }
 
   /** The region's protection domain. */
-  public ProtectionDomain pd() {
+  public PdImpl pd() {
     return region.pd();
   }
 
+  @Override
+  public int pdHandle() {
+    return region.pd().handle();
+  }
+
   /** The local key. */
+  @Override
   public int lkey() {
     return lkey;
   }
 
   /** The remote key, or 0 if no remote right was granted. */
+  @Override
   public int rkey() {
     return rkey;
   }
 
   /** The {@link AccessFlags} granted. */
+  @Override
   public int access() {
     return access;
   }
 
-  /** True if every bit of {@code rights} ({@link AccessFlags}) was granted. */
-  public boolean allows(int rights) {
-    return (access & rights) == rights;
-  }
 
   /** The first I/O virtual address. */
+  @Override
   public long iova() {
     return iova;
   }
 
   /** Length in bytes. */
+  @Override
   public long length() {
     return length;
   }
 
   /** True while the key works (false for a FREE fast-registration region or an unmapped FMR). */
+  @Override
   public boolean isValid() {
     return valid;
   }
@@ -124,60 +133,26 @@ public final class MrMapping {
     return valid && (key == lkey || (rkey != 0 && key == rkey));
   }
 
-  /**
-   * True if {@code [addr, addr + len)} lies inside the region. Addresses are unsigned 64-bit, as in IB;
-   * a region never wraps past 2^64, so an address below the iova gives a huge offset and fails.
-   */
-  public boolean contains(long addr, long len) {
-    return len >= 0 && len <= length && Long.compareUnsigned(addr - iova, length - len) <= 0;
-  }
 
   /** The buffer holding the byte at {@code addr} (which must be inside). */
+  @Override
   public ByteBuffer buffer(long addr) {
     return pieces[(int) ((addr - iova + firstOffset) >>> shift)];
   }
 
   /** The index of the byte at {@code addr} in {@link #buffer(long)}. */
+  @Override
   public int index(long addr) {
     return (int) ((addr - iova + firstOffset) & mask);
   }
 
   /** How many bytes from {@code addr} lie contiguously in {@link #buffer(long)} (up to the region's end). */
+  @Override
   public long run(long addr) {
     long toEnd = iova + length - addr;
     return Math.min(toEnd, (1L << shift) - index(addr));
   }
 
-  /** Copies {@code n} bytes at {@code addr} into {@code dst[off..]}. The range must be inside. */
-  public void get(long addr, byte[] dst, int off, int n) {
-    while (n > 0) {
-      int k = (int) Math.min(n, run(addr));
-      buffer(addr).get(index(addr), dst, off, k);
-      addr += k;
-      off += k;
-      n -= k;
-    }
-  }
 
-  /** Copies {@code n} bytes of {@code src[off..]} to {@code addr}. The range must be inside. */
-  public void put(long addr, byte[] src, int off, int n) {
-    while (n > 0) {
-      int k = (int) Math.min(n, run(addr));
-      buffer(addr).put(index(addr), src, off, k);
-      addr += k;
-      off += k;
-      n -= k;
-    }
-  }
 
-  /** Copies {@code n} bytes from {@code src} at {@code srcAddr} to {@code dst} at {@code dstAddr}; both checked. */
-  public static void copy(MrMapping src, long srcAddr, MrMapping dst, long dstAddr, long n) {
-    while (n > 0) {
-      int k = (int) Math.min(n, Math.min(src.run(srcAddr), dst.run(dstAddr)));
-      dst.buffer(dstAddr).put(dst.index(dstAddr), src.buffer(srcAddr), src.index(srcAddr), k);
-      srcAddr += k;
-      dstAddr += k;
-      n -= k;
-    }
-  }
 }

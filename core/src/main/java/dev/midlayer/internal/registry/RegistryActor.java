@@ -1,15 +1,17 @@
-package dev.midlayer.registry;
+package dev.midlayer.internal.registry;
 
 import dev.midlayer.Midlayer;
+import dev.midlayer.internal.device.DeviceActor;
+import dev.midlayer.internal.device.DeviceImpl;
+import dev.midlayer.registry.NameTakenException;
+import dev.midlayer.registry.NotRegisteredException;
+import dev.midlayer.registry.RegistrySnapshot;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.client.ClientMessage.AddReply;
 import dev.midlayer.client.ClientMessage;
-import dev.midlayer.client.InterfaceClientActor;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.Device;
-import dev.midlayer.device.DeviceActor;
-import dev.midlayer.device.DeviceLifecycle;
 import dev.midlayer.device.DeviceState;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.internal.Replies;
@@ -105,11 +107,11 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   private enum Status { REGISTERING, REGISTERED, UNREGISTERING }
 
   private static final class DeviceEntry {
-    final Device device;
+    final DeviceImpl device;
     Status status = Status.REGISTERING;
     final List<CompletableFuture<Done>> unregisterWaiters = new ArrayList<>();
 
-    DeviceEntry(Device device) {
+    DeviceEntry(DeviceImpl device) {
       this.device = device;
     }
   }
@@ -222,7 +224,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     if (entry.status != Status.UNREGISTERING) {
       // Like clearing DEVICE_REGISTERED: from now on no lookup lists it and no operation adds it.
       entry.status = Status.UNREGISTERING;
-      DeviceLifecycle.setState(entry.device, DeviceState.UNREGISTERING);
+      entry.device.setState(DeviceState.UNREGISTERING);
       publish();
       pending.add(msg);
     }
@@ -284,13 +286,13 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       finishOperation();
       return;
     }
-    Device device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, op.ops(), contextChecker, settings);
+    DeviceImpl device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, op.ops(), contextChecker, settings);
     DeviceEntry entry = new DeviceEntry(device);
     devices.put(name, entry);
     // A device actor that dies (a bug) must not leave the registry waiting for a reply forever.
-    ctx.watchWith(DeviceLifecycle.actor(device), new DeviceTerminated(device));
+    ctx.watchWith(device.actor(), new DeviceTerminated(device));
     await(Wait.SETUP, null, entry, null);
-    DeviceLifecycle.setup(device, setupAdapter);
+    device.actor().tell(new DeviceActor.Setup(setupAdapter));
   }
 
   private Behavior<Command> onSetupDone(SetupDone msg) {
@@ -302,17 +304,17 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       ctx.getLog().warn("device {} of driver '{}' refused: set-up failed", entry.device.name(),
           entry.device.driverName(), failure);
       devices.remove(entry.device.name());
-      ctx.stop(DeviceLifecycle.actor(entry.device));
+      ctx.stop(entry.device.actor());
       Replies.fail(replyExecutor, op.result(), failure);
       // An unregistration that joined during set-up has nothing left to do.
       completeAll(entry.unregisterWaiters);
-      DeviceLifecycle.setState(entry.device, DeviceState.UNREGISTERED);
+      entry.device.setState(DeviceState.UNREGISTERED);
       finishOperation();
       return drive();
     }
     if (entry.status == Status.REGISTERING) {
       entry.status = Status.REGISTERED;
-      DeviceLifecycle.setState(entry.device, DeviceState.REGISTERED);
+      entry.device.setState(DeviceState.REGISTERED);
       publish();
       ctx.getLog().info("device {} registered (driver '{}', {} port(s))", entry.device.name(),
           entry.device.driverName(), entry.device.portCount());
@@ -340,7 +342,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     }
     afterSteps = () -> {
       await(Wait.SHUTDOWN, null, entry, null);
-      DeviceLifecycle.shutdown(entry.device, shutdownAdapter);
+      entry.device.actor().tell(new DeviceActor.Shutdown(shutdownAdapter));
     };
     runSteps();
   }
@@ -434,7 +436,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       ctx.getLog().warn("{} not added to {}: its actor has terminated", client.id, device.device.name());
       return;
     }
-    DeviceLifecycle.openClientData(device.device, client.id);
+    device.device.openClientData(client.id);
     long s = step;
     ActorRef<AddReply> replyTo = forwarder(r -> new AddReplied(s, r));
     await(Wait.ADD, client, device, replyTo);
@@ -450,7 +452,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       ctx.getLog().error("{} cannot remove {}: its actor has terminated; dropping its data",
           client.id, device.device.name());
       added.remove(pair);
-      DeviceLifecycle.closeClientData(device.device, client.id);
+      device.device.closeClientData(client.id);
       return;
     }
     Object data = device.device.getClientData(client.id);
@@ -472,7 +474,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       added.add(new Pair(client.id.id(), device.device.index()));
       ctx.getLog().debug("{} added {}", client.id, device.device.name());
     } else {
-      DeviceLifecycle.closeClientData(device.device, client.id);
+      device.device.closeClientData(client.id);
       if (reply instanceof ClientMessage.Failed f) {
         ctx.getLog().error("{} failed to add {}; it will not get remove for it", client.id,
             device.device.name(), f.cause());
@@ -493,7 +495,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     DeviceEntry device = awaiting.device();
     endAwait();
     added.remove(new Pair(client.id.id(), device.device.index()));
-    DeviceLifecycle.closeClientData(device.device, client.id);
+    device.device.closeClientData(client.id);
     ctx.getLog().debug("{} removed {}", client.id, device.device.name());
     runSteps();
     return drive();
@@ -530,7 +532,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
           new IllegalStateException("the device actor of " + entry.device.name() + " terminated during set-up"))));
     }
     if (awaiting != null && awaiting.device() == entry && awaiting.what() == Wait.SHUTDOWN) {
-      DeviceLifecycle.setState(entry.device, DeviceState.UNREGISTERED);
+      entry.device.setState(DeviceState.UNREGISTERED);
       return onShutdownDone(new ShutdownDone());
     }
     return this;

@@ -1,4 +1,4 @@
-package dev.midlayer.device;
+package dev.midlayer.internal.device;
 
 /**
  * Internal API. An object created on a device (PD, MR, CQ, ...), as the device actor records it. After

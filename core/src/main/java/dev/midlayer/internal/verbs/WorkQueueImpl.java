@@ -1,11 +1,12 @@
-package dev.midlayer.verbs;
+package dev.midlayer.internal.verbs;
 
+import dev.midlayer.spi.WorkQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jctools.queues.MpscArrayQueue;
 
 /**
- * A send or receive queue of a QP: a bounded lock-free ring (JCTools {@code MpscArrayQueue}) that any
+ * Internal API. A send or receive queue of a QP: a bounded lock-free ring (JCTools {@code MpscArrayQueue}) that any
  * number of threads post into and the driver's one consumer takes from, with the occupancy count that
  * makes a full queue an immediate error, and the doorbell: the driver is told only when the queue goes
  * from idle to busy, so a burst of posts costs one message, like a NIC doorbell.
@@ -19,19 +20,20 @@ import org.jctools.queues.MpscArrayQueue;
  *
  * @param <T> the work request type
  */
-public final class WorkQueue<T> {
+public final class WorkQueueImpl<T> implements WorkQueue<T> {
   private final MpscArrayQueue<T> ring;
   private final int capacity;
   private final AtomicInteger outstanding = new AtomicInteger();
   /** True while the consumer is not scheduled: the next post must ring the doorbell. */
   private final AtomicBoolean idle = new AtomicBoolean(true);
 
-  public WorkQueue(int capacity) {
+  public WorkQueueImpl(int capacity) {
     this.capacity = capacity;
     this.ring = new MpscArrayQueue<>(Math.max(2, capacity));
   }
 
   /** The most work requests that may be outstanding. */
+  @Override
   public int capacity() {
     return capacity;
   }
@@ -66,11 +68,13 @@ public final class WorkQueue<T> {
   }
 
   /** The next work request, or null. Consumer only. */
+  @Override
   public T take() {
     return ring.poll();
   }
 
   /** True if no work request is waiting to be taken. Any thread. */
+  @Override
   public boolean isEmpty() {
     return ring.isEmpty();
   }
@@ -84,6 +88,7 @@ public final class WorkQueue<T> {
    * The consumer found the queue empty and goes idle. Returns true if work arrived meanwhile and the
    * consumer took the doorbell back: it must then go on instead of waiting for a message. Consumer only.
    */
+  @Override
   public boolean idle() {
     idle.set(true);
     return !ring.isEmpty() && idle.compareAndSet(true, false);

@@ -1,4 +1,4 @@
-package dev.midlayer.verbs;
+package dev.midlayer.internal.verbs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

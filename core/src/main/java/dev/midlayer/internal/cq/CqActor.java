@@ -1,10 +1,13 @@
-package dev.midlayer.cq;
+package dev.midlayer.internal.cq;
 
 import dev.midlayer.context.AtomicContext;
+import dev.midlayer.cq.CompletionHandler;
+import dev.midlayer.cq.CqNotify;
+import dev.midlayer.cq.PollContext;
+import dev.midlayer.internal.verbs.QpImpl;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.WcStatus;
 import dev.midlayer.internal.NonFatal;
-import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.WorkCompletion;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -13,7 +16,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
- * Internal API. The actor of one {@link CompletionQueue}: the only place its completion handler, its
+ * Internal API. The actor of one {@link CqImpl}: the only place its completion handler, its
  * per-WR {@code done} callbacks and its event handler are called, so none of them ever runs concurrently
  * with itself, and none runs in the call chain of a verb. Runs on the data-path dispatcher.
  */
@@ -35,18 +38,18 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
   static final Command OVERFLOWED = Command.OVERFLOWED;
   static final Command STOP = Command.STOP;
 
-  static Behavior<Command> create(CompletionQueue cq, int budget) {
+  static Behavior<Command> create(CqImpl cq, int budget) {
     return Behaviors.setup(ctx -> new CqActor(ctx, cq, budget));
   }
 
-  private final CompletionQueue cq;
+  private final CqImpl cq;
   private final int budget;
   private final String handlerName;
   private final String eventHandlerName;
-  private final WorkCompletion[] batch = new WorkCompletion[CompletionQueue.POLL_BATCH];
+  private final WorkCompletion[] batch = new WorkCompletion[dev.midlayer.cq.CompletionQueue.POLL_BATCH];
   private boolean warnedNullCqe;
 
-  private CqActor(ActorContext<Command> ctx, CompletionQueue cq, int budget) {
+  private CqActor(ActorContext<Command> ctx, CqImpl cq, int budget) {
     super(ctx);
     this.cq = cq;
     this.budget = budget;
@@ -137,7 +140,7 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
       }
     }
     // Per IBA, the QPs of a CQ in error are unusable: each moves to ERR (and flushes) with QP_FATAL.
-    for (QueuePair qp : cq.qps()) {
+    for (QpImpl qp : cq.qps()) {
       try {
         qp.fail(AsyncEventType.QP_FATAL);
       } catch (Throwable e) {

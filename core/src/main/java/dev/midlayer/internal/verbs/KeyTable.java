@@ -1,5 +1,7 @@
-package dev.midlayer.verbs;
+package dev.midlayer.internal.verbs;
 
+import dev.midlayer.spi.MemoryKeys;
+import dev.midlayer.spi.MemoryOpResult;
 import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
@@ -17,9 +19,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * callable from any thread (the data path and FMR maps use them). {@link #allocate}, {@link #publish}
  * and {@link #release} are called only on the device actor (one thread at a time).
  */
-public final class KeyTable {
+public final class KeyTable implements MemoryKeys {
   private static final int INDICES = 1 << 24;
-  private final AtomicReferenceArray<MemoryRegion> slots;
+  private final AtomicReferenceArray<MrImpl> slots;
   /** The modulus from index to slot: slot 0 is never used, so index 0 (and key 0) never resolves. */
   private final int period;
   /** Per slot: the generation of the last key it gave out. */
@@ -37,7 +39,7 @@ public final class KeyTable {
   }
 
   /** Reserves a slot and returns its next key, or -1 if the table is full. Device actor only. */
-  int allocate() {
+  public int allocate() {
     int slot;
     if (!free.isEmpty()) {
       slot = free.poll();
@@ -52,7 +54,7 @@ public final class KeyTable {
   }
 
   /** Makes {@code key}'s slot hold {@code mr}. Device actor only. */
-  void publish(int key, MemoryRegion mr) {
+  void publish(int key, MrImpl mr) {
     slots.set(slotOf(key), mr);
   }
 
@@ -64,7 +66,7 @@ public final class KeyTable {
    *     fast-registration region, {@code updateFastRegKey}): any variant of the key's index may have been
    *     handed out, so the slot goes on with the next index
    */
-  void release(int key, boolean consumerVariants) {
+  public void release(int key, boolean consumerVariants) {
     int slot = slotOf(key);
     slots.set(slot, null);
     int gen = generationOf(key);
@@ -73,7 +75,7 @@ public final class KeyTable {
   }
 
   /** {@link #release(int, boolean)} of a key the table chose. */
-  void release(int key) {
+  public void release(int key) {
     release(key, false);
   }
 
@@ -81,7 +83,7 @@ public final class KeyTable {
    * The key after {@code key} in its slot's sequence (the next generation), for a region that takes a new
    * key without a new slot (an FMR map). Pure arithmetic; any thread.
    */
-  int nextKey(int key) {
+  public int nextKey(int key) {
     int slot = slotOf(key);
     return keyOf(slot, (generationOf(key) + 1) % generationsOf(slot));
   }
@@ -89,7 +91,7 @@ public final class KeyTable {
   /**
    * The region whose current, VALID lkey or rkey is {@code key}, or null. Lock-free; any thread.
    */
-  public MemoryRegion lookup(int key) {
+  public MrImpl lookup(int key) {
     MrMapping m = resolve(key);
     return m == null ? null : m.region();
   }
@@ -98,8 +100,9 @@ public final class KeyTable {
    * What {@code key} resolves to now: the VALID mapping whose lkey or rkey it is, or null (no such slot,
    * a stale key, an invalidated or unmapped region). Lock-free; any thread; allocates nothing.
    */
+  @Override
   public MrMapping resolve(int key) {
-    MemoryRegion mr = slot(key);
+    MrImpl mr = slot(key);
     if (mr == null) {
       return null;
     }
@@ -111,18 +114,31 @@ public final class KeyTable {
    * The region in the slot of {@code key}, whatever its key and state, or null. For invalidation, which
    * checks the key against the region itself. Lock-free; any thread.
    */
-  public MemoryRegion slot(int key) {
+  public MrImpl slot(int key) {
     int slot = slotOf(key);
     return slot == 0 ? null : slots.get(slot);
   }
 
+  @Override
+  public MemoryOpResult invalidate(int key, int pdHandle) {
+    MrImpl mr = slot(key);
+    if (mr == null) {
+      return MemoryOpResult.refused(MemoryOpResult.Refusal.NO_SUCH_KEY, String.format("no region has key 0x%08x", key));
+    }
+    if (mr.pd().handle() != pdHandle) {
+      return MemoryOpResult.refused(MemoryOpResult.Refusal.OTHER_PD,
+          String.format("key 0x%08x is of %s, the QP of PD #%d", key, mr.pd(), pdHandle));
+    }
+    return mr.invalidate(key);
+  }
+
   /** The 24-bit index of a key (the part {@code ib_update_fast_reg_key} keeps). */
-  static int index(int key) {
+  public static int index(int key) {
     return key >>> 8;
   }
 
-  /** The slot a key lives in (package-private for tests). */
-  int slotOf(int key) {
+  /** The slot a key lives in. */
+  public int slotOf(int key) {
     return (key >>> 8) % period;
   }
 

@@ -1,5 +1,7 @@
-package dev.midlayer.client;
+package dev.midlayer.internal.registry;
 
+import dev.midlayer.client.Client;
+import dev.midlayer.client.ClientMessage;
 import dev.midlayer.internal.NonFatal;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.Behavior;

@@ -1,0 +1,151 @@
+package dev.midlayer.internal;
+
+import dev.midlayer.Midlayer;
+import dev.midlayer.MidlayerSettings;
+import dev.midlayer.client.Client;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.client.ClientId;
+import dev.midlayer.client.ClientMessage;
+import dev.midlayer.context.ContextChecker;
+import dev.midlayer.device.Device;
+import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.internal.registry.ClientSource;
+import dev.midlayer.internal.registry.RegistryActor;
+import dev.midlayer.registry.RegistrySnapshot;
+import dev.midlayer.spi.DeviceOps;
+import dev.midlayer.spi.MissingDriverOpException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+
+/** Internal API. The {@link Midlayer} extension: the registry actor, its published snapshot, the settings. */
+public final class MidlayerImpl implements Midlayer {
+  private final ActorSystem<?> system;
+  private final MidlayerSettings settings;
+  private final ContextChecker contextChecker;
+  private final AtomicReference<RegistrySnapshot> snapshot = new AtomicReference<>(RegistrySnapshot.EMPTY);
+  private final ActorRef<RegistryActor.Command> registry;
+
+  public MidlayerImpl(ActorSystem<?> system) {
+    this.system = system;
+    this.settings = MidlayerSettings.fromConfig(system.settings().config());
+    this.contextChecker = new ContextChecker(settings.contextCheck());
+    this.registry = system.systemActorOf(
+        RegistryActor.create(settings, contextChecker, snapshot),
+        "midlayer-registry",
+        DispatcherSelector.fromConfig(settings.controlDispatcher()));
+  }
+
+  @Override
+  public ActorSystem<?> system() {
+    return system;
+  }
+
+  @Override
+  public MidlayerSettings settings() {
+    return settings;
+  }
+
+  @Override
+  public ContextChecker contextChecker() {
+    return contextChecker;
+  }
+
+  // ---- driver side ----
+
+  @Override
+  public CompletionStage<Device> registerDevice(String name, DeviceOps ops) {
+    contextChecker.mightSleep("registerDevice");
+    checkDeviceName(name);
+    InvalidArgumentException.requireNonNull(ops, "ops");
+    if (!ops.missingMandatoryOps().isEmpty()) {
+      throw new MissingDriverOpException(ops.driverName(), ops.missingMandatoryOps());
+    }
+    CompletableFuture<Device> result = new CompletableFuture<>();
+    registry.tell(new RegistryActor.RegisterDevice(name, ops, result));
+    return result;
+  }
+
+  @Override
+  public CompletionStage<Done> unregisterDevice(Device device) {
+    contextChecker.mightSleep("unregisterDevice");
+    InvalidArgumentException.requireNonNull(device, "device");
+    CompletableFuture<Done> result = new CompletableFuture<>();
+    registry.tell(new RegistryActor.UnregisterDevice(device, result));
+    return result;
+  }
+
+  // ---- consumer side ----
+
+  @Override
+  public CompletionStage<ClientId> registerClient(Client client) {
+    contextChecker.mightSleep("registerClient");
+    InvalidArgumentException.requireNonNull(client, "client");
+    String name = InvalidArgumentException.requireNonBlank(client.name(), "client.name");
+    return register(name, new ClientSource.Plain(client));
+  }
+
+  @Override
+  public CompletionStage<ClientId> registerClient(String name, Behavior<ClientMessage> behavior) {
+    contextChecker.mightSleep("registerClient");
+    InvalidArgumentException.requireNonBlank(name, "name");
+    InvalidArgumentException.requireNonNull(behavior, "behavior");
+    return register(name, new ClientSource.Spawned(behavior));
+  }
+
+  @Override
+  public CompletionStage<ClientId> registerClient(String name, ActorRef<ClientMessage> clientActor) {
+    contextChecker.mightSleep("registerClient");
+    InvalidArgumentException.requireNonBlank(name, "name");
+    InvalidArgumentException.requireNonNull(clientActor, "clientActor");
+    return register(name, new ClientSource.Existing(clientActor));
+  }
+
+  private CompletionStage<ClientId> register(String name, ClientSource source) {
+    CompletableFuture<ClientId> result = new CompletableFuture<>();
+    registry.tell(new RegistryActor.RegisterClient(name, source, result));
+    return result;
+  }
+
+  @Override
+  public CompletionStage<Done> unregisterClient(ClientId client) {
+    contextChecker.mightSleep("unregisterClient");
+    InvalidArgumentException.requireNonNull(client, "client");
+    CompletableFuture<Done> result = new CompletableFuture<>();
+    registry.tell(new RegistryActor.UnregisterClient(client, result));
+    return result;
+  }
+
+  // ---- lookups: never wait on the registry ----
+
+  @Override
+  public RegistrySnapshot snapshot() {
+    return snapshot.get();
+  }
+
+
+
+
+  private static void checkDeviceName(String name) {
+    InvalidArgumentException.requireNonBlank(name, "name");
+    if (name.length() > MAX_DEVICE_NAME_LENGTH) {
+      throw new InvalidArgumentException("name",
+          "'" + name + "' is longer than " + MAX_DEVICE_NAME_LENGTH + " characters");
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '/' || Character.isISOControl(c)) {
+        throw new InvalidArgumentException("name", "'" + name + "' contains whitespace, '/' or a control character");
+      }
+    }
+    int percent = name.indexOf('%');
+    if (percent >= 0 && (!name.startsWith("%d", percent) || name.indexOf('%', percent + 1) >= 0)) {
+      throw new InvalidArgumentException("name", "'" + name + "': the only pattern allowed is one %d");
+    }
+  }
+}

@@ -1,0 +1,2 @@
+/** Internal API: the cq implementation. Not an API; may change without notice. */
+package dev.midlayer.internal.cq;

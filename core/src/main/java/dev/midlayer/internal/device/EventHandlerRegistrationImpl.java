@@ -1,0 +1,44 @@
+package dev.midlayer.internal.device;
+
+import dev.midlayer.device.Device;
+import dev.midlayer.device.EventHandler;
+import dev.midlayer.device.EventHandlerRegistration;
+
+/** Internal API. A registered device event handler: its device, name and handler. Immutable; identity-based. */
+public final class EventHandlerRegistrationImpl implements EventHandlerRegistration {
+  private final DeviceImpl device;
+  private final String name;
+  private final EventHandler handler;
+  private final String callbackName;
+
+  EventHandlerRegistrationImpl(DeviceImpl device, String name, EventHandler handler) {
+    this.device = device;
+    this.name = name;
+    this.handler = handler;
+    this.callbackName = "event handler '" + name + "' on " + device.name();
+  }
+
+  @Override
+  public Device device() {
+    return device;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  EventHandler handler() {
+    return handler;
+  }
+
+  /** The callback's name for atomic-context marks and logs. */
+  public String callbackName() {
+    return callbackName;
+  }
+
+  @Override
+  public String toString() {
+    return callbackName;
+  }
+}

@@ -1,0 +1,186 @@
+package dev.midlayer.internal.verbs;
+
+import dev.midlayer.context.AtomicContext;
+import dev.midlayer.device.AsyncEvent;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.EventElement;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WcOpcode;
+import dev.midlayer.ib.WcStatus;
+import dev.midlayer.ib.WrOpcode;
+import dev.midlayer.spi.DriverDevice;
+import dev.midlayer.spi.DriverQp;
+import dev.midlayer.spi.MemoryOpResult;
+import dev.midlayer.spi.QpContext;
+import dev.midlayer.spi.RecvWqe;
+import dev.midlayer.spi.SendWqe;
+import dev.midlayer.spi.WorkQueue;
+import dev.midlayer.verbs.SendWr;
+import dev.midlayer.verbs.WorkCompletion;
+
+/**
+ * Internal API. What the driver sees of a QP ({@link QpContext}): its queues, state and attributes, and the
+ * completions it produces, which this class turns into {@link WorkCompletion}s in the QP's CQs. A thin
+ * handle over its {@link QpImpl}, so that a driver never holds the consumer's object.
+ */
+public final class QpDriverSide implements QpContext {
+  private final QpImpl qp;
+
+  QpDriverSide(QpImpl qp) {
+    this.qp = qp;
+  }
+
+  /** The consumer's handle of the same QP. */
+  public QpImpl qp() {
+    return qp;
+  }
+
+  @Override
+  public int qpNum() {
+    return qp.qpNum;
+  }
+
+  @Override
+  public QpType type() {
+    return qp.type;
+  }
+
+  @Override
+  public int pdHandle() {
+    return qp.pd.handle();
+  }
+
+  @Override
+  public DriverDevice device() {
+    return qp.device().driverView();
+  }
+
+  @Override
+  public DriverQp driver() {
+    return qp.driver;
+  }
+
+  @Override
+  public QpState state() {
+    return qp.state.get();
+  }
+
+  @Override
+  public QpAttr attributes() {
+    return qp.attr;
+  }
+
+  @Override
+  public boolean signaled(SendWqe wqe) {
+    return qp.signalAll || wqe.has(SendFlags.SIGNALED);
+  }
+
+  @Override
+  public WorkQueue<SendWqe> sendQueue() {
+    return qp.sq;
+  }
+
+  @Override
+  public WorkQueue<RecvWqe> recvQueue() {
+    return qp.rq;
+  }
+
+  @Override
+  public boolean hasSrq() {
+    return qp.srq != null;
+  }
+
+  @Override
+  public RecvWqe takeRecv() {
+    return qp.srq != null ? qp.srq.take() : qp.rq.take();
+  }
+
+  @Override
+  public boolean completeSend(SendWqe wqe, WcStatus status) {
+    PostedSend ps = (PostedSend) wqe;
+    WcOpcode opcode = ps.opcode().completion();
+    WorkCompletion wc = status == WcStatus.SUCCESS
+        ? new WorkCompletion(ps.wrId(), ps.cqe(), WcStatus.SUCCESS, opcode, (int) ps.length(), qp.qpNum, 0, 0, 0, 0,
+            0, 0, 0)
+        : WorkCompletion.error(ps.wrId(), ps.cqe(), status, opcode, qp.qpNum, 0);
+    // Free the slot before the completion is visible: a consumer may post again as soon as it polls it.
+    qp.sq.retire(1);
+    return qp.sendCq.push(wc, false);
+  }
+
+  @Override
+  public void finishUnsignaled(SendWqe wqe) {
+    qp.sq.retire(1);
+  }
+
+  @Override
+  public boolean completeRecv(RecvWqe wqe, WcOpcode opcode, int byteLen, int srcQp, int slid, int wcFlags,
+      int immData, int invalidatedRkey, boolean solicited) {
+    PostedRecv pr = (PostedRecv) wqe;
+    WorkCompletion wc = new WorkCompletion(pr.wrId(), pr.cqe(), WcStatus.SUCCESS, opcode, byteLen, qp.qpNum, srcQp,
+        wcFlags, immData, invalidatedRkey, 0, slid, qp.attr.portNum());
+    retireRecv();
+    return qp.recvCq.push(wc, solicited);
+  }
+
+  @Override
+  public boolean completeRecvError(RecvWqe wqe, WcStatus status) {
+    PostedRecv pr = (PostedRecv) wqe;
+    retireRecv();
+    return qp.recvCq.push(WorkCompletion.error(pr.wrId(), pr.cqe(), status, WcOpcode.RECV, qp.qpNum, 0), true);
+  }
+
+  /** A receive taken from the QP's own queue frees its slot when it completes (the SRQ freed it on take). */
+  private void retireRecv() {
+    if (qp.srq == null) {
+      qp.rq.retire(1);
+    }
+  }
+
+  @Override
+  public MemoryOpResult executeLocal(SendWqe wqe) {
+    PostedSend ps = (PostedSend) wqe;
+    SendWr wr = ps.wr();
+    if (wr.opcode() == WrOpcode.REG_MR) {
+      if (!(wr.regMr() instanceof FastRegMr fr)) {
+        return MemoryOpResult.refused(MemoryOpResult.Refusal.NOT_FAST_REG,
+            ((MrImpl) wr.regMr()).describe() + " is not a fast-registration region (allocMr)");
+      }
+      return fr.fastRegister(ps.staged(), wr.regKey(), wr.regAccess(), qp.pd.handle());
+    }
+    return qp.device().verbs().keys().invalidate(wr.invalidateRkey(), qp.pd.handle());
+  }
+
+  @Override
+  public void reset(int heldSends) {
+    qp.sq.retire(heldSends + qp.sq.clear());
+    qp.rq.retire(qp.rq.clear());
+  }
+
+  @Override
+  public boolean moveToError() {
+    return qp.moveToError();
+  }
+
+  @Override
+  public boolean moveToSqError() {
+    return qp.state.compareAndSet(QpState.RTS, QpState.SQE);
+  }
+
+  @Override
+  public void raiseEvent(AsyncEventType type) {
+    if (qp.eventHandler == null) {
+      return;
+    }
+    AsyncEvent event = new AsyncEvent(qp.device(), type, new EventElement.OfQp(qp.qpNum));
+    AtomicContext.run(qp.eventCallbackName, () -> qp.eventHandler.onEvent(event));
+  }
+
+  @Override
+  public String toString() {
+    return "driver view of " + qp;
+  }
+}

@@ -1,0 +1,16 @@
+package dev.midlayer.spi;
+
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+
+/**
+ * Spawns a driver's actors for one object (a QP's engine actor) as children of the midlayer's device actor,
+ * on the data-path dispatcher ({@code midlayer.dispatchers.data-path}), so that they stop with the device.
+ * The midlayer wraps each in its supervision: an exception that escapes a driver actor is logged and the
+ * actor resumes with its state (a driver bug must not leave posted work requests without completions).
+ * Called only inside {@link DeviceOps.CreateQp}, on the device actor.
+ */
+@FunctionalInterface
+public interface Spawner {
+  <M> ActorRef<M> spawn(Behavior<M> behavior, String name);
+}
