@@ -1,0 +1,4 @@
+package dev.midlayer.layering.broken.internal;
+
+/** An implementation class, as in dev.midlayer.internal. */
+public final class Impl {}
