@@ -11,8 +11,9 @@ import org.apache.pekko.actor.typed.ActorRef;
  *
  * <p>A client may sleep while handling them (its actor runs on a dispatcher where blocking is allowed)
  * and may call back into the device (queries, allocations). The registry waits for the reply before it
- * goes on: register/unregister of every device and client waits behind a client that never replies
- * (a warning names the client and device, repeatedly).
+ * goes on: every registration operation that needs this client (or the device it is in a callback for)
+ * waits behind a client that never replies (a warning names the client and device, repeatedly); the others
+ * run meanwhile.
  */
 public sealed interface ClientMessage {
 

@@ -272,7 +272,7 @@ class RegistryConcurrencyTest {
   @Test
   @DisplayName("8 threads registering and unregistering 4 devices and 4 clients at random keep every "
       + "registry invariant (add/remove alternate, exactly one add per live pair, no callback after an "
-      + "unregistration completed, callbacks one at a time, device usable in callbacks)")
+      + "unregistration completed, callbacks one at a time per client and per device, device usable in callbacks)")
   void randomConcurrentRegistrationsKeepInvariants() throws Exception {
     String fixed = System.getProperty("midlayer.test.seed");
     long seed = fixed != null && !fixed.isBlank() ? Long.parseLong(fixed.trim()) : System.nanoTime();
@@ -336,26 +336,30 @@ class RegistryConcurrencyTest {
   private List<String> checkInvariants(List<Event> events) {
     List<String> v = new ArrayList<>();
 
-    // Callbacks run one at a time: every start is followed directly (among callbacks) by its end.
-    Event open = null;
+    // Callbacks run one at a time per client and per device (the registry serialises per device and per
+    // client, not globally): a client's callbacks never overlap, nor do two callbacks for one device.
+    Map<String, Event> open = new HashMap<>();
     for (Event e : events) {
       if (!e.isCallback()) {
         continue;
       }
       boolean start = e.kind() == Kind.ADD || e.kind() == Kind.REMOVE;
-      if (start) {
-        if (open != null) {
-          v.add("callbacks overlap: " + e.seq() + " " + e.brief() + " started while " + open.seq() + " "
-              + open.brief() + " runs");
+      for (String key : List.of("client " + e.clientId(), "device " + e.deviceIndex())) {
+        Event running = open.get(key);
+        if (start) {
+          if (running != null) {
+            v.add("callbacks of " + key + " overlap: " + e.seq() + " " + e.brief() + " started while "
+                + running.seq() + " " + running.brief() + " runs");
+          }
+          open.put(key, e);
+        } else {
+          Kind expected = e.kind() == Kind.ADD_END ? Kind.ADD : Kind.REMOVE;
+          if (running == null || running.kind() != expected || running.clientId() != e.clientId()
+              || running.deviceIndex() != e.deviceIndex()) {
+            v.add("callback end without its start: " + e.seq() + " " + e.brief());
+          }
+          open.remove(key);
         }
-        open = e;
-      } else {
-        Kind expected = e.kind() == Kind.ADD_END ? Kind.ADD : Kind.REMOVE;
-        if (open == null || open.kind() != expected || open.clientId() != e.clientId()
-            || open.deviceIndex() != e.deviceIndex()) {
-          v.add("callback end without its start: " + e.seq() + " " + e.brief());
-        }
-        open = null;
       }
     }
 

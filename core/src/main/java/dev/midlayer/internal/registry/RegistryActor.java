@@ -1,27 +1,27 @@
 package dev.midlayer.internal.registry;
 
 import dev.midlayer.Midlayer;
-import dev.midlayer.internal.device.DeviceActor;
-import dev.midlayer.internal.device.DeviceImpl;
-import dev.midlayer.registry.NameTakenException;
-import dev.midlayer.registry.NotRegisteredException;
-import dev.midlayer.registry.RegistrySnapshot;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.ClientId;
-import dev.midlayer.client.ClientMessage.AddReply;
 import dev.midlayer.client.ClientMessage;
+import dev.midlayer.client.ClientMessage.AddReply;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceState;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.internal.Replies;
+import dev.midlayer.internal.device.DeviceActor;
+import dev.midlayer.internal.device.DeviceImpl;
+import dev.midlayer.registry.NameTakenException;
+import dev.midlayer.registry.NotRegisteredException;
+import dev.midlayer.registry.RegistrySnapshot;
 import dev.midlayer.spi.DeviceOps;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -39,9 +39,10 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
- * Internal API. The registry actor: one per {@link dev.midlayer.Midlayer}. It runs device and client
- * registration and unregistration <b>one operation at a time</b>, in arrival order, and within an
- * operation one client callback at a time:
+ * Internal API. The registry actor: one per {@link Midlayer}. It runs device and client registration and
+ * unregistration <b>one at a time per device and per client</b> (what the kernel's per-device
+ * unregistration lock and per-client callback order give), and within an operation one client callback at
+ * a time:
  *
  * <ul>
  *   <li>register device: set up (driver queries, enable_driver), announce, then {@code add} for every
@@ -52,15 +53,27 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  *   <li>unregister client: stop listing it, then {@code remove} for every device it was added to.
  * </ul>
  *
- * <p>The set of (client, device) pairs whose add succeeded is the single source of truth: a pair gets
- * an add only if it is not in the set, and a remove only if it is, which gives exactly one add per pair
- * and never a remove without a successful add. Unregistration marks the device or client at once when
- * the request arrives (so no operation queued before it adds it anywhere new), and concurrent
- * unregistrations of the same object join the one in progress.
+ * <p>Scheduling: each operation claims, when it starts, the device names and clients it may call back for
+ * (a device registration: its name and every client; a client registration: its name and every device; an
+ * unregistration: its object and the pairs it was added in). An operation starts as soon as nothing it
+ * claims is claimed by a running operation or by one that arrived before it (so conflicting operations run
+ * in arrival order, and the others run at once). A client stuck in a callback therefore holds up only the
+ * operations that need that client or its device; an operation makes callbacks only for what it claimed,
+ * so one client never has two callbacks at once, and one device never gets two clients' callbacks at once.
+ *
+ * <p>The set of (client, device) pairs whose add succeeded is the single source of truth: a pair gets an
+ * add only if it is not in the set, and a remove only if it is, which gives exactly one add per pair and
+ * never a remove without a successful add. Unregistration marks the device or client at once when the
+ * request arrives (so no operation adds it anywhere new), and concurrent unregistrations of the same
+ * object join the one in progress.
  *
  * <p>Readers never ask this actor: it publishes an immutable {@link RegistrySnapshot} after each change.
  * It never blocks: client callbacks run in client actors and driver ops in device actors, and it waits
  * for their replies as messages; while a reply is overdue it logs a warning, repeatedly, and waits on.
+ *
+ * <p>Supervision: resume. Every reply it waits for comes as a message and its state is plain fields, so
+ * after a bug in it (the only way it throws) resuming keeps every other operation going, where a restart
+ * would forget every device and client.
  */
 public final class RegistryActor extends AbstractBehavior<RegistryActor.Command> {
 
@@ -81,9 +94,9 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   /** Unregister a client; joins an unregistration already in progress. */
   public record UnregisterClient(ClientId client, CompletableFuture<Done> result) implements Command {}
 
-  private record SetupDone(DeviceActor.SetupResult result) implements Command {}
+  private record SetupDone(long step, DeviceActor.SetupResult result) implements Command {}
 
-  private record ShutdownDone() implements Command {}
+  private record ShutdownDone(long step) implements Command {}
 
   private record AddReplied(long step, AddReply reply) implements Command {}
 
@@ -98,8 +111,10 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   /** The registry behaviour; it publishes snapshots into {@code snapshot}. */
   public static Behavior<Command> create(MidlayerSettings settings, ContextChecker contextChecker,
       AtomicReference<RegistrySnapshot> snapshot) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(
-        timers -> new RegistryActor(ctx, timers, settings, contextChecker, snapshot)));
+    return Behaviors.supervise(Behaviors.setup((ActorContext<Command> ctx) -> Behaviors.withTimers(
+        (TimerScheduler<Command> timers) -> (Behavior<Command>) new RegistryActor(ctx, timers, settings,
+            contextChecker, snapshot))))
+        .onFailure(org.apache.pekko.actor.typed.SupervisorStrategy.resume());
   }
 
   // ---- state ----
@@ -133,10 +148,10 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   private record Pair(int clientId, int deviceIndex) {}
 
-  /** One client callback the running operation still has to make. Re-checked when its turn comes. */
+  /** One client callback an operation still has to make. Re-checked when its turn comes. */
   private record PairStep(boolean add, ClientEntry client, DeviceEntry device) {}
 
-  /** The kinds of reply the running operation can wait for. */
+  /** The kinds of reply an operation can wait for. */
   private enum Wait {
     SETUP("set-up"), SHUTDOWN("shutdown"), ADD("add"), REMOVE("remove");
 
@@ -147,9 +162,25 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     }
   }
 
-  /** What the running operation is waiting for. {@code client} is null for the device's own steps. */
-  private record Awaiting(Wait what, ClientEntry client, DeviceEntry device, ActorRef<?> replyForwarder,
+  /** What an operation is waiting for. {@code client} is null for the device's own steps. */
+  private record Awaiting(long step, Wait what, ClientEntry client, DeviceEntry device, ActorRef<?> replyForwarder,
       long sinceNanos) {}
+
+  /** An operation in progress or waiting to start: its request, what it claims, and where it is. */
+  private static final class Operation {
+    final Command request;
+    final Set<String> claims = new HashSet<>();
+    final ArrayDeque<PairStep> steps = new ArrayDeque<>();
+    Runnable afterSteps;
+    Awaiting awaiting;
+    /** RegisterDevice: the name it resolved; the device entry once it exists. */
+    String deviceName;
+    DeviceEntry device;
+
+    Operation(Command request) {
+      this.request = request;
+    }
+  }
 
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
@@ -157,8 +188,6 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   private final ContextChecker contextChecker;
   private final AtomicReference<RegistrySnapshot> snapshot;
   private final Executor replyExecutor;
-  private final ActorRef<DeviceActor.SetupResult> setupAdapter;
-  private final ActorRef<Done> shutdownAdapter;
 
   /** Devices by name, in registration order (including ones being set up or unregistered). */
   private final LinkedHashMap<String, DeviceEntry> devices = new LinkedHashMap<>();
@@ -167,14 +196,12 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   private final Set<Pair> added = new HashSet<>();
   private int nextDeviceIndex;
   private int nextClientId;
+  private long nextStep;
 
-  /** Operations waiting for their turn, in arrival order. */
-  private final ArrayDeque<Command> pending = new ArrayDeque<>();
-  private Command running;
-  private final ArrayDeque<PairStep> steps = new ArrayDeque<>();
-  private Runnable afterSteps;
-  private Awaiting awaiting;
-  private long step;
+  /** Operations that have not started, in arrival order. */
+  private final List<Operation> pending = new ArrayList<>();
+  /** Operations that started and have not finished. */
+  private final List<Operation> running = new ArrayList<>();
 
   private RegistryActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, MidlayerSettings settings,
       ContextChecker contextChecker, AtomicReference<RegistrySnapshot> snapshot) {
@@ -185,8 +212,6 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     this.contextChecker = contextChecker;
     this.snapshot = snapshot;
     this.replyExecutor = ctx.getSystem().executionContext();
-    this.setupAdapter = ctx.messageAdapter(DeviceActor.SetupResult.class, SetupDone::new);
-    this.shutdownAdapter = ctx.messageAdapter(Done.class, d -> new ShutdownDone());
   }
 
   @Override
@@ -208,9 +233,9 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   // ---- arrival of requests ----
 
-  private Behavior<Command> enqueue(Command op) {
-    pending.add(op);
-    return drive();
+  private Behavior<Command> enqueue(Command request) {
+    pending.add(new Operation(request));
+    return schedule();
   }
 
   private Behavior<Command> onUnregisterDevice(UnregisterDevice msg) {
@@ -226,9 +251,9 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       entry.status = Status.UNREGISTERING;
       entry.device.setState(DeviceState.UNREGISTERING);
       publish();
-      pending.add(msg);
+      pending.add(new Operation(msg));
     }
-    return drive();
+    return schedule();
   }
 
   private Behavior<Command> onUnregisterClient(UnregisterClient msg) {
@@ -242,75 +267,162 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     if (entry.status != Status.UNREGISTERING) {
       entry.status = Status.UNREGISTERING;
       publish();
-      pending.add(msg);
+      pending.add(new Operation(msg));
     }
-    return drive();
+    return schedule();
   }
 
-  // ---- running operations, one at a time ----
+  // ---- scheduling: one at a time per device and per client ----
 
-  private Behavior<Command> drive() {
-    while (running == null && !pending.isEmpty()) {
-      running = pending.poll();
-      if (running instanceof RegisterDevice op) {
-        startRegisterDevice(op);
-      } else if (running instanceof UnregisterDevice op) {
-        startUnregisterDevice(op);
-      } else if (running instanceof RegisterClient op) {
-        startRegisterClient(op);
-      } else if (running instanceof UnregisterClient op) {
-        startUnregisterClient(op);
-      } else {
-        throw new IllegalStateException("not an operation: " + running);
+  /**
+   * Starts every waiting operation whose claims meet neither a running operation's nor an earlier waiting
+   * one's, in arrival order.
+   */
+  private Behavior<Command> schedule() {
+    boolean started = true;
+    while (started) {
+      started = false;
+      Set<String> claimed = new HashSet<>();
+      for (Operation op : running) {
+        claimed.addAll(op.claims);
+      }
+      for (Iterator<Operation> it = pending.iterator(); it.hasNext(); ) {
+        Operation op = it.next();
+        Set<String> wants = claimsOf(op);
+        if (disjoint(wants, claimed)) {
+          it.remove();
+          op.claims.addAll(wants);
+          running.add(op);
+          start(op);
+          started = true;
+          break; // starting changes the registry (names, lists): look again from the first
+        }
+        claimed.addAll(wants);
       }
     }
     return this;
   }
 
-  private void finishOperation() {
-    running = null;
-    afterSteps = null;
+  private static boolean disjoint(Set<String> a, Set<String> b) {
+    for (String s : a) {
+      if (b.contains(s)) {
+        return false;
+      }
+    }
+    return true;
   }
 
-  private void startRegisterDevice(RegisterDevice op) {
-    String name = resolveName(op.name());
-    if (name == null) {
-      Replies.fail(replyExecutor, op.result(), new NameTakenException("device", op.name()));
-      finishOperation();
+  private static String deviceClaim(String name) {
+    return "device " + name;
+  }
+
+  private static String clientClaim(ClientEntry c) {
+    return "client #" + c.id.id();
+  }
+
+  /** What an operation would claim if it started now. */
+  private Set<String> claimsOf(Operation op) {
+    Set<String> claims = new HashSet<>();
+    if (op.request instanceof RegisterDevice r) {
+      claims.add(deviceClaim(resolveName(r.name())));
+      for (ClientEntry c : clients.values()) {
+        if (c.status == Status.REGISTERED) {
+          claims.add(clientClaim(c));
+        }
+      }
+    } else if (op.request instanceof UnregisterDevice u) {
+      DeviceEntry d = devices.get(u.device().name());
+      claims.add(deviceClaim(u.device().name()));
+      if (d != null && d.device == u.device()) {
+        for (ClientEntry c : clients.values()) {
+          if (added.contains(new Pair(c.id.id(), d.device.index()))) {
+            claims.add(clientClaim(c));
+          }
+        }
+      }
+    } else if (op.request instanceof RegisterClient r) {
+      claims.add("client name " + r.name());
+      for (DeviceEntry d : devices.values()) {
+        if (d.status != Status.UNREGISTERING) {
+          claims.add(deviceClaim(d.device.name()));
+        }
+      }
+    } else if (op.request instanceof UnregisterClient u) {
+      ClientEntry c = clients.get(u.client().id());
+      claims.add("client #" + u.client().id());
+      claims.add("client name " + u.client().name());
+      for (DeviceEntry d : devices.values()) {
+        if (c != null && added.contains(new Pair(c.id.id(), d.device.index()))) {
+          claims.add(deviceClaim(d.device.name()));
+        }
+      }
+    }
+    return claims;
+  }
+
+  private void start(Operation op) {
+    if (op.request instanceof RegisterDevice r) {
+      startRegisterDevice(op, r);
+    } else if (op.request instanceof UnregisterDevice u) {
+      startUnregisterDevice(op, u);
+    } else if (op.request instanceof RegisterClient r) {
+      startRegisterClient(op, r);
+    } else if (op.request instanceof UnregisterClient u) {
+      startUnregisterClient(op, u);
+    }
+  }
+
+  private void finish(Operation op) {
+    running.remove(op);
+    op.afterSteps = null;
+  }
+
+  // ---- the four operations ----
+
+  private void startRegisterDevice(Operation op, RegisterDevice r) {
+    String name = resolveName(r.name());
+    if (devices.containsKey(name)) {
+      Replies.fail(replyExecutor, r.result(), new NameTakenException("device", r.name()));
+      finish(op);
       return;
     }
     if (name.length() > Midlayer.MAX_DEVICE_NAME_LENGTH) {
       // The pattern fit, but its lowest free index makes the name too long (the kernel's -ENFILE).
-      Replies.fail(replyExecutor, op.result(), new InvalidArgumentException("name", "pattern '" + op.name()
+      Replies.fail(replyExecutor, r.result(), new InvalidArgumentException("name", "pattern '" + r.name()
           + "' has no free name of at most " + Midlayer.MAX_DEVICE_NAME_LENGTH + " characters (next: " + name + ")"));
-      finishOperation();
+      finish(op);
       return;
     }
-    DeviceImpl device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, op.ops(), contextChecker, settings);
+    DeviceImpl device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, r.ops(), contextChecker, settings);
     DeviceEntry entry = new DeviceEntry(device);
     devices.put(name, entry);
+    op.device = entry;
     // A device actor that dies (a bug) must not leave the registry waiting for a reply forever.
     ctx.watchWith(device.actor(), new DeviceTerminated(device));
-    await(Wait.SETUP, null, entry, null);
-    device.actor().tell(new DeviceActor.Setup(setupAdapter));
+    long s = await(op, Wait.SETUP, null, entry, null);
+    device.actor().tell(new DeviceActor.Setup(forwarder(result -> new SetupDone(s, result))));
   }
 
   private Behavior<Command> onSetupDone(SetupDone msg) {
-    DeviceEntry entry = awaiting.device();
-    endAwait();
-    RegisterDevice op = (RegisterDevice) running;
+    Operation op = awaitingStep(msg.step(), Wait.SETUP);
+    if (op == null) {
+      return this;
+    }
+    DeviceEntry entry = op.awaiting.device();
+    endAwait(op);
+    RegisterDevice r = (RegisterDevice) op.request;
     Throwable failure = msg.result().failure();
     if (failure != null) {
       ctx.getLog().warn("device {} of driver '{}' refused: set-up failed", entry.device.name(),
           entry.device.driverName(), failure);
       devices.remove(entry.device.name());
       ctx.stop(entry.device.actor());
-      Replies.fail(replyExecutor, op.result(), failure);
+      Replies.fail(replyExecutor, r.result(), failure);
       // An unregistration that joined during set-up has nothing left to do.
       completeAll(entry.unregisterWaiters);
       entry.device.setState(DeviceState.UNREGISTERED);
-      finishOperation();
-      return drive();
+      finish(op);
+      return schedule();
     }
     if (entry.status == Status.REGISTERING) {
       entry.status = Status.REGISTERED;
@@ -320,82 +432,96 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
           entry.device.driverName(), entry.device.portCount());
     }
     for (ClientEntry client : clients.values()) {
-      steps.add(new PairStep(true, client, entry));
+      if (op.claims.contains(clientClaim(client))) {
+        op.steps.add(new PairStep(true, client, entry));
+      }
     }
-    afterSteps = () -> {
-      Replies.complete(replyExecutor, op.result(), entry.device);
-      finishOperation();
+    op.afterSteps = () -> {
+      Replies.complete(replyExecutor, r.result(), entry.device);
+      finish(op);
     };
-    runSteps();
-    return drive();
+    runSteps(op);
+    return schedule();
   }
 
-  private void startUnregisterDevice(UnregisterDevice op) {
-    DeviceEntry entry = devices.get(op.device().name());
-    if (entry == null || entry.device != op.device()) {
+  private void startUnregisterDevice(Operation op, UnregisterDevice u) {
+    DeviceEntry entry = devices.get(u.device().name());
+    if (entry == null || entry.device != u.device()) {
       // Its registration failed after this request joined; the waiters were completed then.
-      finishOperation();
+      finish(op);
       return;
     }
+    op.device = entry;
     for (ClientEntry client : clients.descendingMap().values()) {
-      steps.add(new PairStep(false, client, entry));
+      if (op.claims.contains(clientClaim(client))) {
+        op.steps.add(new PairStep(false, client, entry));
+      }
     }
-    afterSteps = () -> {
-      await(Wait.SHUTDOWN, null, entry, null);
-      entry.device.actor().tell(new DeviceActor.Shutdown(shutdownAdapter));
+    op.afterSteps = () -> {
+      long s = await(op, Wait.SHUTDOWN, null, entry, null);
+      entry.device.actor().tell(new DeviceActor.Shutdown(forwarder(d -> new ShutdownDone(s))));
     };
-    runSteps();
+    runSteps(op);
   }
 
   private Behavior<Command> onShutdownDone(ShutdownDone msg) {
-    DeviceEntry entry = awaiting.device();
-    endAwait();
+    Operation op = awaitingStep(msg.step(), Wait.SHUTDOWN);
+    if (op == null) {
+      return this;
+    }
+    DeviceEntry entry = op.awaiting.device();
+    endAwait(op);
     devices.remove(entry.device.name());
     ctx.getLog().info("device {} unregistered", entry.device.name());
     completeAll(entry.unregisterWaiters);
-    finishOperation();
-    return drive();
+    finish(op);
+    return schedule();
   }
 
-  private void startRegisterClient(RegisterClient op) {
+  private void startRegisterClient(Operation op, RegisterClient r) {
     for (ClientEntry c : clients.values()) {
-      if (c.id.name().equals(op.name())) {
-        Replies.fail(replyExecutor, op.result(), new NameTakenException("client", op.name()));
-        finishOperation();
+      if (c.id.name().equals(r.name())) {
+        Replies.fail(replyExecutor, r.result(), new NameTakenException("client", r.name()));
+        finish(op);
         return;
       }
     }
-    ClientId id = new ClientId(nextClientId++, op.name());
+    ClientId id = new ClientId(nextClientId++, r.name());
     ClientEntry entry;
     DispatcherSelector clientDispatcher = DispatcherSelector.fromConfig(settings.clientDispatcher());
-    if (op.source() instanceof ClientSource.Plain p) {
+    if (r.source() instanceof ClientSource.Plain p) {
       entry = new ClientEntry(id,
           ctx.spawn(InterfaceClientActor.create(p.client()), "client-" + id.id(), clientDispatcher), true);
-    } else if (op.source() instanceof ClientSource.Spawned s) {
+    } else if (r.source() instanceof ClientSource.Spawned s) {
       entry = new ClientEntry(id, ctx.spawn(s.behavior(), "client-" + id.id(), clientDispatcher), true);
     } else {
-      entry = new ClientEntry(id, ((ClientSource.Existing) op.source()).ref(), false);
+      entry = new ClientEntry(id, ((ClientSource.Existing) r.source()).ref(), false);
     }
+    op.claims.add(clientClaim(entry));
     ctx.watchWith(entry.ref, new ClientTerminated(id));
     clients.put(id.id(), entry);
     publish();
     ctx.getLog().info("{} registered", id);
     for (DeviceEntry device : devices.values()) {
-      steps.add(new PairStep(true, entry, device));
+      if (op.claims.contains(deviceClaim(device.device.name()))) {
+        op.steps.add(new PairStep(true, entry, device));
+      }
     }
-    afterSteps = () -> {
-      Replies.complete(replyExecutor, op.result(), id);
-      finishOperation();
+    op.afterSteps = () -> {
+      Replies.complete(replyExecutor, r.result(), id);
+      finish(op);
     };
-    runSteps();
+    runSteps(op);
   }
 
-  private void startUnregisterClient(UnregisterClient op) {
-    ClientEntry entry = clients.get(op.client().id());
+  private void startUnregisterClient(Operation op, UnregisterClient u) {
+    ClientEntry entry = clients.get(u.client().id());
     for (DeviceEntry device : devices.values()) {
-      steps.add(new PairStep(false, entry, device));
+      if (op.claims.contains(deviceClaim(device.device.name()))) {
+        op.steps.add(new PairStep(false, entry, device));
+      }
     }
-    afterSteps = () -> {
+    op.afterSteps = () -> {
       ctx.unwatch(entry.ref);
       if (entry.owned) {
         ctx.stop(entry.ref);
@@ -403,30 +529,32 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       clients.remove(entry.id.id());
       ctx.getLog().info("{} unregistered", entry.id);
       completeAll(entry.unregisterWaiters);
-      finishOperation();
+      finish(op);
     };
-    runSteps();
+    runSteps(op);
   }
 
-  /** Makes the next client callback of the running operation, or finishes it when none is left. */
-  private void runSteps() {
-    while (awaiting == null) {
-      PairStep s = steps.poll();
+  /** Makes the operation's next client callback, or finishes it when none is left. */
+  private void runSteps(Operation op) {
+    while (op.awaiting == null) {
+      PairStep s = op.steps.poll();
       if (s == null) {
-        Runnable then = afterSteps;
-        afterSteps = null;
-        then.run();
+        Runnable then = op.afterSteps;
+        op.afterSteps = null;
+        if (then != null) {
+          then.run();
+        }
         return;
       }
       if (s.add()) {
-        tryAdd(s.client(), s.device());
+        tryAdd(op, s.client(), s.device());
       } else {
-        tryRemove(s.client(), s.device());
+        tryRemove(op, s.client(), s.device());
       }
     }
   }
 
-  private void tryAdd(ClientEntry client, DeviceEntry device) {
+  private void tryAdd(Operation op, ClientEntry client, DeviceEntry device) {
     Pair pair = new Pair(client.id.id(), device.device.index());
     // Both must still be registered (not unregistering) and the pair not added yet: exactly one add.
     if (client.status != Status.REGISTERED || device.status != Status.REGISTERED || added.contains(pair)) {
@@ -437,13 +565,13 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       return;
     }
     device.device.openClientData(client.id);
-    long s = step;
+    long s = nextStep;
     ActorRef<AddReply> replyTo = forwarder(r -> new AddReplied(s, r));
-    await(Wait.ADD, client, device, replyTo);
+    await(op, Wait.ADD, client, device, replyTo);
     client.ref.tell(new ClientMessage.DeviceAdded(device.device, client.id, replyTo));
   }
 
-  private void tryRemove(ClientEntry client, DeviceEntry device) {
+  private void tryRemove(Operation op, ClientEntry client, DeviceEntry device) {
     Pair pair = new Pair(client.id.id(), device.device.index());
     if (!added.contains(pair)) {
       return;
@@ -456,19 +584,20 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       return;
     }
     Object data = device.device.getClientData(client.id);
-    long s = step;
+    long s = nextStep;
     ActorRef<Done> replyTo = forwarder(d -> new RemoveReplied(s));
-    await(Wait.REMOVE, client, device, replyTo);
+    await(op, Wait.REMOVE, client, device, replyTo);
     client.ref.tell(new ClientMessage.DeviceRemoved(device.device, client.id, data, replyTo));
   }
 
   private Behavior<Command> onAddReplied(AddReplied msg) {
-    if (awaiting == null || msg.step() != step || awaiting.what() != Wait.ADD) {
+    Operation op = awaitingStep(msg.step(), Wait.ADD);
+    if (op == null) {
       return this;
     }
-    ClientEntry client = awaiting.client();
-    DeviceEntry device = awaiting.device();
-    endAwait();
+    ClientEntry client = op.awaiting.client();
+    DeviceEntry device = op.awaiting.device();
+    endAwait(op);
     AddReply reply = msg.reply();
     if (reply == ClientMessage.AddReply.added()) {
       added.add(new Pair(client.id.id(), device.device.index()));
@@ -483,22 +612,23 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
             ((ClientMessage.Declined) reply).reason());
       }
     }
-    runSteps();
-    return drive();
+    runSteps(op);
+    return schedule();
   }
 
   private Behavior<Command> onRemoveReplied(RemoveReplied msg) {
-    if (awaiting == null || msg.step() != step || awaiting.what() != Wait.REMOVE) {
+    Operation op = awaitingStep(msg.step(), Wait.REMOVE);
+    if (op == null) {
       return this;
     }
-    ClientEntry client = awaiting.client();
-    DeviceEntry device = awaiting.device();
-    endAwait();
+    ClientEntry client = op.awaiting.client();
+    DeviceEntry device = op.awaiting.device();
+    endAwait(op);
     added.remove(new Pair(client.id.id(), device.device.index()));
     device.device.closeClientData(client.id);
     ctx.getLog().debug("{} removed {}", client.id, device.device.name());
-    runSteps();
-    return drive();
+    runSteps(op);
+    return schedule();
   }
 
   private Behavior<Command> onClientTerminated(ClientTerminated msg) {
@@ -507,15 +637,17 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       return this;
     }
     client.terminated = true;
-    if (awaiting != null && awaiting.client() == client) {
-      ctx.getLog().error("{} terminated during {} of {}", client.id, awaiting.what().label,
-          awaiting.device().device.name());
-      // Treat it as the reply it can no longer send: a failed add, or a finished remove.
-      if (awaiting.what() == Wait.ADD) {
-        return onAddReplied(new AddReplied(step,
-            ClientMessage.AddReply.failed(new IllegalStateException("client actor terminated"))));
+    for (Operation op : List.copyOf(running)) {
+      Awaiting a = op.awaiting;
+      if (a != null && a.client() == client) {
+        ctx.getLog().error("{} terminated during {} of {}", client.id, a.what().label, a.device().device.name());
+        // Treat it as the reply it can no longer send: a failed add, or a finished remove.
+        if (a.what() == Wait.ADD) {
+          return onAddReplied(new AddReplied(a.step(),
+              ClientMessage.AddReply.failed(new IllegalStateException("client actor terminated"))));
+        }
+        return onRemoveReplied(new RemoveReplied(a.step()));
       }
-      return onRemoveReplied(new RemoveReplied(step));
     }
     ctx.getLog().warn("{} terminated while registered; it gets no further add or remove", client.id);
     return this;
@@ -527,27 +659,32 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       return this; // the normal end of an unregistered device, or of one whose set-up failed
     }
     ctx.getLog().error("the actor of device {} terminated while the device is registered", entry.device.name());
-    if (awaiting != null && awaiting.device() == entry && awaiting.what() == Wait.SETUP) {
-      return onSetupDone(new SetupDone(new DeviceActor.SetupResult(
-          new IllegalStateException("the device actor of " + entry.device.name() + " terminated during set-up"))));
-    }
-    if (awaiting != null && awaiting.device() == entry && awaiting.what() == Wait.SHUTDOWN) {
-      entry.device.setState(DeviceState.UNREGISTERED);
-      return onShutdownDone(new ShutdownDone());
+    for (Operation op : List.copyOf(running)) {
+      Awaiting a = op.awaiting;
+      if (a != null && a.device() == entry && a.what() == Wait.SETUP) {
+        return onSetupDone(new SetupDone(a.step(), new DeviceActor.SetupResult(
+            new IllegalStateException("the device actor of " + entry.device.name() + " terminated during set-up"))));
+      }
+      if (a != null && a.device() == entry && a.what() == Wait.SHUTDOWN) {
+        entry.device.setState(DeviceState.UNREGISTERED);
+        return onShutdownDone(new ShutdownDone(a.step()));
+      }
     }
     return this;
   }
 
   private Behavior<Command> onReplyOverdue(ReplyOverdue msg) {
-    if (awaiting != null && msg.step() == step) {
-      long seconds = (System.nanoTime() - awaiting.sinceNanos()) / 1_000_000_000L;
-      if (awaiting.client() != null) {
-        ctx.getLog().warn("{} has not finished {} of device {} after {} s; registration of devices and "
-            + "clients waits for it", awaiting.client().id, awaiting.what().label,
-            awaiting.device().device.name(), seconds);
-      } else {
-        ctx.getLog().warn("device {} has not finished {} after {} s", awaiting.device().device.name(),
-            awaiting.what().label, seconds);
+    for (Operation op : running) {
+      Awaiting a = op.awaiting;
+      if (a != null && a.step() == msg.step()) {
+        long seconds = (System.nanoTime() - a.sinceNanos()) / 1_000_000_000L;
+        if (a.client() != null) {
+          ctx.getLog().warn("{} has not finished {} of device {} after {} s; the operations that need this "
+              + "client or device wait for it", a.client().id, a.what().label, a.device().device.name(), seconds);
+        } else {
+          ctx.getLog().warn("device {} has not finished {} after {} s", a.device().device.name(),
+              a.what().label, seconds);
+        }
       }
     }
     return this;
@@ -555,25 +692,36 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   // ---- helpers ----
 
-  private void await(Wait what, ClientEntry client, DeviceEntry device, ActorRef<?> forwarder) {
-    awaiting = new Awaiting(what, client, device, forwarder, System.nanoTime());
-    timers.startTimerWithFixedDelay("reply-overdue", new ReplyOverdue(step),
-        settings.clientAckWarningInterval());
+  /** Starts waiting for a reply; returns the step number the reply must carry. */
+  private long await(Operation op, Wait what, ClientEntry client, DeviceEntry device, ActorRef<?> forwarder) {
+    long s = nextStep++;
+    op.awaiting = new Awaiting(s, what, client, device, forwarder, System.nanoTime());
+    timers.startTimerWithFixedDelay(s, new ReplyOverdue(s), settings.clientAckWarningInterval());
+    return s;
   }
 
-  private void endAwait() {
-    if (awaiting.replyForwarder() != null) {
-      ctx.stop(awaiting.replyForwarder());
+  /** The running operation waiting for step {@code step} of kind {@code what}, or null (a late reply). */
+  private Operation awaitingStep(long step, Wait what) {
+    for (Operation op : running) {
+      if (op.awaiting != null && op.awaiting.step() == step && op.awaiting.what() == what) {
+        return op;
+      }
     }
-    awaiting = null;
-    step++;
-    timers.cancel("reply-overdue");
+    return null;
+  }
+
+  private void endAwait(Operation op) {
+    if (op.awaiting.replyForwarder() != null) {
+      ctx.stop(op.awaiting.replyForwarder());
+    }
+    timers.cancel(op.awaiting.step());
+    op.awaiting = null;
   }
 
   /**
-   * A one-shot reply address for one client callback. Tagging each reply with its step means a late
-   * reply (from a client that terminated, after the registry moved on) can never be taken for the reply
-   * to a later callback.
+   * A one-shot reply address for one callback or driver step. Tagging each reply with its step means a late
+   * reply (from a client that terminated, after the registry moved on) can never be taken for the reply to
+   * a later callback.
    */
   private <T> ActorRef<T> forwarder(Function<T, Command> wrap) {
     ActorRef<Command> self = ctx.getSelf();
@@ -585,7 +733,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   private String resolveName(String requested) {
     if (!requested.contains("%d")) {
-      return devices.containsKey(requested) ? null : requested;
+      return requested;
     }
     for (int i = 0; ; i++) {
       String candidate = requested.replace("%d", Integer.toString(i));
@@ -610,9 +758,9 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       }
     }
     List<ClientId> listedClients = new ArrayList<>();
-    for (Map.Entry<Integer, ClientEntry> e : clients.entrySet()) {
-      if (e.getValue().status == Status.REGISTERED) {
-        listedClients.add(e.getValue().id);
+    for (ClientEntry e : clients.values()) {
+      if (e.status == Status.REGISTERED) {
+        listedClients.add(e.id);
       }
     }
     snapshot.set(new RegistrySnapshot(listed, listedClients));
