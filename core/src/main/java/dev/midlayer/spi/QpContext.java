@@ -62,15 +62,15 @@ public interface QpContext {
 
   /**
    * Finishes a send WR with a completion: its status, and for a success the byte count of the gather list.
-   * Every error and every flush completes, signaled or not; a success only if {@link #signaled}. Frees the
-   * WR's slot in the send queue.
+   * Every error and every flush completes, signaled or not; a success only if {@link #signaled}. The WR's
+   * slot in the send queue is free again once the completion was polled (as on hardware).
    *
    * @return false if the completion did not fit in the send CQ (it overflowed, or was destroyed): a fatal
    *     error of this QP, which the driver must move to ERR
    */
   boolean completeSend(SendWqe wqe, WcStatus status);
 
-  /** Finishes an unsignaled send WR that succeeded: no completion; its slot is free now. */
+  /** Finishes an unsignaled send WR that succeeded: no completion; its slot is free at once. */
   void finishUnsignaled(SendWqe wqe);
 
   /**
@@ -99,11 +99,11 @@ public interface QpContext {
   MemoryOpResult executeLocal(SendWqe wqe);
 
   /**
-   * Applies a modify to RESET: drops every work request still queued, and frees the slots of the
-   * {@code heldSends} send WQEs the driver took and had not finished, without completions. The driver
-   * forgets the WQEs it held. Driver actor only.
+   * Applies a modify to RESET: drops every work request still queued and frees every slot of the QP's
+   * queues (those of WQEs the driver took and had not finished, and of completions not polled yet), without
+   * completions. The driver forgets the WQEs it held. Driver actor only.
    */
-  void reset(int heldSends);
+  void reset();
 
   /**
    * A transport or local error moves the QP to ERR (from any state but RESET). Returns true if this call

@@ -16,6 +16,7 @@ import dev.midlayer.internal.device.DeviceImpl;
 import dev.midlayer.internal.device.DeviceResource;
 import dev.midlayer.internal.device.DeviceResources;
 import dev.midlayer.internal.verbs.QpImpl;
+import dev.midlayer.internal.verbs.QueuedCompletion;
 import dev.midlayer.verbs.ResourceBusyException;
 import dev.midlayer.verbs.WorkCompletion;
 import java.util.Set;
@@ -151,7 +152,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
     int n = Math.min(max, out.length);
     int taken = 0;
     while (taken < n) {
-      WorkCompletion wc = ring.poll();
+      WorkCompletion wc = take();
       if (wc == null) {
         break;
       }
@@ -162,7 +163,16 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
 
   @Override
   public WorkCompletion poll() {
-    return ring.poll();
+    return take();
+  }
+
+  /** The next completion; polling it frees its work request's slot in its queue. */
+  private WorkCompletion take() {
+    WorkCompletion wc = ring.poll();
+    if (wc instanceof QueuedCompletion q) {
+      q.release();
+    }
+    return wc;
   }
 
   @Override
@@ -178,7 +188,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
   public int processDirect(int budget) {
     int done = 0;
     WorkCompletion wc;
-    while (done < budget && (wc = ring.poll()) != null) {
+    while (done < budget && (wc = take()) != null) {
       done++;
       if (wc.cqe() != null) {
         try {

@@ -19,7 +19,6 @@ import dev.midlayer.spi.RecvWqe;
 import dev.midlayer.spi.SendWqe;
 import dev.midlayer.spi.WorkQueue;
 import dev.midlayer.verbs.SendWr;
-import dev.midlayer.verbs.WorkCompletion;
 
 /**
  * Internal API. What the driver sees of a QP ({@link QpContext}): its queues, state and attributes, and the
@@ -102,42 +101,52 @@ public final class QpDriverSide implements QpContext {
   public boolean completeSend(SendWqe wqe, WcStatus status) {
     PostedSend ps = (PostedSend) wqe;
     WcOpcode opcode = ps.opcode().completion();
-    WorkCompletion wc = status == WcStatus.SUCCESS
-        ? new WorkCompletion(ps.wrId(), ps.cqe(), WcStatus.SUCCESS, opcode, (int) ps.length(), qp.qpNum, 0, 0, 0, 0,
-            0, 0, 0)
-        : WorkCompletion.error(ps.wrId(), ps.cqe(), status, opcode, qp.qpNum, 0);
-    // Free the slot before the completion is visible: a consumer may post again as soon as it polls it.
-    qp.sq.retire(1);
-    return qp.sendCq.push(wc, false);
+    // The slot stays taken until the completion is polled: the send queue's depth bounds what waits in the CQ.
+    QueuedCompletion wc = status == WcStatus.SUCCESS
+        ? new QueuedCompletion(ps.wrId(), ps.cqe(), WcStatus.SUCCESS, opcode, (int) ps.length(), qp.qpNum, 0, 0, 0,
+            0, 0, 0, qp.sq, qp.sq.epoch())
+        : QueuedCompletion.error(ps.wrId(), ps.cqe(), status, opcode, qp.qpNum, qp.sq, qp.sq.epoch());
+    return push(qp.sendCq, wc, false);
+  }
+
+  /** Adds the completion; one the CQ refused (it overflowed or is destroyed) frees its slot at once. */
+  private static boolean push(dev.midlayer.internal.cq.CqImpl cq, QueuedCompletion wc, boolean solicited) {
+    if (cq.push(wc, solicited)) {
+      return true;
+    }
+    wc.release();
+    return false;
   }
 
   @Override
   public void finishUnsignaled(SendWqe wqe) {
-    qp.sq.retire(1);
+    qp.sq.finished();
   }
 
   @Override
   public boolean completeRecv(RecvWqe wqe, WcOpcode opcode, int byteLen, int srcQp, int slid, int wcFlags,
       int immData, int invalidatedRkey, boolean solicited) {
     PostedRecv pr = (PostedRecv) wqe;
-    WorkCompletion wc = new WorkCompletion(pr.wrId(), pr.cqe(), WcStatus.SUCCESS, opcode, byteLen, qp.qpNum, srcQp,
-        wcFlags, immData, invalidatedRkey, 0, slid, qp.attr.portNum());
-    retireRecv();
-    return qp.recvCq.push(wc, solicited);
+    SlotOwner owner = recvSlots();
+    QueuedCompletion wc = new QueuedCompletion(pr.wrId(), pr.cqe(), WcStatus.SUCCESS, opcode, byteLen, qp.qpNum,
+        srcQp, wcFlags, immData, invalidatedRkey, slid, qp.attr.portNum(), owner, recvEpoch());
+    return push(qp.recvCq, wc, solicited);
   }
 
   @Override
   public boolean completeRecvError(RecvWqe wqe, WcStatus status) {
     PostedRecv pr = (PostedRecv) wqe;
-    retireRecv();
-    return qp.recvCq.push(WorkCompletion.error(pr.wrId(), pr.cqe(), status, WcOpcode.RECV, qp.qpNum, 0), true);
+    return push(qp.recvCq, QueuedCompletion.error(pr.wrId(), pr.cqe(), status, WcOpcode.RECV, qp.qpNum,
+        recvSlots(), recvEpoch()), true);
   }
 
-  /** A receive taken from the QP's own queue frees its slot when it completes (the SRQ freed it on take). */
-  private void retireRecv() {
-    if (qp.srq == null) {
-      qp.rq.retire(1);
-    }
+  /** Where a receive's slot is: the SRQ it came from, or the QP's own receive queue. */
+  private SlotOwner recvSlots() {
+    return qp.srq != null ? qp.srq : qp.rq;
+  }
+
+  private int recvEpoch() {
+    return qp.srq != null ? 0 : qp.rq.epoch();
   }
 
   @Override
@@ -155,9 +164,9 @@ public final class QpDriverSide implements QpContext {
   }
 
   @Override
-  public void reset(int heldSends) {
-    qp.sq.retire(heldSends + qp.sq.clear());
-    qp.rq.retire(qp.rq.clear());
+  public void reset() {
+    qp.sq.reset();
+    qp.rq.reset();
   }
 
   @Override

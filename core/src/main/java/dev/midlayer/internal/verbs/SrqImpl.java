@@ -24,13 +24,16 @@ import org.jctools.queues.MpmcArrayQueue;
  * Internal API. A {@link SharedReceiveQueue}: a lock-free ring with many consumers (the attached QPs' driver
  * actors), its occupancy count, and the armed limit.
  */
-public final class SrqImpl implements SharedReceiveQueue, DeviceResource {
+public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOwner {
   private final PdImpl pd;
   private final int number;
   private final int maxWr;
   private final int maxSge;
   private final MpmcArrayQueue<PostedRecv> ring;
+  /** Receives posted and not taken by a QP yet (what the limit watches). */
   private final AtomicInteger outstanding = new AtomicInteger();
+  /** Slots occupied: receives posted whose completion was not polled yet (what maxWr bounds). */
+  private final AtomicInteger occupied = new AtomicInteger();
   /** The armed limit; 0 = disarmed. */
   private final AtomicInteger limit;
   private final AtomicInteger attached = new AtomicInteger();
@@ -119,11 +122,15 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource {
       throw new PostException(PostException.Reason.INVALID, index,
           wr.sgList().size() + " SGEs exceed the SRQ's maxSge " + maxSge);
     }
-    if (outstanding.getAndIncrement() >= maxWr) {
-      outstanding.decrementAndGet();
-      throw new PostException(PostException.Reason.QUEUE_FULL, index,
-          "SRQ #" + number + " is full (" + maxWr + " outstanding)");
-    }
+    int o;
+    do {
+      o = occupied.get();
+      if (o >= maxWr) {
+        throw new PostException(PostException.Reason.QUEUE_FULL, index,
+            "SRQ #" + number + " is full (" + maxWr + " outstanding)");
+      }
+    } while (!occupied.compareAndSet(o, o + 1));
+    outstanding.incrementAndGet();
     ring.offer(new PostedRecv(wr));
   }
 
@@ -176,6 +183,11 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource {
       AtomicContext.run(eventCallbackName, () -> eventHandler.onEvent(event));
     }
     return wr;
+  }
+
+  @Override
+  public void release(int epoch, int slots) {
+    occupied.addAndGet(-slots);
   }
 
   void attach() {

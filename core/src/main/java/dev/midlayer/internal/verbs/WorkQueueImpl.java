@@ -2,28 +2,31 @@ package dev.midlayer.internal.verbs;
 
 import dev.midlayer.spi.WorkQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jctools.queues.MpscArrayQueue;
 
 /**
- * Internal API. A send or receive queue of a QP: a bounded lock-free ring (JCTools {@code MpscArrayQueue}) that any
- * number of threads post into and the driver's one consumer takes from, with the occupancy count that
- * makes a full queue an immediate error, and the doorbell: the driver is told only when the queue goes
- * from idle to busy, so a burst of posts costs one message, like a NIC doorbell.
+ * Internal API. A send or receive queue of a QP: a bounded lock-free ring (JCTools {@code MpscArrayQueue})
+ * that any number of threads post into and the driver's one consumer takes from, the occupancy that makes a
+ * full queue an immediate error, and the doorbell: the driver is told only when the queue goes from idle to
+ * busy, so a burst of posts costs one message, like a NIC doorbell.
  *
- * <p>A work request occupies its slot from post until the driver {@linkplain #retire retires} it (when
- * its completion is produced, or when it was unsignaled and finished), not just until the driver takes
- * it: that is what {@code max_send_wr} bounds.
+ * <p>A work request occupies its slot from its post until its completion was polled (or, for an unsignaled
+ * success, until it finished), as on hardware: that is what {@code max_send_wr} bounds, and why a CQ with as
+ * many entries as the queues that feed it never overflows. The occupancy and the queue's epoch are one
+ * {@code long}, so a reset (which frees every slot at once) and a late release of a completion from before
+ * it never mix: a release names its epoch and is ignored in another one.
  *
- * <p>Threading: {@link #post} is lock-free and callable from any thread. {@link #take}, {@link #retire}
- * and {@link #idle} are for the driver's single consumer (one thread at a time).
+ * <p>Threading: {@link #post} and {@link #release} are lock-free and callable from any thread. {@link #take},
+ * {@link #idle}, {@link #finished} and {@link #reset} are for the driver's single consumer.
  *
  * @param <T> the work request type
  */
-public final class WorkQueueImpl<T> implements WorkQueue<T> {
+public final class WorkQueueImpl<T> implements WorkQueue<T>, SlotOwner {
   private final MpscArrayQueue<T> ring;
   private final int capacity;
-  private final AtomicInteger outstanding = new AtomicInteger();
+  /** The epoch in the high 32 bits, the slots occupied in the low 32. */
+  private final AtomicLong state = new AtomicLong();
   /** True while the consumer is not scheduled: the next post must ring the doorbell. */
   private final AtomicBoolean idle = new AtomicBoolean(true);
 
@@ -38,25 +41,46 @@ public final class WorkQueueImpl<T> implements WorkQueue<T> {
     return capacity;
   }
 
-  /** Work requests posted and not retired yet. */
+  /** Slots occupied: work requests posted whose completion was not polled yet. */
   public int outstanding() {
-    return outstanding.get();
+    return (int) state.get();
+  }
+
+  /** The current epoch (bumped by each reset). */
+  int epoch() {
+    return (int) (state.get() >>> 32);
   }
 
   /**
-   * Adds a work request. Returns false, changing nothing, if {@link #capacity()} requests are outstanding.
-   * Lock-free; any thread.
+   * Adds a work request. Returns false, changing nothing, if {@link #capacity()} slots are occupied: never
+   * spuriously (the admission is one compare-and-set on the exact count). Lock-free; any thread.
    *
    * @return whether it was added; check {@link #ringDoorbell()} afterwards
    */
   public boolean post(T wr) {
-    if (outstanding.getAndIncrement() >= capacity) {
-      outstanding.decrementAndGet();
+    long s;
+    do {
+      s = state.get();
+      if ((int) s >= capacity) {
+        return false;
+      }
+    } while (!state.compareAndSet(s, s + 1));
+    if (!ring.offer(wr)) {
+      // Only after a reset raced with this post (a consumer posting while it resets the QP): refuse, never lose it.
+      release((int) (s >>> 32), 1);
       return false;
     }
-    // Cannot fail: the ring holds at least `capacity` and no more are outstanding.
-    ring.offer(wr);
     return true;
+  }
+
+  @Override
+  public void release(int epoch, int slots) {
+    for (long s = state.get(); (int) (s >>> 32) == epoch; s = state.get()) {
+      int left = Math.max(0, (int) s - slots);
+      if (state.compareAndSet(s, ((long) epoch << 32) | left)) {
+        return;
+      }
+    }
   }
 
   /**
@@ -79,9 +103,9 @@ public final class WorkQueueImpl<T> implements WorkQueue<T> {
     return ring.isEmpty();
   }
 
-  /** Frees {@code n} slots of finished work requests. Consumer only. */
-  public void retire(int n) {
-    outstanding.addAndGet(-n);
+  /** A work request finished without a completion (an unsignaled success): its slot is free now. Consumer only. */
+  void finished() {
+    release(epoch(), 1);
   }
 
   /**
@@ -94,12 +118,19 @@ public final class WorkQueueImpl<T> implements WorkQueue<T> {
     return !ring.isEmpty() && idle.compareAndSet(true, false);
   }
 
-  /** Drops every waiting work request without completing it and frees their slots (modify to RESET). Consumer only. */
-  public int clear() {
-    int n = 0;
+  /**
+   * Modify to RESET: drops every waiting work request without completing it and frees every slot, those of
+   * completions still in a CQ included (a new epoch). Consumer only.
+   */
+  void reset() {
     while (ring.relaxedPoll() != null) {
-      n++;
+      // dropped
     }
-    return n;
+    for (long s = state.get(); ; s = state.get()) {
+      long next = ((s >>> 32) + 1) << 32;
+      if (state.compareAndSet(s, next)) {
+        return;
+      }
+    }
   }
 }

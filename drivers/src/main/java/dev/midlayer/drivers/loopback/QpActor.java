@@ -873,7 +873,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     recvSideReady = false;
     lastWqeReported = false;
     sentPsnNak = false;
-    qp.reset(inflight.size() + (heldBack != null ? 1 : 0));
+    qp.reset();
     inflight.clear();
     heldBack = null;
     rdAtomicInflight = 0;
