@@ -83,10 +83,10 @@ public final class LoopbackDevice {
     return lids[portNum - 1];
   }
 
-  /** The GID at index 0 of a port: the default subnet prefix and the port GUID. */
+  /** The GID at index 0 of a port: the default subnet prefix and the port GUID (the node GUID with the port number in its low byte). */
   public Gid gid(int portNum) {
     checkPort(portNum);
-    return Gid.linkLocal(nodeGuid + portNum);
+    return Gid.linkLocal(nodeGuid | portNum);
   }
 
   /** The port's current state as the driver sees it; DOWN for a port number that does not exist. */

@@ -26,9 +26,13 @@ import org.apache.pekko.actor.typed.ActorSystem;
  * other methods never block.
  */
 public final class LoopbackFabric {
-  /** The software vendor id the loopback devices report (no IEEE OUI: a software device). */
-  public static final int VENDOR_ID = 0;
-  /** The high 24 bits of every loopback node GUID. */
+  /** The vendor id the loopback devices report: 0xFFFFFF, as Linux rxe does (no IEEE OUI: a software device). */
+  public static final int VENDOR_ID = 0xFFFFFF;
+  /**
+   * The high bits of every loopback node GUID. A node GUID is this, the device's number shifted by 8, and 0 in
+   * the low byte; port {@code p}'s GUID (its GID's interface id) puts {@code p} in the low byte, so every port
+   * of every device has its own GID.
+   */
   static final long GUID_PREFIX = 0x0200_0000_0000_0000L;
 
   private final Midlayer midlayer;
@@ -89,13 +93,20 @@ public final class LoopbackFabric {
     for (int i = 0; i < ports; i++) {
       lids[i] = nextLid.getAndIncrement();
     }
-    LoopbackDevice device = new LoopbackDevice(this, GUID_PREFIX | nextNode.getAndIncrement(), lids);
+    LoopbackDevice device = new LoopbackDevice(this, GUID_PREFIX | nextNode.getAndIncrement() << 8, lids);
     // Routable from the start: clients may connect QPs inside their add.
     for (int p = 1; p <= ports; p++) {
       byLid.put(device.lid(p), device);
       byGid.put(device.gid(p), device);
     }
-    return midlayer.registerDevice(name, device.ops()).whenComplete((d, failure) -> {
+    CompletionStage<dev.midlayer.device.Device> registration;
+    try {
+      registration = midlayer.registerDevice(name, device.ops());
+    } catch (RuntimeException refused) {
+      unroute(device); // a name refused at once (InvalidArgumentException): nothing of it stays on the fabric
+      throw refused;
+    }
+    return registration.whenComplete((d, failure) -> {
       if (failure != null) {
         unroute(device);
       }
