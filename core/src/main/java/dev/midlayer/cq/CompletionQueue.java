@@ -17,6 +17,15 @@ import org.apache.pekko.Done;
  * poller (which poller gets which is not defined). {@link #destroy()} <b>may sleep</b> (not from atomic
  * context).
  *
+ * <p>After destruction the non-sleeping verbs ({@link #poll}, {@link #requestNotify}, {@link #processDirect})
+ * throw {@link dev.midlayer.verbs.ObjectDestroyedException}, or
+ * {@link dev.midlayer.device.DeviceUnregisteredException} once the device's unregistration completed (which
+ * reclaims every CQ), instead of answering as an empty CQ.
+ *
+ * <p>Sizing: a work request's slot in its queue is free again only once its completion was polled, as on
+ * hardware, so a CQ with at least as many entries as the depths of the queues that complete into it
+ * ({@code maxSendWr} + {@code maxRecvWr} of each QP, {@code maxWr} of each SRQ) never overflows.
+ *
  * <p>Overflow: a completion that does not fit is never dropped silently and never waited for: the CQ
  * enters error, its event handler gets {@code CQ_ERR}, and every QP that completes into it moves to ERR
  * and gets {@code QP_FATAL}.

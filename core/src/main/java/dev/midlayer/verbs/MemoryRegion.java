@@ -116,6 +116,7 @@ public sealed interface MemoryRegion permits MemoryRegion.User, MemoryRegion.Fas
    *
    * @throws dev.midlayer.ib.InvalidArgumentException if the region is not USER, is read-only, was
    *     deregistered, or has no such whole page
+   * @throws dev.midlayer.device.DeviceUnregisteredException if the device's unregistration completed
    */
   Page page(int index);
 
@@ -128,6 +129,7 @@ public sealed interface MemoryRegion permits MemoryRegion.User, MemoryRegion.Fas
    * @throws dev.midlayer.ib.InvalidArgumentException if the region is not MEM_REG, a page is null or of
    *     another device, there are none or more than {@link #maxPages()}, or {@code length} is not 1 to what
    *     the pages hold after the offset (nor more than the device's {@code maxMrSize})
+   * @throws dev.midlayer.device.DeviceUnregisteredException if the device's unregistration completed
    */
   void mapPages(List<Page> pages, long iova, long length);
 
@@ -138,6 +140,7 @@ public sealed interface MemoryRegion permits MemoryRegion.User, MemoryRegion.Fas
    *
    * @return the new key
    * @throws dev.midlayer.ib.InvalidArgumentException if the region is not MEM_REG
+   * @throws dev.midlayer.device.DeviceUnregisteredException if the device's unregistration completed
    */
   int updateFastRegKey(int key8);
 

@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.Midlayer;
@@ -496,7 +497,9 @@ class CompletionQueueTest {
     Internal.impl(cq).release();
     await(cq.destroy());
     assertFalse(Internal.push(cq, success(2), false), "push into a destroyed CQ fails");
-    cq.requestNotify(CqNotify.NEXT_COMP, false);
+    // A destroyed CQ refuses the data-path verbs with a typed error (it used to answer as an empty CQ).
+    assertThrows(dev.midlayer.verbs.ObjectDestroyedException.class, () -> cq.requestNotify(CqNotify.NEXT_COMP, false));
+    assertThrows(dev.midlayer.verbs.ObjectDestroyedException.class, () -> cq.poll());
     assertFalse(Internal.push(cq, success(3), true));
     calls.expectNoMessage(Duration.ofMillis(200));
     NotRegisteredException twice = assertFailsWith(NotRegisteredException.class, cq.destroy());
@@ -586,7 +589,9 @@ class CompletionQueueTest {
     assertFalse(Internal.push(cq, success(8), true), "push into a reclaimed CQ fails");
     assertFalse(Internal.push(cq, success(9), false));
     calls.expectNoMessage(Duration.ofMillis(300));
-    assertNull(cq.poll(), "nothing got into the reclaimed CQ");
+    // A reclaimed CQ refuses the data-path verbs with DeviceUnregisteredException (it used to answer as empty).
+    assertThrows(DeviceUnregisteredException.class, () -> cq.poll(), "poll on the reclaimed CQ");
+    assertThrows(DeviceUnregisteredException.class, () -> cq.requestNotify(CqNotify.NEXT_COMP, false));
     assertInstanceOf(DeviceUnregisteredException.class, assertVerbFails(DeviceUnregisteredException.class,
         cq::destroy));
     assertVerbFails(DeviceUnregisteredException.class, () -> d.createCq(8, null, null, null));

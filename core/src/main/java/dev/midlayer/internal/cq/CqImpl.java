@@ -17,6 +17,7 @@ import dev.midlayer.internal.device.DeviceResource;
 import dev.midlayer.internal.device.DeviceResources;
 import dev.midlayer.internal.verbs.QpImpl;
 import dev.midlayer.internal.verbs.QueuedCompletion;
+import dev.midlayer.verbs.ObjectDestroyedException;
 import dev.midlayer.verbs.ResourceBusyException;
 import dev.midlayer.verbs.WorkCompletion;
 import java.util.Set;
@@ -149,6 +150,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
 
   @Override
   public int poll(WorkCompletion[] out, int max) {
+    checkAlive("pollCq");
     int n = Math.min(max, out.length);
     int taken = 0;
     while (taken < n) {
@@ -163,7 +165,20 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
 
   @Override
   public WorkCompletion poll() {
+    checkAlive("pollCq");
     return take();
+  }
+
+  /**
+   * Destroyed (or reclaimed) CQs refuse the data-path verbs with a typed error instead of answering as an
+   * empty CQ: {@link dev.midlayer.device.DeviceUnregisteredException} once the device is gone, else
+   * {@link ObjectDestroyedException}. One volatile read on the data path.
+   */
+  private void checkAlive(String verb) {
+    if (destroyed) {
+      device.checkUsable(verb);
+      throw new ObjectDestroyedException(verb + ": " + this + " was destroyed");
+    }
   }
 
   /** The next completion; polling it frees its work request's slot in its queue. */
@@ -177,6 +192,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
 
   @Override
   public boolean requestNotify(CqNotify which, boolean reportMissedEvents) {
+    checkAlive("reqNotifyCq");
     int want = which == CqNotify.NEXT_COMP ? ARMED_NEXT : ARMED_SOLICITED;
     armed.accumulateAndGet(want, Math::max);
     // The arm (a volatile write) comes before this read; push's offer comes before its read of `armed`.
@@ -186,6 +202,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
 
   @Override
   public int processDirect(int budget) {
+    checkAlive("processCqDirect");
     int done = 0;
     WorkCompletion wc;
     while (done < budget && (wc = take()) != null) {

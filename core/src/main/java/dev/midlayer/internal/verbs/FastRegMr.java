@@ -67,11 +67,13 @@ public final class FastRegMr extends MrImpl implements MemoryRegion.FastReg {
 
   @Override
   public void mapPages(List<Page> pages, long iova, long length) {
+    pd.device().checkUsable("mapMrSg");
     staged = checkedMapping(this, pages, iova, length, maxPages, 0, 0, 0);
   }
 
   @Override
   public int updateFastRegKey(int key8) {
+    pd.device().checkUsable("updateFastRegKey");
     int k = (softKey & ~0xff) | (key8 & 0xff);
     softKey = k;
     return k;

@@ -27,7 +27,7 @@ final class QpPost {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
     }
     if (qp.destroyed) {
-      throw invalid(index, "QP " + qp.qpNum + " was destroyed");
+      throw destroyed(qp, index, "postSend");
     }
     QpState s = qp.state.get();
     if (s == QpState.RESET || s == QpState.INIT || s == QpState.RTR) {
@@ -55,13 +55,14 @@ final class QpPost {
       if (ah.pd() != qp.pd) {
         throw invalid(index, "the address handle is of " + ah.pd() + ", the QP of " + qp.pd);
       }
-      if (!ah.isValid()) {
+      // One read of the handle's path: a destroy racing this post makes it INVALID, never anything else.
+      path = ah instanceof AhImpl impl ? impl.attrIfValid() : null;
+      if (path == null) {
         throw invalid(index, "the address handle was destroyed");
       }
       if ((wr.remoteQpn() & ~0xFFFFFF) != 0) {
         throw invalid(index, "remoteQpn " + wr.remoteQpn() + " is not a 24-bit QP number");
       }
-      path = ah.query();
       PortAttributes port = qp.device().cachedPort(path.portNum());
       if (length > port.activeMtu().bytes()) {
         throw invalid(index, "a UD message of " + length + " bytes exceeds the path MTU " + port.activeMtu().bytes());
@@ -136,7 +137,7 @@ final class QpPost {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
     }
     if (qp.destroyed) {
-      throw invalid(index, "QP " + qp.qpNum + " was destroyed");
+      throw destroyed(qp, index, "postRecv");
     }
     if (qp.srq != null) {
       throw invalid(index, "QP " + qp.qpNum + " takes its receives from " + qp.srq + ": post them there");
@@ -156,6 +157,12 @@ final class QpPost {
     if (qp.state.get() == QpState.ERR) {
       qp.driver.flushDoorbell();
     }
+  }
+
+  /** A post to a QP that is gone: the device's unregistration is the better explanation, if that is why. */
+  private static PostException destroyed(QpImpl qp, int index, String verb) {
+    qp.device().checkUsable(verb);
+    return invalid(index, "QP " + qp.qpNum + " was destroyed");
   }
 
   private static PostException invalid(int index, String message) {

@@ -40,6 +40,8 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
   private final EventHandler eventHandler;
   private final Object context;
   private final String eventCallbackName;
+  /** Set by destroy (or reclaim): posts are refused from then on. */
+  private volatile boolean destroyed;
 
   private SrqImpl(PdImpl pd, int number, SrqAttr attr, EventHandler eventHandler, Object context) {
     this.pd = pd;
@@ -117,6 +119,10 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
   private void postOne(RecvWr wr, int index) {
     if (wr == null) {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
+    }
+    if (destroyed) {
+      pd.device().checkUsable("postSrqRecv");
+      throw new PostException(PostException.Reason.INVALID, index, describe() + " was destroyed");
     }
     if (wr.sgList().size() > maxSge) {
       throw new PostException(PostException.Reason.INVALID, index,
@@ -205,6 +211,7 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
 
   @Override
   public void reclaim() {
+    destroyed = true;
     ring.clear();
     pd.release();
   }

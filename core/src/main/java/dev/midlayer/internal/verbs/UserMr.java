@@ -66,6 +66,7 @@ public final class UserMr extends MrImpl implements MemoryRegion.User {
 
   @Override
   public Page page(int index) {
+    pd.device().checkUsable("page");
     if (buffer.isReadOnly()) {
       throw new InvalidArgumentException("index", describe() + " is read-only: its pages cannot be mapped for writing");
     }
