@@ -88,8 +88,12 @@ public interface CompletionQueue {
   /**
    * Polls up to {@code budget} completions in the caller's thread and calls each one's {@link Cqe#done}
    * ({@code ib_process_cq_direct}); for {@link PollContext#DIRECT} CQs. Returns how many were processed.
-   * Completions without a {@code Cqe} are skipped. <b>Never blocks by itself</b>; the callbacks run in the
-   * caller's context.
+   * Completions without a {@code Cqe} are skipped. <b>Never blocks by itself</b>; the callbacks run on the
+   * caller's thread, in atomic context (a may-sleep verb there is refused), and one that throws is logged
+   * without stranding the ones after it.
+   *
+   * @throws dev.midlayer.ib.InvalidArgumentException for a CQ that is not DIRECT (its actor or handler
+   *     polls it, and two pollers would run its callbacks at once)
    */
   int processDirect(int budget);
 

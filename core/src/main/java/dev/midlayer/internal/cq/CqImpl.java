@@ -7,6 +7,7 @@ import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.EventElement;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.WcStatus;
+import dev.midlayer.context.AtomicContext;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.cq.CqNotify;
@@ -56,6 +57,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
   private final java.util.concurrent.atomic.AtomicBoolean overflowReported = new java.util.concurrent.atomic.AtomicBoolean();
   private volatile boolean destroyed;
   private ActorRef<CqActor.Command> actor;
+  private final String directCallbackName;
 
   private CqImpl(DeviceImpl device, int number, int cqe, PollContext pollContext, CompletionHandler handler,
       EventHandler eventHandler, Object context) {
@@ -66,6 +68,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
     this.handler = handler;
     this.eventHandler = eventHandler;
     this.context = context;
+    this.directCallbackName = "done callbacks of CQ #" + number + " on " + device.name() + " (processDirect)";
   }
 
   /** Creates a CQ with a completion handler (the legacy {@code ib_create_cq}); see {@link Device#createCq}. */
@@ -203,21 +206,32 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
   @Override
   public int processDirect(int budget) {
     checkAlive("processCqDirect");
-    int done = 0;
-    WorkCompletion wc;
-    while (done < budget && (wc = take()) != null) {
-      done++;
-      if (wc.cqe() != null) {
-        try {
-          wc.cqe().done(this, wc);
-        } catch (Throwable e) {
-          // One callback's failure (checked exceptions included) must not strand the completions after it.
-          LOG.error("done callback of wr_id {} on {} threw", wc.wrId(), this, NonFatal.rethrowIfFatal(e));
+    if (pollContext != PollContext.DIRECT) {
+      // The CQ's actor polls it (or its handler does): a second poller would run done callbacks concurrently
+      // with the actor's, against the one-callback-at-a-time rule of the CQ.
+      throw new InvalidArgumentException("cq", this + " is " + (pollContext == null
+          ? "made with createCq (its completion handler polls it)" : "polled by its actor (PollContext.ACTOR)")
+          + ": processDirect is for DIRECT CQs");
+    }
+    int[] done = {0};
+    // The done callbacks run in atomic context, as the actor's do: a may-sleep verb there is refused.
+    AtomicContext.run(directCallbackName, () -> {
+      WorkCompletion wc;
+      while (done[0] < budget && (wc = take()) != null) {
+        done[0]++;
+        if (wc.cqe() != null) {
+          try {
+            wc.cqe().done(this, wc);
+          } catch (Throwable e) {
+            // One callback's failure (checked exceptions included) must not strand the completions after it.
+            LOG.error("{}: done callback of wr_id {} threw", directCallbackName, wc.wrId(), NonFatal.rethrowIfFatal(e));
+          }
         }
       }
-    }
-    return done;
+    });
+    return done[0];
   }
+
 
   // ---- driver side ----
 
