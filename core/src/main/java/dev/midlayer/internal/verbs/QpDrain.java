@@ -16,7 +16,11 @@ import org.apache.pekko.Done;
 
 /**
  * Internal API. {@code ib_drain_sq} / {@code ib_drain_rq}: move the QP to ERR, post a marker, and complete
- * once the marker's flush completion was processed, so every earlier WR has been reported.
+ * once the marker's flush completion was processed, so every earlier WR has been reported. A drain never
+ * waits forever: it fails with {@link dev.midlayer.cq.CqOverflowException} if the CQ refuses the marker's
+ * completion, and with {@link dev.midlayer.verbs.ObjectDestroyedException} (or
+ * {@link dev.midlayer.device.DeviceUnregisteredException}) if the QP is destroyed (or its device
+ * unregistered) before the marker completed.
  */
 final class QpDrain {
   private QpDrain() {}
@@ -24,17 +28,21 @@ final class QpDrain {
   static CompletionStage<Done> drainSq(QpImpl qp) {
     qp.device().contextChecker().mightSleep("drainSq");
     requirePollContext(qp.sendCq, "sendCq");
-    CompletableFuture<Done> marker = new CompletableFuture<>();
-    SendWr wr = SendWr.builder(WrOpcode.SEND).cqe((cq, wc) -> marker.complete(Done.getInstance())).build();
+    DrainMarker marker = new DrainMarker("drainSq");
+    SendWr wr = SendWr.builder(WrOpcode.SEND).cqe(marker).build();
     return QpModify.toError(qp, "drainSq").thenCompose(d -> {
+      if (!qp.watchDrain(marker)) {
+        return marker.done;
+      }
       if (!qp.sq.post(new PostedSend(wr, 0, null, null, null))) {
+        qp.forgetDrain(marker);
         return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
             "drainSq: no room for the marker in the send queue of QP " + qp.qpNum));
       }
       if (qp.sq.ringDoorbell()) {
         qp.driver.sendDoorbell();
       }
-      return awaitMarker(qp.sendCq, marker);
+      return awaitMarker(qp, qp.sendCq, marker);
     });
   }
 
@@ -44,15 +52,19 @@ final class QpDrain {
       return CompletableFuture.completedFuture(Done.getInstance());
     }
     requirePollContext(qp.recvCq, "recvCq");
-    CompletableFuture<Done> marker = new CompletableFuture<>();
-    RecvWr wr = new RecvWr(0, (cq, wc) -> marker.complete(Done.getInstance()), List.of());
+    DrainMarker marker = new DrainMarker("drainRq");
+    RecvWr wr = new RecvWr(0, marker, List.of());
     return QpModify.toError(qp, "drainRq").thenCompose(d -> {
+      if (!qp.watchDrain(marker)) {
+        return marker.done;
+      }
       if (!qp.rq.post(new PostedRecv(wr))) {
+        qp.forgetDrain(marker);
         return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
             "drainRq: no room for the marker in the receive queue of QP " + qp.qpNum));
       }
       qp.driver.flushDoorbell();
-      return awaitMarker(qp.recvCq, marker);
+      return awaitMarker(qp, qp.recvCq, marker);
     });
   }
 
@@ -63,13 +75,14 @@ final class QpDrain {
     }
   }
 
-  private static CompletionStage<Done> awaitMarker(CqImpl cq, CompletableFuture<Done> marker) {
+  private static CompletionStage<Done> awaitMarker(QpImpl qp, CqImpl cq, DrainMarker marker) {
+    marker.done.whenComplete((d, failure) -> qp.forgetDrain(marker));
     if (cq.pollContext() == PollContext.DIRECT) {
-      pollUntil(cq, marker);
+      pollUntil(cq, marker.done);
     }
     // The marker completes inside a done callback (atomic context): continue on another thread, so that
     // the caller's next step (drainRq after drainSq, destroy, ...) may sleep.
-    return marker.thenApplyAsync(d -> d);
+    return marker.done.thenApplyAsync(d -> d);
   }
 
   /** DIRECT CQs: poll in the drainer's stead every millisecond until the marker completed. */
@@ -77,7 +90,12 @@ final class QpDrain {
     if (marker.isDone()) {
       return;
     }
-    cq.processDirect(CompletionQueue.POLL_BATCH * 16);
+    try {
+      cq.processDirect(CompletionQueue.POLL_BATCH * 16);
+    } catch (RuntimeException gone) {
+      marker.completeExceptionally(gone); // the CQ was destroyed or its device unregistered
+      return;
+    }
     if (!marker.isDone()) {
       CompletableFuture.runAsync(() -> pollUntil(cq, marker),
           CompletableFuture.delayedExecutor(1, TimeUnit.MILLISECONDS));

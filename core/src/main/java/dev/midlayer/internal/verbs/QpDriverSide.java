@@ -115,6 +115,11 @@ public final class QpDriverSide implements QpContext {
       return true;
     }
     wc.release();
+    if (wc.cqe() instanceof DrainMarker marker) {
+      // A drain waits for exactly this completion: it fails now rather than never.
+      marker.fail(new dev.midlayer.cq.CqOverflowException(marker.verb + ": " + cq + " refused the marker's "
+          + "completion (it overflowed or was destroyed), so the drain cannot be confirmed"));
+    }
     return false;
   }
 

@@ -52,6 +52,8 @@ public final class QpImpl implements QueuePair, DeviceResource {
   volatile boolean destroyed;
   final String eventCallbackName;
   final QpDriverSide driverSide;
+  /** The markers of drains in progress: failed if the QP goes before their completion comes. */
+  private final java.util.Set<DrainMarker> drains = java.util.concurrent.ConcurrentHashMap.newKeySet();
   DriverQp driver;
 
   private QpImpl(PdImpl pd, int qpNum, QpInitAttr init, CqImpl sendCq, CqImpl recvCq, SrqImpl srq, QpCap cap) {
@@ -259,8 +261,41 @@ public final class QpImpl implements QueuePair, DeviceResource {
     teardown(true);
   }
 
+  /**
+   * Registers a drain's marker before it is posted; false (the drain failed with a typed error) if the QP
+   * was destroyed already. Lock-free.
+   */
+  boolean watchDrain(DrainMarker marker) {
+    drains.add(marker);
+    if (destroyed) {
+      failDrain(marker);
+      return false;
+    }
+    return true;
+  }
+
+  /** The marker's completion is in (or can never come): forget it. */
+  void forgetDrain(DrainMarker marker) {
+    drains.remove(marker);
+  }
+
+  private void failDrain(DrainMarker marker) {
+    drains.remove(marker);
+    RuntimeException why;
+    if (device().unregistered()) {
+      why = new dev.midlayer.device.DeviceUnregisteredException(device().name(), marker.verb);
+    } else {
+      why = new dev.midlayer.verbs.ObjectDestroyedException(marker.verb + ": " + describe() + " on "
+          + device().name() + " was destroyed before the drain's marker completed");
+    }
+    marker.fail(why);
+  }
+
   private void teardown(boolean flushFirst) {
     destroyed = true;
+    for (DrainMarker m : drains) {
+      failDrain(m);
+    }
     device().verbs().removeQp(this);
     QpState before = state.get();
     if (flushFirst && moveToError()) {
