@@ -13,8 +13,11 @@ import java.time.Duration;
  * @param unregisteredDeviceLinger {@code midlayer.unregistered-device-linger}
  * @param controlDispatcher config path of the dispatcher for the registry and device actors
  * @param clientDispatcher config path of the dispatcher for client actors
- * @param dataPathDispatcher config path of the dispatcher for CQ actors and drivers' data-path actors
+ * @param dataPathDispatcher config path of the dispatcher for drivers' data-path actors
+ * @param callbackDispatcher config path of the dispatcher for the actors that run consumer callbacks (CQ
+ *     actors, each device's event actor)
  * @param cqPollBudget completions a CQ actor processes per turn before it yields
+ * @param callbackWarningAfter {@code midlayer.callback-warning-after}
  */
 public record MidlayerSettings(
     ContextCheckMode contextCheck,
@@ -23,7 +26,9 @@ public record MidlayerSettings(
     String controlDispatcher,
     String clientDispatcher,
     String dataPathDispatcher,
-    int cqPollBudget) {
+    String callbackDispatcher,
+    int cqPollBudget,
+    Duration callbackWarningAfter) {
 
   /** Reads the settings from a config that contains the {@code midlayer} section. */
   public static MidlayerSettings fromConfig(Config root) {
@@ -35,7 +40,9 @@ public record MidlayerSettings(
         c.getString("dispatchers.control"),
         c.getString("dispatchers.client"),
         c.getString("dispatchers.data-path"),
-        positiveInt(c.getInt("cq.poll-budget"), "midlayer.cq.poll-budget"));
+        c.getString("dispatchers.callback"),
+        positiveInt(c.getInt("cq.poll-budget"), "midlayer.cq.poll-budget"),
+        positive(c.getDuration("callback-warning-after"), "midlayer.callback-warning-after"));
   }
 
   private static int positiveInt(int v, String key) {

@@ -1,5 +1,6 @@
 package dev.midlayer.internal;
 
+import com.typesafe.config.Config;
 import dev.midlayer.Midlayer;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.Client;
@@ -30,13 +31,22 @@ public final class MidlayerImpl implements Midlayer {
   private final ContextChecker contextChecker;
   private final AtomicReference<RegistrySnapshot> snapshot = new AtomicReference<>(RegistrySnapshot.EMPTY);
   private final ActorRef<RegistryActor.Command> registry;
+  private final CallbackWatchdog watchdog;
 
   public MidlayerImpl(ActorSystem<?> system) {
     this.system = system;
     this.settings = MidlayerSettings.fromConfig(system.settings().config());
     this.contextChecker = new ContextChecker(settings.contextCheck());
+    Config config = system.settings().config();
+    DispatcherCheck.requireNonBlocking(config, "midlayer.dispatchers.data-path", settings.dataPathDispatcher());
+    DispatcherCheck.requireNonBlocking(config, "midlayer.dispatchers.callback", settings.callbackDispatcher());
+    DispatcherCheck.keepReady(system, settings.dataPathDispatcher(), "midlayer-data-path");
+    DispatcherCheck.keepReady(system, settings.callbackDispatcher(), "midlayer-callbacks");
+    DispatcherCheck.keepReady(system, settings.controlDispatcher(), "midlayer-control");
+    this.watchdog = new CallbackWatchdog(system, settings.callbackWarningAfter());
+    system.getWhenTerminated().thenRun(watchdog::stop);
     this.registry = system.systemActorOf(
-        RegistryActor.create(settings, contextChecker, snapshot),
+        RegistryActor.create(settings, contextChecker, snapshot, watchdog),
         "midlayer-registry",
         DispatcherSelector.fromConfig(settings.controlDispatcher()));
   }

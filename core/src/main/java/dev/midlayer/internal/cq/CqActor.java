@@ -1,6 +1,7 @@
 package dev.midlayer.internal.cq;
 
-import dev.midlayer.context.AtomicContext;
+import dev.midlayer.internal.CallbackGuard;
+import dev.midlayer.internal.CallbackWatch;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CqNotify;
 import dev.midlayer.cq.PollContext;
@@ -10,6 +11,7 @@ import dev.midlayer.ib.WcStatus;
 import dev.midlayer.internal.NonFatal;
 import dev.midlayer.verbs.WorkCompletion;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -18,7 +20,9 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 /**
  * Internal API. The actor of one {@link CqImpl}: the only place its completion handler, its
  * per-WR {@code done} callbacks and its event handler are called, so none of them ever runs concurrently
- * with itself, and none runs in the call chain of a verb. Runs on the data-path dispatcher.
+ * with itself, and none runs in the call chain of a verb. Runs on the consumer-callback dispatcher, never on
+ * the threads of the drivers' engines; every call into consumer code is guarded ({@link CallbackGuard}) and
+ * watched by the callback watchdog.
  */
 final class CqActor extends AbstractBehavior<CqActor.Command> {
 
@@ -47,12 +51,14 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
   private final String handlerName;
   private final String eventHandlerName;
   private final WorkCompletion[] batch = new WorkCompletion[dev.midlayer.cq.CompletionQueue.POLL_BATCH];
+  private final CallbackWatch watch;
   private boolean warnedNullCqe;
 
   private CqActor(ActorContext<Command> ctx, CqImpl cq, int budget) {
     super(ctx);
     this.cq = cq;
     this.budget = budget;
+    this.watch = cq.device().watchdog().watch();
     String where = " of CQ #" + cq.number() + " on " + cq.device().name();
     this.handlerName = (cq.pollContext() == PollContext.ACTOR ? "done callbacks" : "completion handler") + where;
     this.eventHandlerName = "event handler" + where;
@@ -65,6 +71,10 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
         .onMessageEquals(Command.CONTINUE, this::pollBudget)
         .onMessageEquals(Command.OVERFLOWED, this::onOverflowed)
         .onMessageEquals(Command.STOP, Behaviors::stopped)
+        .onSignal(PostStop.class, signal -> {
+          cq.device().watchdog().forget(watch);
+          return this;
+        })
         .build();
   }
 
@@ -77,11 +87,7 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
     }
     CompletionHandler handler = cq.handler();
     if (handler != null) {
-      try {
-        AtomicContext.run(handlerName, () -> handler.onCompletion(cq));
-      } catch (Throwable e) {
-        getContext().getLog().error("{} threw", handlerName, NonFatal.rethrowIfFatal(e));
-      }
+      CallbackGuard.call(watch, handlerName, getContext().getLog(), () -> handler.onCompletion(cq));
     }
     return this;
   }
@@ -92,7 +98,7 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
       return this;
     }
     int[] done = {0};
-    AtomicContext.run(handlerName, () -> {
+    CallbackGuard.call(watch, handlerName, getContext().getLog(), () -> {
       while (done[0] < budget) {
         int n = cq.poll(batch, Math.min(batch.length, budget - done[0]));
         for (int i = 0; i < n; i++) {
@@ -133,11 +139,8 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
     getContext().getLog().error("CQ #{} on {} overflowed ({} entries): it is in error", cq.number(),
         cq.device().name(), cq.capacity());
     if (cq.eventHandler() != null) {
-      try {
-        AtomicContext.run(eventHandlerName, () -> cq.eventHandler().onEvent(cq.cqErrorEvent()));
-      } catch (Throwable e) {
-        getContext().getLog().error("{} threw", eventHandlerName, NonFatal.rethrowIfFatal(e));
-      }
+      CallbackGuard.call(watch, eventHandlerName, getContext().getLog(),
+          () -> cq.eventHandler().onEvent(cq.cqErrorEvent()));
     }
     // Per IBA, the QPs of a CQ in error are unusable: each moves to ERR (and flushes) with QP_FATAL.
     for (QpImpl qp : cq.qps()) {

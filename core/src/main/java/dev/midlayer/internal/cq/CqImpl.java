@@ -75,8 +75,8 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
   public static CompletionStage<CompletionQueue> create(DeviceImpl device, int cqe, CompletionHandler handler,
       EventHandler eventHandler, Object context) {
     checkDepth(device, cqe);
-    return DeviceResources.create(device, "createCq", spawner -> start(
-        new CqImpl(device, number(device), cqe, null, handler, eventHandler, context), spawner, budget(device)));
+    return DeviceResources.create(device, "createCq", spawners -> start(
+        new CqImpl(device, number(device), cqe, null, handler, eventHandler, context), spawners.callbacks(), budget(device)));
   }
 
   /** Creates a CQ polled per {@code pollContext} ({@code ib_alloc_cq}); see {@link Device#allocCq}. */
@@ -84,9 +84,9 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
       EventHandler eventHandler) {
     checkDepth(device, cqe);
     InvalidArgumentException.requireNonNull(pollContext, "pollContext");
-    return DeviceResources.create(device, "allocCq", spawner -> {
+    return DeviceResources.create(device, "allocCq", spawners -> {
       CompletionQueue cq = start(new CqImpl(device, number(device), cqe, pollContext, null, eventHandler,
-          null), spawner, budget(device));
+          null), spawners.callbacks(), budget(device));
       if (pollContext == PollContext.ACTOR) {
         cq.requestNotify(CqNotify.NEXT_COMP, false);
       }
@@ -95,7 +95,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
   }
 
   private static CqImpl start(CqImpl cq, dev.midlayer.spi.Spawner spawner, int budget) {
-    cq.actor = spawner.spawn(CqActor.create(cq, budget), "cq-" + cq.number);
+    cq.actor = spawner.spawn(CqActor.create(cq, budget), "cq-" + cq.number); // consumer-callback dispatcher
     return cq;
   }
 

@@ -1,21 +1,20 @@
 package dev.midlayer.internal.device;
 
 import dev.midlayer.MidlayerSettings;
+import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.device.DeviceState;
 import dev.midlayer.device.DeviceUnregisteredException;
 import dev.midlayer.device.DriverOpFailedException;
-import dev.midlayer.spi.Spawner;
-import org.apache.pekko.actor.typed.SupervisorStrategy;
-import dev.midlayer.context.AtomicContext;
-import dev.midlayer.context.ContextChecker;
+import dev.midlayer.device.EventHandlerRegistration;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.internal.CallbackWatchdog;
 import dev.midlayer.internal.NonFatal;
 import dev.midlayer.internal.Replies;
-import dev.midlayer.registry.NotRegisteredException;
 import dev.midlayer.spi.DeviceOps;
 import dev.midlayer.spi.DriverOp;
+import dev.midlayer.spi.Spawner;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -27,6 +26,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
@@ -34,14 +34,19 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
- * Internal API. The actor behind one {@link Device}: sets the device up from its driver, calls the
- * driver's may-sleep ops, owns the device's async event handlers and fans events out to them (one at a
- * time, in dispatch order), and on shutdown reclaims what clients left behind.
+ * Internal API. The actor behind one device: sets the device up from its driver, calls the driver's
+ * may-sleep ops, serialises the creation and destruction of the objects made on the device (its record of
+ * resources), and on shutdown reclaims what clients left behind. Its child {@link EventActor} delivers the
+ * device's events on the consumer-callback dispatcher.
  *
  * <p>It runs on the control dispatcher, where the driver's may-sleep ops are allowed to block. After
  * shutdown it lingers in a "gone" behaviour that fails late requests with
  * {@link DeviceUnregisteredException} (rather than letting them fall into dead letters with their
  * futures never completed), then stops.
+ *
+ * <p>Supervision (chosen by the registry, which spawns it): resume. Driver ops and object bodies run inside
+ * try/catch; what escapes is a midlayer bug, and resuming keeps the record of resources, where a restart would
+ * forget every object of the device.
  */
 public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
@@ -62,15 +67,15 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   record QueryPort(int portNum, CompletableFuture<PortAttributes> result) implements Command {}
 
   record RegisterEventHandler(EventHandlerRegistrationImpl registration,
-      CompletableFuture<dev.midlayer.device.EventHandlerRegistration> result) implements Command {}
+      CompletableFuture<EventHandlerRegistration> result) implements Command {}
 
   record UnregisterEventHandler(EventHandlerRegistrationImpl registration, CompletableFuture<Done> result)
       implements Command {}
 
-  record Dispatch(AsyncEvent event) implements Command {}
+  /** From the event actor: refresh the port cache for a port event before handlers see it. */
+  record RefreshPort(AsyncEvent event, ActorRef<EventActor.Command> replyTo) implements Command {}
 
-  record Create<T>(String verb, DeviceResources.CreateBody<? extends T> body,
-      CompletableFuture<T> result)
+  record Create<T>(String verb, DeviceResources.CreateBody<? extends T> body, CompletableFuture<T> result)
       implements Command {}
 
   record Run<T>(String verb, Callable<T> body, CompletableFuture<T> result) implements Command {}
@@ -80,22 +85,28 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
   private record LingerOver() implements Command {}
 
-  /** An object's fence actor stopped: its destroy is complete. */
+  /** An object's fence actor stopped: its destroy completes once the events before it were delivered. */
   private record Fenced(CompletableFuture<Done> result) implements Command {}
 
-  /** One of the leftovers' fence actors stopped during shutdown. */
+  /** One of the leftovers' fence actors (or the event actor) stopped during shutdown. */
   private record ShutdownFenced() implements Command {}
+
+  /**
+   * The two places the objects of a device spawn actors: the data-path dispatcher (driver engines) and the
+   * consumer-callback dispatcher (CQ actors). Both wrap the actor in resume supervision.
+   */
+  public record Spawners(Spawner dataPath, Spawner callbacks) {}
 
   /**
    * Creates a device handle in state REGISTERING and spawns its actor as a child of {@code parent}, on
    * the control dispatcher. Called by the registry only.
    */
   public static DeviceImpl spawn(ActorContext<?> parent, String name, int index, DeviceOps ops,
-      ContextChecker contextChecker, MidlayerSettings settings) {
-    DeviceImpl device = new DeviceImpl(name, index, ops, contextChecker, settings);
+      ContextChecker contextChecker, MidlayerSettings settings, CallbackWatchdog watchdog) {
+    DeviceImpl device = new DeviceImpl(name, index, ops, contextChecker, settings, watchdog);
     ActorRef<Command> ref = parent.spawn(
-        Behaviors.setup(ctx -> new DeviceActor(ctx, device, settings.unregisteredDeviceLinger(),
-            settings.dataPathDispatcher())),
+        Behaviors.supervise(Behaviors.setup((ActorContext<Command> ctx) -> (Behavior<Command>) new DeviceActor(ctx,
+            device, settings, watchdog))).onFailure(SupervisorStrategy.resume()),
         "device-" + index,
         DispatcherSelector.fromConfig(settings.controlDispatcher()));
     device.bind(ref);
@@ -105,26 +116,34 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   private final DeviceImpl device;
   private final Duration linger;
   private final Executor replyExecutor;
-  /** Registered handlers in registration order; also the device's record of live handler registrations. */
-  private final List<EventHandlerRegistrationImpl> handlers = new ArrayList<>();
   /** The objects created on the device and not destroyed yet, oldest first: the record for reclaim. */
   private final LinkedHashSet<DeviceResource> resources = new LinkedHashSet<>();
+  private final Spawners spawners;
+  private final ActorRef<EventActor.Command> events;
 
-  private final Spawner spawner;
-
-  private DeviceActor(ActorContext<Command> context, DeviceImpl device, Duration linger, String dataPathDispatcherPath) {
+  private DeviceActor(ActorContext<Command> context, DeviceImpl device, MidlayerSettings settings,
+      CallbackWatchdog watchdog) {
     super(context);
     this.device = device;
-    this.linger = linger;
+    this.linger = settings.unregisteredDeviceLinger();
     this.replyExecutor = context.getSystem().executionContext();
-    DispatcherSelector dataPath = DispatcherSelector.fromConfig(dataPathDispatcherPath);
     // Driver actors and CQ actors resume after an exception that escapes them (a bug: consumer code is
     // guarded): stopping would leave posted work requests without completions and waiters without replies.
-    this.spawner = new Spawner() {
+    this.spawners = new Spawners(spawnerOn(context, settings.dataPathDispatcher()),
+        spawnerOn(context, settings.callbackDispatcher()));
+    this.events = context.spawn(
+        Behaviors.supervise(EventActor.create(device, context.getSelf(), watchdog)).onFailure(SupervisorStrategy.resume()),
+        "events", DispatcherSelector.fromConfig(settings.callbackDispatcher()));
+    device.bindEvents(events);
+  }
+
+  private static Spawner spawnerOn(ActorContext<Command> context, String dispatcherPath) {
+    DispatcherSelector dispatcher = DispatcherSelector.fromConfig(dispatcherPath);
+    return new Spawner() {
       @Override
       public <M> ActorRef<M> spawn(Behavior<M> behavior, String childName) {
         return context.spawn(Behaviors.supervise(behavior).onFailure(SupervisorStrategy.resume()), childName,
-            dataPath);
+            dispatcher);
       }
     };
   }
@@ -135,14 +154,21 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(Setup.class, this::onSetup)
         .onMessage(QueryDevice.class, this::onQueryDevice)
         .onMessage(QueryPort.class, this::onQueryPort)
-        .onMessage(RegisterEventHandler.class, this::onRegisterEventHandler)
-        .onMessage(UnregisterEventHandler.class, this::onUnregisterEventHandler)
-        .onMessage(Dispatch.class, this::onDispatch)
+        .onMessage(RefreshPort.class, this::onRefreshPort)
+        .onMessage(RegisterEventHandler.class, m -> {
+          events.tell(new EventActor.Register(m.registration(), m.result()));
+          return this;
+        })
+        .onMessage(UnregisterEventHandler.class, m -> {
+          events.tell(new EventActor.Unregister(m.registration(), m.result()));
+          return this;
+        })
         .onMessage(Create.class, this::onCreate)
         .onMessage(Destroy.class, this::onDestroy)
         .onMessage(Run.class, this::onRun)
         .onMessage(Fenced.class, m -> {
-          Replies.complete(replyExecutor, m.result(), Done.getInstance());
+          // Nothing of the object is left in its actor; the event actor delivers what was raised before.
+          events.tell(new EventActor.Barrier(m.result()));
           return this;
         })
         .onMessage(Shutdown.class, this::onShutdown)
@@ -192,48 +218,23 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     return this;
   }
 
-  private Behavior<Command> onRegisterEventHandler(RegisterEventHandler msg) {
-    handlers.add(msg.registration());
-    Replies.complete(replyExecutor, msg.result(), msg.registration());
-    return this;
-  }
-
-  private Behavior<Command> onUnregisterEventHandler(UnregisterEventHandler msg) {
-    if (handlers.remove(msg.registration())) {
-      Replies.complete(replyExecutor, msg.result(), Done.getInstance());
-    } else {
-      Replies.fail(replyExecutor, msg.result(),
-          new NotRegisteredException(msg.registration() + " is not registered"));
+  private Behavior<Command> onRefreshPort(RefreshPort msg) {
+    boolean ok = true;
+    try {
+      refreshPort(msg.event().portNum());
+    } catch (RuntimeException e) {
+      // As the kernel's cache does: handlers are not told about a port whose state could not be read.
+      getContext().getLog().warn("{} not delivered: refreshing the port cache failed", msg.event(), e);
+      ok = false;
     }
-    return this;
-  }
-
-  private Behavior<Command> onDispatch(Dispatch msg) {
-    AsyncEvent event = msg.event();
-    if (event.type().refreshesPortCache()) {
-      try {
-        refreshPort(event.portNum());
-      } catch (RuntimeException e) {
-        // As the kernel's cache does: handlers are not told about a port whose state could not be read.
-        getContext().getLog().warn("{} not delivered: refreshing the port cache failed", event, e);
-        return this;
-      }
-    }
-    for (EventHandlerRegistrationImpl h : handlers) {
-      try {
-        AtomicContext.run(h.callbackName(), () -> h.handler().onEvent(event));
-      } catch (Throwable e) {
-        // Consumer code: whatever it throws (checked exceptions included) must not stop the device actor.
-        getContext().getLog().error("{} threw on {}", h, event, NonFatal.rethrowIfFatal(e));
-      }
-    }
+    msg.replyTo().tell(new EventActor.PortRefreshed(msg.event(), ok));
     return this;
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
   private Behavior<Command> onCreate(Create msg) {
     try {
-      DeviceResource created = (DeviceResource) msg.body().create(spawner);
+      DeviceResource created = (DeviceResource) msg.body().create(spawners);
       resources.add(created);
       Replies.complete(replyExecutor, msg.result(), created);
     } catch (Throwable e) {
@@ -255,8 +256,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   private Behavior<Command> onDestroy(Destroy msg) {
     if (!resources.contains(msg.resource())) {
       Replies.fail(replyExecutor, msg.result(),
-          new NotRegisteredException(msg.verb() + ": " + msg.resource().describe() + " does not exist on "
-              + device.name() + " (destroyed already?)"));
+          new dev.midlayer.registry.NotRegisteredException(msg.verb() + ": " + msg.resource().describe()
+              + " does not exist on " + device.name() + " (destroyed already?)"));
       return this;
     }
     try {
@@ -264,7 +265,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
       resources.remove(msg.resource());
       ActorRef<?> fence = msg.resource().fence();
       if (fence == null) {
-        Replies.complete(replyExecutor, msg.result(), Done.getInstance());
+        events.tell(new EventActor.Barrier(msg.result()));
       } else {
         // Complete only when the object's actor has stopped: no callback of it runs after the stage.
         getContext().watchWith(fence, new Fenced(msg.result()));
@@ -276,12 +277,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   }
 
   private Behavior<Command> onShutdown(Shutdown msg) {
-    // After every client's remove returned, anything still registered was left behind by a client.
-    for (EventHandlerRegistrationImpl h : handlers) {
-      getContext().getLog().warn("{} was still registered after every client's remove: unregistered by "
-          + "the midlayer (a client must undo everything in its remove)", h);
-    }
-    handlers.clear();
+    // After every client's remove returned, anything still recorded was left behind by a client.
     List<DeviceResource> leftovers = new ArrayList<>(resources);
     int fences = 0;
     for (int i = leftovers.size() - 1; i >= 0; i--) {
@@ -299,15 +295,16 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
       }
     }
     resources.clear();
-    if (fences == 0) {
-      return finishShutdown(msg);
-    }
-    // Unregistration is a fence: wait until the leftovers' actors stopped, so none of their callbacks
-    // runs after it completes.
+    // The event actor goes last: it reports the handlers left registered, and no event runs after it.
+    getContext().watchWith(events, new ShutdownFenced());
+    events.tell(new EventActor.Stop());
+    fences++;
+    // Unregistration is a fence: wait until the leftovers' actors and the event actor stopped, so none of
+    // their callbacks runs after it completes.
     int[] waiting = {fences};
     return refusingRequests()
         .onMessage(ShutdownFenced.class, m -> --waiting[0] == 0 ? finishShutdown(msg) : Behaviors.same())
-        .onMessage(Dispatch.class, m -> Behaviors.same())
+        .onMessage(RefreshPort.class, m -> Behaviors.same())
         .build();
   }
 
@@ -347,14 +344,11 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         });
   }
 
-  /** After unregistration: fail late requests with a clear error, drop late events, stop when idle. */
+  /** After unregistration: fail late requests with a clear error, stop when idle. */
   private Behavior<Command> gone() {
     return refusingRequests()
         .onMessage(ShutdownFenced.class, m -> Behaviors.same())
-        .onMessage(Dispatch.class, m -> {
-          getContext().getLog().debug("{} dropped: the device is unregistered", m.event());
-          return Behaviors.same();
-        })
+        .onMessage(RefreshPort.class, m -> Behaviors.same())
         .onMessage(Setup.class, m -> {
           m.replyTo().tell(new SetupResult(new DeviceUnregisteredException(device.name(), "setup")));
           return Behaviors.same();

@@ -16,6 +16,7 @@ import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.EventElement;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.internal.CallbackWatchdog;
 import dev.midlayer.internal.cq.CqImpl;
 import dev.midlayer.internal.verbs.DeviceVerbs;
 import dev.midlayer.internal.verbs.PdImpl;
@@ -31,7 +32,8 @@ import org.apache.pekko.actor.typed.ActorRef;
 /**
  * Internal API. The {@link Device} handle: the consumer's verbs, the device's cached attributes and port
  * cache, its client data, and its verbs state ({@link DeviceVerbs}). The device actor serves its may-sleep
- * verbs; {@link DriverDeviceImpl} is the driver's view of the same device.
+ * verbs and its event actor delivers its events; {@link DriverDeviceImpl} is the driver's view of the same
+ * device.
  */
 public final class DeviceImpl implements Device {
   private final String name;
@@ -41,7 +43,9 @@ public final class DeviceImpl implements Device {
   private final MidlayerSettings settings;
   private final ConcurrentHashMap<ClientId, Object> clientData = new ConcurrentHashMap<>();
   private final DriverDeviceImpl driverView = new DriverDeviceImpl(this);
+  private final CallbackWatchdog watchdog;
   private volatile ActorRef<DeviceActor.Command> actor;
+  private volatile ActorRef<EventActor.Command> events;
   private volatile DeviceState state = DeviceState.REGISTERING;
   private volatile DeviceAttributes attributes;
   private volatile AtomicReferenceArray<PortAttributes> portCache = new AtomicReferenceArray<>(0);
@@ -50,7 +54,9 @@ public final class DeviceImpl implements Device {
   /** Marks an open client-data slot that holds no value yet (the map cannot hold null). */
   private static final Object EMPTY_SLOT = new Object();
 
-  DeviceImpl(String name, int index, DeviceOps ops, ContextChecker contextChecker, MidlayerSettings settings) {
+  DeviceImpl(String name, int index, DeviceOps ops, ContextChecker contextChecker, MidlayerSettings settings,
+      CallbackWatchdog watchdog) {
+    this.watchdog = watchdog;
     this.name = name;
     this.index = index;
     this.ops = ops;
@@ -157,7 +163,7 @@ public final class DeviceImpl implements Device {
 
   /**
    * Dispatches an unaffiliated event (device or port) to every handler registered on this device
-   * ({@code ib_dispatch_event}); what {@link DriverDeviceImpl#dispatchEvent} does. <b>Never blocks and is
+   * ({@code ib_dispatch_event}); what {@link DriverDeviceImpl#dispatchPortEvent} does. <b>Never blocks and is
    * callable from any context</b>, callbacks included: it only enqueues. Handlers are called later, events
    * in FIFO order per device (per dispatching thread), handlers in registration order. For port-state
    * events the port cache is refreshed from the driver first.
@@ -180,7 +186,7 @@ public final class DeviceImpl implements Device {
       checkPort(p.portNum(), "event.element.portNum");
     }
     checkUsable("dispatchEvent");
-    actor.tell(new DeviceActor.Dispatch(event));
+    events.tell(new EventActor.Dispatch(event));
   }
 
   @Override
@@ -223,6 +229,25 @@ public final class DeviceImpl implements Device {
 
   void bind(ActorRef<DeviceActor.Command> actorRef) {
     this.actor = actorRef;
+  }
+
+  void bindEvents(ActorRef<EventActor.Command> eventActor) {
+    this.events = eventActor;
+  }
+
+  /**
+   * Raises an affiliated event for an object's handler ({@code callbackName} names it in logs): delivered
+   * later by the device's event actor, in raise order, unless {@code alive} says the object is gone by then.
+   * Never blocks; any thread (drivers raise from their actors).
+   */
+  public void raise(AsyncEvent event, EventHandler handler, String callbackName,
+      java.util.function.BooleanSupplier alive) {
+    events.tell(new EventActor.Raise(event, handler, callbackName, alive));
+  }
+
+  /** The midlayer's watchdog of consumer callbacks. */
+  public CallbackWatchdog watchdog() {
+    return watchdog;
   }
 
   /** Moves the device to {@code newState} (the registry owns REGISTERED and UNREGISTERING). */

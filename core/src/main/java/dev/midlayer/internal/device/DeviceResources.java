@@ -16,7 +16,7 @@ public final class DeviceResources {
   /** The body of a create verb; runs on the device actor and returns the new object, a {@link DeviceResource}. */
   @FunctionalInterface
   public interface CreateBody<T> {
-    T create(dev.midlayer.spi.Spawner spawner) throws Exception;
+    T create(DeviceActor.Spawners spawners) throws Exception;
   }
 
   /**

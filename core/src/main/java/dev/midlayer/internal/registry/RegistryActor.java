@@ -9,6 +9,7 @@ import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceState;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.internal.CallbackWatchdog;
 import dev.midlayer.internal.Replies;
 import dev.midlayer.internal.device.DeviceActor;
 import dev.midlayer.internal.device.DeviceImpl;
@@ -110,10 +111,10 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   /** The registry behaviour; it publishes snapshots into {@code snapshot}. */
   public static Behavior<Command> create(MidlayerSettings settings, ContextChecker contextChecker,
-      AtomicReference<RegistrySnapshot> snapshot) {
+      AtomicReference<RegistrySnapshot> snapshot, CallbackWatchdog watchdog) {
     return Behaviors.supervise(Behaviors.setup((ActorContext<Command> ctx) -> Behaviors.withTimers(
         (TimerScheduler<Command> timers) -> (Behavior<Command>) new RegistryActor(ctx, timers, settings,
-            contextChecker, snapshot))))
+            contextChecker, snapshot, watchdog))))
         .onFailure(org.apache.pekko.actor.typed.SupervisorStrategy.resume());
   }
 
@@ -188,6 +189,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   private final ContextChecker contextChecker;
   private final AtomicReference<RegistrySnapshot> snapshot;
   private final Executor replyExecutor;
+  private final CallbackWatchdog watchdog;
 
   /** Devices by name, in registration order (including ones being set up or unregistered). */
   private final LinkedHashMap<String, DeviceEntry> devices = new LinkedHashMap<>();
@@ -204,8 +206,9 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   private final List<Operation> running = new ArrayList<>();
 
   private RegistryActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, MidlayerSettings settings,
-      ContextChecker contextChecker, AtomicReference<RegistrySnapshot> snapshot) {
+      ContextChecker contextChecker, AtomicReference<RegistrySnapshot> snapshot, CallbackWatchdog watchdog) {
     super(ctx);
+    this.watchdog = watchdog;
     this.ctx = ctx;
     this.timers = timers;
     this.settings = settings;
@@ -393,7 +396,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       finish(op);
       return;
     }
-    DeviceImpl device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, r.ops(), contextChecker, settings);
+    DeviceImpl device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, r.ops(), contextChecker, settings, watchdog);
     DeviceEntry entry = new DeviceEntry(device);
     devices.put(name, entry);
     op.device = entry;

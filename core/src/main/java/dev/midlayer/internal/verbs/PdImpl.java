@@ -37,7 +37,7 @@ public final class PdImpl implements ProtectionDomain, DeviceResource {
 
   /** {@code ib_alloc_pd}; see {@link dev.midlayer.device.Device#allocPd()}. */
   public static CompletionStage<ProtectionDomain> alloc(DeviceImpl device) {
-    return DeviceResources.create(device, "allocPd", spawner -> new PdImpl(device, device.verbs().nextPdHandle()));
+    return DeviceResources.create(device, "allocPd", spawners -> new PdImpl(device, device.verbs().nextPdHandle()));
   }
 
   @Override
@@ -74,7 +74,7 @@ public final class PdImpl implements ProtectionDomain, DeviceResource {
           + " allows writes");
     }
     ByteBuffer region = buffer.slice();
-    return DeviceResources.create(device, "registerMr", spawner -> UserMr.register(this, region, access));
+    return DeviceResources.create(device, "registerMr", spawners -> UserMr.register(this, region, access));
   }
 
   @Override
@@ -85,7 +85,7 @@ public final class PdImpl implements ProtectionDomain, DeviceResource {
       throw new InvalidArgumentException("maxPages", maxPages + " is not 1.." + limit + " (maxFastRegPageListLen)");
     }
     return DeviceResources.create(device, "allocMr",
-        spawner -> FastRegMr.alloc(this, maxPages));
+        spawners -> FastRegMr.alloc(this, maxPages));
   }
 
   @Override
@@ -96,7 +96,7 @@ public final class PdImpl implements ProtectionDomain, DeviceResource {
     if (maxPages < 1 || maxPages > limit) {
       throw new InvalidArgumentException("maxPages", maxPages + " is not 1.." + limit + " (maxFastRegPageListLen)");
     }
-    return DeviceResources.create(device, "allocFmr", spawner -> FmrImpl.alloc(this, access, maxPages));
+    return DeviceResources.create(device, "allocFmr", spawners -> FmrImpl.alloc(this, access, maxPages));
   }
 
   @Override

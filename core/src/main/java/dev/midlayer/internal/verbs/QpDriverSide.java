@@ -1,6 +1,5 @@
 package dev.midlayer.internal.verbs;
 
-import dev.midlayer.context.AtomicContext;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.EventElement;
@@ -189,8 +188,10 @@ public final class QpDriverSide implements QpContext {
     if (qp.eventHandler == null) {
       return;
     }
+    // Never on the driver's thread: the device's event actor calls the handler, on the callback dispatcher,
+    // unless the QP was destroyed by then.
     AsyncEvent event = new AsyncEvent(qp.device(), type, new EventElement.OfQp(qp.qpNum));
-    AtomicContext.run(qp.eventCallbackName, () -> qp.eventHandler.onEvent(event));
+    qp.device().raise(event, qp.eventHandler, qp.eventCallbackName, qp::alive);
   }
 
   @Override

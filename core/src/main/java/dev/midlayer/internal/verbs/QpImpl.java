@@ -94,12 +94,12 @@ public final class QpImpl implements QueuePair, DeviceResource {
     if (ops.createQp() == null) {
       throw new MissingDriverOpException(ops.driverName(), List.of(DriverOp.CREATE_QP));
     }
-    return DeviceResources.create(device, "createQp", spawner -> {
+    return DeviceResources.create(device, "createQp", spawners -> {
       DeviceVerbs verbs = device.verbs();
       pd.retain(); // fails if the PD was deallocated meanwhile
       QpImpl qp = new QpImpl(pd, verbs.nextQpNumber(), init, sendCq, recvCq, srq, cap);
       try {
-        qp.driver = ops.createQp().createQp(qp.driverSide, spawner);
+        qp.driver = ops.createQp().createQp(qp.driverSide, spawners.dataPath());
       } catch (Exception e) {
         pd.release();
         throw e;
@@ -316,6 +316,11 @@ public final class QpImpl implements QueuePair, DeviceResource {
   }
 
   // ---- for the other roles ----
+
+  /** False once destroyed or reclaimed: its pending events are dropped then. */
+  boolean alive() {
+    return !destroyed;
+  }
 
   /** The driver's view of this QP. */
   public QpDriverSide driverSide() {

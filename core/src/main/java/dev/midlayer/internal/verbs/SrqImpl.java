@@ -1,6 +1,5 @@
 package dev.midlayer.internal.verbs;
 
-import dev.midlayer.context.AtomicContext;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.device.EventHandler;
 import dev.midlayer.ib.AsyncEventType;
@@ -68,7 +67,7 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
     if (attr.srqLimit() < 0 || attr.srqLimit() > attr.maxWr()) {
       throw new InvalidArgumentException("attr.srqLimit", "must be 0..maxWr, was " + attr.srqLimit());
     }
-    return DeviceResources.create(pd.device(), "createSrq", spawner -> {
+    return DeviceResources.create(pd.device(), "createSrq", spawners -> {
       pd.retain(); // fails if the PD was deallocated meanwhile
       return new SrqImpl(pd, pd.device().verbs().nextSrqNumber(), attr, eventHandler, context);
     });
@@ -174,8 +173,8 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
 
   /**
    * For the attached QPs' drivers: takes the oldest receive WR, or null. If that takes the count below the armed limit, the
-   * limit disarms and SRQ_LIMIT_REACHED goes to the SRQ's event handler, once, on the calling thread (a
-   * driver actor) in atomic context. Lock-free; many consumers.
+   * limit disarms and SRQ_LIMIT_REACHED goes to the SRQ's event handler, once, later, from the device's
+   * event actor. Lock-free; many consumers.
    */
   public PostedRecv take() {
     PostedRecv wr = ring.poll();
@@ -185,8 +184,9 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
     int left = outstanding.decrementAndGet();
     int armed = limit.get();
     if (armed > 0 && left < armed && limit.compareAndSet(armed, 0) && eventHandler != null) {
+      // Delivered later by the device's event actor, never on the taking driver's thread.
       AsyncEvent event = new AsyncEvent(pd.device(), AsyncEventType.SRQ_LIMIT_REACHED, new EventElement.OfSrq(number));
-      AtomicContext.run(eventCallbackName, () -> eventHandler.onEvent(event));
+      pd.device().raise(event, eventHandler, eventCallbackName, () -> !destroyed);
     }
     return wr;
   }

@@ -49,8 +49,8 @@ import org.junit.jupiter.api.Test;
  * hot-unplug under traffic).
  */
 class DpConcurrencyTest {
-  /** More data-path threads than the default on 2 cores, so that QP and CQ actors really run in parallel. */
-  private static final String PARALLEL = "midlayer.data-path-dispatcher.fork-join-executor "
+  /** More data-path threads than the default on 2 cores, so that QP actors really run in parallel (CQ actors run on the callback dispatcher, 2 threads or more). */
+  private static final String PARALLEL = "midlayer.data-path-dispatcher.prestarted-fork-join "
       + "{ parallelism-min = 4, parallelism-max = 4 }";
 
   private DpFixture f;

@@ -188,29 +188,27 @@ class DpFlushTest {
   @Test
   @DisplayName("modify to RESET completes only once the driver applied it, so a receive posted after RESET -> INIT is kept")
   void resetIsAppliedBeforeLaterPosts() throws Exception {
-    // One data-path thread, held by a completion handler, stands for a busy or slow driver actor: the
+    // One data-path thread, held by a task of its own, stands for a busy or slow driver actor: the
     // modifies (device actor) complete while the QP actor has not yet run.
     try (DpFixture g = DpFixture.start("dp-flush-late-reset",
-        "midlayer.data-path-dispatcher.fork-join-executor { parallelism-min = 1, parallelism-max = 1 }")) {
+        "midlayer.data-path-dispatcher.prestarted-fork-join { parallelism-min = 1, parallelism-max = 1 }")) {
       CountDownLatch holding = new CountDownLatch(1);
       CountDownLatch release = new CountDownLatch(1);
-      DpFixture.Side h = g.side(16, 4096, cq -> {
-        holding.countDown();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        int spins = 0;
-        while (release.getCount() > 0 && System.nanoTime() < deadline) {
-          DpFixture.backOff(spins++);
-        }
-      });
+      DpFixture.Side h = g.side(16, 4096, null);
       DpFixture.Side b = g.side(h.dev, 64, 4096, null);
       QueuePair hq = DpFixture.createQp(h, QpType.RC, CAP, true);
       QueuePair bq = DpFixture.createQp(b, QpType.RC, CAP, true);
       await(QpConnect.connect(bq, h.lidPath(), hq.qpNum(), 1, 1, DpFixture.RELIABLE));
-      await(hq.modify(QpAttr.builder().qpState(QpState.INIT).pkeyIndex(0).portNum(1).accessFlags(0).build(),
-          QpAttrMask.STATE | QpAttrMask.PKEY_INDEX | QpAttrMask.PORT | QpAttrMask.ACCESS_FLAGS));
-      await(hq.modify(toState(QpState.ERR), QpAttrMask.STATE));
-      h.cq.requestNotify(CqNotify.NEXT_COMP, false);
-      hq.postRecv(RecvWr.of(1)); // flushed -> completion -> the handler holds the only data-path thread
+      g.testKit.system().dispatchers()
+          .lookup(org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("midlayer.data-path-dispatcher"))
+          .execute(() -> {
+            holding.countDown();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            int spins = 0;
+            while (release.getCount() > 0 && System.nanoTime() < deadline) {
+              DpFixture.backOff(spins++);
+            }
+          });
       assertTrue(holding.await(DpFixture.DEADLINE_MS, TimeUnit.MILLISECONDS));
       java.util.concurrent.CompletableFuture<?> reset;
       try {

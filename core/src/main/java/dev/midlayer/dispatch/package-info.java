@@ -1,0 +1,6 @@
+/**
+ * The executor the midlayer's dispatchers run on ({@link dev.midlayer.dispatch.PrestartedForkJoinExecutor}),
+ * named in configuration. Dispatchers are chosen in {@code midlayer.dispatchers}; the midlayer checks at start
+ * that the ones non-sleeping verbs tell use an executor that never parks or starts a thread on the caller.
+ */
+package dev.midlayer.dispatch;

@@ -1,0 +1,79 @@
+package dev.midlayer.cq;
+
+import static dev.midlayer.testsupport.CqFixtures.success;
+import static dev.midlayer.testsupport.EventFixtures.await;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import dev.midlayer.Midlayer;
+import dev.midlayer.device.Device;
+import dev.midlayer.testsupport.Internal;
+import dev.midlayer.testsupport.VerbsTestDriver;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** The callback watchdog: a consumer callback that runs too long is warned about, naming it, repeatedly. */
+class CallbackWatchdogTest {
+  private ActorTestKit kit;
+  private Midlayer midlayer;
+
+  @BeforeEach
+  void start() {
+    kit = ActorTestKit.create("watchdog", ConfigFactory.parseString("midlayer.callback-warning-after = 100ms")
+        .withFallback(ConfigFactory.load()));
+    midlayer = Midlayer.get(kit.system());
+  }
+
+  @AfterEach
+  void stop() {
+    kit.shutdownTestKit();
+  }
+
+  @Test
+  @DisplayName("a completion handler that runs longer than callback-warning-after is warned about, naming the "
+      + "handler, its CQ and its device, again while it keeps running; a quick one is not")
+  void longCallbackIsWarnedAboutRepeatedly() throws Exception {
+    Device d = await(midlayer.registerDevice("wd%d", new VerbsTestDriver().ops()));
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch entered = new CountDownLatch(1);
+    CompletionQueue slow = await(d.createCq(8, cq -> {
+      entered.countDown();
+      try {
+        release.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, null, null));
+    String handler = "completion handler of CQ #" + slow.number() + " on " + d.name();
+    try {
+      LoggingTestKit.warn(handler + " has been running for").withOccurrences(2).expect(kit.system(), () -> {
+        slow.requestNotify(CqNotify.NEXT_COMP, false);
+        assertTrue(Internal.push(slow, success(1), false));
+        return null;
+      });
+      assertTrue(entered.getCount() == 0, "the handler ran");
+    } finally {
+      release.countDown();
+    }
+    // A quick handler: no warning.
+    CountDownLatch quickRan = new CountDownLatch(1);
+    CompletionQueue quick = await(d.createCq(8, cq -> quickRan.countDown(), null, null));
+    LoggingTestKit.warn("CQ #" + quick.number() + " on " + d.name() + " has been running").withOccurrences(0)
+        .expect(kit.system(), () -> {
+          quick.requestNotify(CqNotify.NEXT_COMP, false);
+          Internal.push(quick, success(2), false);
+          try {
+            assertTrue(quickRan.await(5, TimeUnit.SECONDS));
+          } catch (InterruptedException e) {
+            throw new AssertionError(e);
+          }
+          return null;
+        });
+  }
+}
