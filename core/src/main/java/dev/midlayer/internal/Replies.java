@@ -1,5 +1,7 @@
 package dev.midlayer.internal;
 
+import dev.midlayer.client.ClientContext;
+import dev.midlayer.client.ClientId;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
@@ -11,13 +13,18 @@ import java.util.concurrent.Executor;
 public final class Replies {
   private Replies() {}
 
-  /** Completes {@code future} with {@code value} on {@code executor}. */
+  /**
+   * Completes {@code future} with {@code value} on {@code executor}; a {@link ClientFuture} as the client that
+   * called the verb, so the caller's continuations act for it.
+   */
   public static <T> void complete(Executor executor, CompletableFuture<T> future, T value) {
-    executor.execute(() -> future.complete(value));
+    ClientId owner = ClientFuture.ownerOf(future);
+    executor.execute(() -> ClientContext.runAs(owner, () -> future.complete(value)));
   }
 
-  /** Fails {@code future} with {@code error} on {@code executor}. */
+  /** Fails {@code future} with {@code error} on {@code executor}, as {@link #complete} does. */
   public static void fail(Executor executor, CompletableFuture<?> future, Throwable error) {
-    executor.execute(() -> future.completeExceptionally(error));
+    ClientId owner = ClientFuture.ownerOf(future);
+    executor.execute(() -> ClientContext.runAs(owner, () -> future.completeExceptionally(error)));
   }
 }

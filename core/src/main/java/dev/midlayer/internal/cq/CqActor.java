@@ -59,7 +59,8 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
     this.cq = cq;
     this.budget = budget;
     this.watch = cq.device().watchdog().watch();
-    String where = " of CQ #" + cq.number() + " on " + cq.device().name();
+    String where = " of CQ #" + cq.number() + " on " + cq.device().name()
+        + (cq.owner() == null ? "" : " (" + cq.owner() + ")");
     this.handlerName = (cq.pollContext() == PollContext.ACTOR ? "done callbacks" : "completion handler") + where;
     this.eventHandlerName = "event handler" + where;
   }

@@ -7,6 +7,8 @@ import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.EventElement;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.WcStatus;
+import dev.midlayer.client.ClientContext;
+import dev.midlayer.client.ClientId;
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;
@@ -57,6 +59,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
   private final java.util.concurrent.atomic.AtomicBoolean overflowReported = new java.util.concurrent.atomic.AtomicBoolean();
   private volatile boolean destroyed;
   private ActorRef<CqActor.Command> actor;
+  private final ClientId owner = ClientContext.current();
   private final String directCallbackName;
 
   private CqImpl(DeviceImpl device, int number, int cqe, PollContext pollContext, CompletionHandler handler,
@@ -326,6 +329,11 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
       reclaim();
       return null;
     });
+  }
+
+  @Override
+  public ClientId owner() {
+    return owner;
   }
 
   @Override

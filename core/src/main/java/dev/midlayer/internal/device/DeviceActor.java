@@ -9,7 +9,12 @@ import dev.midlayer.device.DriverOpFailedException;
 import dev.midlayer.device.EventHandlerRegistration;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.client.ClientContext;
+import dev.midlayer.client.ClientId;
+import dev.midlayer.registry.LeftoverReclaimed;
+import org.apache.pekko.actor.typed.eventstream.EventStream;
 import dev.midlayer.internal.CallbackWatchdog;
+import dev.midlayer.internal.ClientFuture;
 import dev.midlayer.internal.NonFatal;
 import dev.midlayer.internal.Replies;
 import dev.midlayer.spi.DeviceOps;
@@ -59,6 +64,13 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   /** Reply to {@link Setup}: {@code failure} is null on success. */
   public record SetupResult(Throwable failure) {}
 
+  /**
+   * From the registry, after a client's remove for this device returned (or its add failed or declined):
+   * report and reclaim what the client still owns here, then reply. The objects' actors have stopped, the
+   * memory fence passed and the client's event handlers are gone when it replies.
+   */
+  public record ReclaimClient(ClientId client, ActorRef<Done> replyTo) implements Command {}
+
   /** From the registry, after every client's remove: reclaim leftovers, dealloc the driver, go away. */
   public record Shutdown(ActorRef<Done> replyTo) implements Command {}
 
@@ -87,6 +99,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
   /** An object's fence actor stopped: its destroy completes once the events before it were delivered. */
   private record Fenced(CompletableFuture<Done> result) implements Command {}
+
+  /** One thing a client's reclaim waits for is done (an object's actor stopped, its handlers dropped). */
+  private record ReclaimStep() implements Command {}
 
   /** One of the leftovers' fence actors (or the event actor) stopped during shutdown. */
   private record ShutdownFenced() implements Command {}
@@ -120,6 +135,10 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   private final LinkedHashSet<DeviceResource> resources = new LinkedHashSet<>();
   private final Spawners spawners;
   private final ActorRef<EventActor.Command> events;
+  private final ActorRef<Done> reclaimSteps;
+  /** The client reclaim in progress (the registry asks for one at a time per device), or null. */
+  private ReclaimClient reclaiming;
+  private int reclaimWaiting;
 
   private DeviceActor(ActorContext<Command> context, DeviceImpl device, MidlayerSettings settings,
       CallbackWatchdog watchdog) {
@@ -135,6 +154,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         Behaviors.supervise(EventActor.create(device, context.getSelf(), watchdog)).onFailure(SupervisorStrategy.resume()),
         "events", DispatcherSelector.fromConfig(settings.callbackDispatcher()));
     device.bindEvents(events);
+    this.reclaimSteps = context.messageAdapter(Done.class, d -> new ReclaimStep());
   }
 
   private static Spawner spawnerOn(ActorContext<Command> context, String dispatcherPath) {
@@ -171,8 +191,78 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
           events.tell(new EventActor.Barrier(m.result()));
           return this;
         })
+        .onMessage(ReclaimClient.class, this::onReclaimClient)
+        .onMessage(ReclaimStep.class, m -> reclaimStepDone())
         .onMessage(Shutdown.class, this::onShutdown)
         .build();
+  }
+
+  private Behavior<Command> onReclaimClient(ReclaimClient msg) {
+    List<DeviceResource> mine = new ArrayList<>();
+    for (DeviceResource r : resources) {
+      if (msg.client().equals(r.owner())) {
+        mine.add(r);
+      }
+    }
+    reclaiming = msg;
+    reclaimWaiting = 1 + reclaimNewestFirst(mine, " of " + msg.client() + " on " + device.name()
+        + " was left after its remove returned: reclaimed by the midlayer (a client must destroy what it "
+        + "created before its remove returns)", new ReclaimStep());
+    // Its handlers go after its objects' events: the event actor answers once it dropped them.
+    events.tell(new EventActor.DropHandlers(msg.client(), reclaimSteps));
+    return this;
+  }
+
+  private Behavior<Command> reclaimStepDone() {
+    if (reclaiming != null && --reclaimWaiting == 0) {
+      reclaiming.replyTo().tell(Done.getInstance());
+      reclaiming = null;
+    }
+    return this;
+  }
+
+  /**
+   * Reports and reclaims {@code leftovers}, newest first (a QP before its CQ and PD), each with a warning
+   * "{object}{why}" and a {@link LeftoverReclaimed} on the event stream; waits for the memory fence if a
+   * region was among them; watches each object's actor with {@code fenced}. Returns how many it watches.
+   */
+  private int reclaimNewestFirst(List<DeviceResource> leftovers, String why, Command fenced) {
+    int fences = 0;
+    boolean memory = false;
+    for (int i = leftovers.size() - 1; i >= 0; i--) {
+      DeviceResource r = leftovers.get(i);
+      getContext().getLog().warn("{}{}", r.describe(), why);
+      getContext().getSystem().eventStream().tell(new EventStream.Publish<>(
+          new LeftoverReclaimed(r.owner(), device.name(), r.describe())));
+      try {
+        for (String dependent : r.reclaimDependents()) {
+          getContext().getLog().warn("{} (of {}){}", dependent, r.describe(), why);
+          getContext().getSystem().eventStream().tell(new EventStream.Publish<>(
+              new LeftoverReclaimed(r.owner(), device.name(), dependent)));
+        }
+        r.reclaim();
+        memory |= r.holdsMemory();
+        if (r.fence() != null) {
+          getContext().watchWith(r.fence(), fenced);
+          fences++;
+        }
+      } catch (Throwable e) {
+        getContext().getLog().error("reclaiming {} failed", r.describe(), NonFatal.rethrowIfFatal(e));
+      }
+      resources.remove(r);
+    }
+    if (memory && device.ops().memoryFence() != null) {
+      // As deregistering does: the reclaim completes only once no transfer touches the old memory.
+      try {
+        call(DriverOp.MEMORY_FENCE, () -> {
+          device.ops().memoryFence().await();
+          return null;
+        });
+      } catch (RuntimeException e) {
+        getContext().getLog().error("the memory fence of {} failed after a reclaim", device.name(), e);
+      }
+    }
+    return fences;
   }
 
   private Behavior<Command> onSetup(Setup msg) {
@@ -234,11 +324,12 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   @SuppressWarnings({"unchecked", "rawtypes"})
   private Behavior<Command> onCreate(Create msg) {
     try {
-      DeviceResource created = (DeviceResource) msg.body().create(spawners);
+      DeviceResource created = (DeviceResource) ClientContext.callAs(ClientFuture.ownerOf(msg.result()),
+          () -> uncheckedCreate(msg.body()));
       resources.add(created);
       Replies.complete(replyExecutor, msg.result(), created);
     } catch (Throwable e) {
-      Replies.fail(replyExecutor, msg.result(), NonFatal.rethrowIfFatal(e));
+      Replies.fail(replyExecutor, msg.result(), unwrap(NonFatal.rethrowIfFatal(e)));
     }
     return this;
   }
@@ -246,9 +337,10 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   @SuppressWarnings({"unchecked", "rawtypes"})
   private Behavior<Command> onRun(Run msg) {
     try {
-      Replies.complete(replyExecutor, msg.result(), msg.body().call());
+      Replies.complete(replyExecutor, msg.result(), ClientContext.callAs(ClientFuture.ownerOf(msg.result()),
+          () -> uncheckedCall(msg.body())));
     } catch (Throwable e) {
-      Replies.fail(replyExecutor, msg.result(), NonFatal.rethrowIfFatal(e));
+      Replies.fail(replyExecutor, msg.result(), unwrap(NonFatal.rethrowIfFatal(e)));
     }
     return this;
   }
@@ -278,22 +370,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
   private Behavior<Command> onShutdown(Shutdown msg) {
     // After every client's remove returned, anything still recorded was left behind by a client.
-    List<DeviceResource> leftovers = new ArrayList<>(resources);
-    int fences = 0;
-    for (int i = leftovers.size() - 1; i >= 0; i--) {
-      DeviceResource r = leftovers.get(i);
-      getContext().getLog().warn("{} on {} was left after every client's remove: reclaimed by the midlayer "
-          + "(a client must destroy what it created in its remove)", r.describe(), device.name());
-      try {
-        r.reclaim();
-        if (r.fence() != null) {
-          getContext().watchWith(r.fence(), new ShutdownFenced());
-          fences++;
-        }
-      } catch (Throwable e) {
-        getContext().getLog().error("reclaiming {} failed", r.describe(), NonFatal.rethrowIfFatal(e));
-      }
-    }
+    int fences = reclaimNewestFirst(new ArrayList<>(resources), " on " + device.name() + " was left after every "
+        + "client's remove: reclaimed by the midlayer (a client must destroy what it created in its remove)",
+        new ShutdownFenced());
     resources.clear();
     // The event actor goes last: it reports the handlers left registered, and no event runs after it.
     getContext().watchWith(events, new ShutdownFenced());
@@ -338,6 +417,10 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(Create.class, m -> failGone(m.result(), m.verb()))
         .onMessage(Destroy.class, m -> failGone(m.result(), m.verb()))
         .onMessage(Run.class, m -> failGone(m.result(), m.verb()))
+        .onMessage(ReclaimClient.class, m -> {
+          m.replyTo().tell(Done.getInstance()); // the device's own reclaim takes everything
+          return Behaviors.same();
+        })
         .onMessage(Fenced.class, m -> {
           Replies.complete(replyExecutor, m.result(), Done.getInstance());
           return Behaviors.same();
@@ -370,6 +453,35 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     PortAttributes attrs = call(DriverOp.QUERY_PORT, () -> device.ops().queryPort().queryPort(portNum));
     device.updatePortCache(portNum, attrs);
     return attrs;
+  }
+
+  private Object uncheckedCreate(DeviceResources.CreateBody<?> body) {
+    try {
+      return body.create(spawners);
+    } catch (Exception e) {
+      throw new Wrapped(e);
+    }
+  }
+
+  private static Object uncheckedCall(Callable<?> body) {
+    try {
+      return body.call();
+    } catch (Exception e) {
+      throw new Wrapped(e);
+    }
+  }
+
+  /** Carries a body's checked exception through {@link ClientContext#callAs}; unwrapped before it is reported. */
+  private static final class Wrapped extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Wrapped(Exception cause) {
+      super(cause);
+    }
+  }
+
+  private static Throwable unwrap(Throwable e) {
+    return e instanceof Wrapped w ? w.getCause() : e;
   }
 
   @FunctionalInterface

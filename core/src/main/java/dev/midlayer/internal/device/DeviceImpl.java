@@ -17,6 +17,7 @@ import dev.midlayer.ib.EventElement;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.internal.CallbackWatchdog;
+import dev.midlayer.internal.ClientFuture;
 import dev.midlayer.internal.cq.CqImpl;
 import dev.midlayer.internal.verbs.DeviceVerbs;
 import dev.midlayer.internal.verbs.PdImpl;
@@ -104,7 +105,7 @@ public final class DeviceImpl implements Device {
   public CompletionStage<DeviceAttributes> queryDevice() {
     contextChecker.mightSleep("queryDevice");
     checkUsable("queryDevice");
-    CompletableFuture<DeviceAttributes> result = new CompletableFuture<>();
+    CompletableFuture<DeviceAttributes> result = new ClientFuture<>();
     actor.tell(new DeviceActor.QueryDevice(result));
     return result;
   }
@@ -114,7 +115,7 @@ public final class DeviceImpl implements Device {
     contextChecker.mightSleep("queryPort");
     checkUsable("queryPort");
     checkPort(portNum, "portNum");
-    CompletableFuture<PortAttributes> result = new CompletableFuture<>();
+    CompletableFuture<PortAttributes> result = new ClientFuture<>();
     actor.tell(new DeviceActor.QueryPort(portNum, result));
     return result;
   }
@@ -142,7 +143,7 @@ public final class DeviceImpl implements Device {
     InvalidArgumentException.requireNonNull(handler, "handler");
     checkUsable("registerEventHandler");
     EventHandlerRegistrationImpl registration = new EventHandlerRegistrationImpl(this, name, handler);
-    CompletableFuture<EventHandlerRegistration> result = new CompletableFuture<>();
+    CompletableFuture<EventHandlerRegistration> result = new ClientFuture<>();
     actor.tell(new DeviceActor.RegisterEventHandler(registration, result));
     return result;
   }
@@ -156,7 +157,7 @@ public final class DeviceImpl implements Device {
           registration + " belongs to device " + registration.device().name() + ", not " + name);
     }
     checkUsable("unregisterEventHandler");
-    CompletableFuture<Done> result = new CompletableFuture<>();
+    CompletableFuture<Done> result = new ClientFuture<>();
     actor.tell(new DeviceActor.UnregisterEventHandler((EventHandlerRegistrationImpl) registration, result));
     return result;
   }
@@ -269,6 +270,11 @@ public final class DeviceImpl implements Device {
   /** Opens the client's data slot; called just before the client's add. */
   public void openClientData(ClientId client) {
     clientData.put(client, EMPTY_SLOT);
+  }
+
+  /** True while the client's add or remove runs, or it is added: the (client, device) pair is open. */
+  public boolean hasClient(ClientId client) {
+    return clientData.containsKey(client);
   }
 
   /** Drops the client's data; called after its remove returned or its add failed. */

@@ -1,5 +1,7 @@
 package dev.midlayer.internal.device;
 
+import dev.midlayer.client.ClientId;
+import dev.midlayer.internal.ClientFuture;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -28,7 +30,7 @@ public final class DeviceResources {
   public static <T> CompletionStage<T> create(DeviceImpl device, String verb, CreateBody<? extends T> body) {
     device.contextChecker().mightSleep(verb);
     device.checkUsable(verb);
-    CompletableFuture<T> result = new CompletableFuture<>();
+    CompletableFuture<T> result = newResult(device, verb);
     device.actor().tell(new DeviceActor.Create<T>(verb, body, result));
     return result;
   }
@@ -41,7 +43,7 @@ public final class DeviceResources {
       Callable<Void> body) {
     device.contextChecker().mightSleep(verb);
     device.checkUsable(verb);
-    CompletableFuture<Done> result = new CompletableFuture<>();
+    CompletableFuture<Done> result = newResult(device, verb);
     device.actor().tell(new DeviceActor.Destroy(verb, resource, body, result));
     return result;
   }
@@ -50,10 +52,25 @@ public final class DeviceResources {
    * Runs a may-sleep verb's {@code body} on the device actor (serialised with the device's other
    * may-sleep verbs and with its unregistration). Checks the context rule and that the device is usable.
    */
+  /**
+   * The verb's result, remembering the client the caller acts for (its body runs as that client on the device
+   * actor). A client that is not added to the device (its remove returned, or it declined it) may not make
+   * objects there: they would outlive its remove.
+   */
+  private static <T> ClientFuture<T> newResult(DeviceImpl device, String verb) {
+    ClientFuture<T> result = new ClientFuture<>();
+    ClientId client = result.owner();
+    if (client != null && !device.hasClient(client)) {
+      throw new IllegalStateException(verb + ": " + client + " is not added to " + device.name()
+          + " (its remove returned, or it declined the device): what it made there would outlive its remove");
+    }
+    return result;
+  }
+
   public static <T> CompletionStage<T> run(DeviceImpl device, String verb, Callable<T> body) {
     device.contextChecker().mightSleep(verb);
     device.checkUsable(verb);
-    CompletableFuture<T> result = new CompletableFuture<>();
+    CompletableFuture<T> result = newResult(device, verb);
     device.actor().tell(new DeviceActor.Run<>(verb, body, result));
     return result;
   }

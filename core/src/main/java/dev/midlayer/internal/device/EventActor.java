@@ -1,5 +1,6 @@
 package dev.midlayer.internal.device;
 
+import dev.midlayer.client.ClientId;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.device.EventHandler;
 import dev.midlayer.device.EventHandlerRegistration;
@@ -7,6 +8,7 @@ import dev.midlayer.internal.CallbackGuard;
 import dev.midlayer.internal.CallbackWatch;
 import dev.midlayer.internal.CallbackWatchdog;
 import dev.midlayer.internal.Replies;
+import dev.midlayer.registry.LeftoverReclaimed;
 import dev.midlayer.registry.NotRegisteredException;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,6 +18,7 @@ import java.util.function.BooleanSupplier;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.eventstream.EventStream;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
@@ -55,6 +58,9 @@ final class EventActor {
 
   /** From the device actor: the port cache was refreshed for {@code event} ({@code ok} false: it could not be). */
   record PortRefreshed(AsyncEvent event, boolean ok) implements Command {}
+
+  /** A client's remove returned: report and drop the handlers it left registered, then reply. */
+  record DropHandlers(ClientId client, ActorRef<Done> replyTo) implements Command {}
 
   /** The device is going: report and drop the handlers still registered, and stop. */
   record Stop() implements Command {}
@@ -123,8 +129,24 @@ final class EventActor {
           return Behaviors.same();
         })
         .onMessage(PortRefreshed.class, m -> Behaviors.same())
+        .onMessage(DropHandlers.class, m -> {
+          for (EventHandlerRegistrationImpl h : List.copyOf(handlers)) {
+            if (m.client().equals(h.owner())) {
+              handlers.remove(h);
+              leftover(h, m.client(), "was still registered after its remove returned");
+            }
+          }
+          m.replyTo().tell(Done.getInstance());
+          return Behaviors.same();
+        })
         .onMessage(Stop.class, m -> stop())
         .build();
+  }
+
+  private void leftover(EventHandlerRegistrationImpl h, ClientId client, String what) {
+    ctx.getLog().warn("{} {}: unregistered by the midlayer (a client must undo everything in its remove)", h, what);
+    ctx.getSystem().eventStream().tell(new EventStream.Publish<>(
+        new LeftoverReclaimed(client, device.name(), h.toString())));
   }
 
   private Behavior<Command> refreshingPort(AsyncEvent pending) {
@@ -136,6 +158,10 @@ final class EventActor {
           return stash.unstashAll(ready());
         })
         .onMessage(Stop.class, m -> stop())
+        .onMessage(DropHandlers.class, m -> {
+          stash.stash(m);
+          return Behaviors.same();
+        })
         .onAnyMessage(m -> {
           stash.stash(m);
           return Behaviors.same();
@@ -151,8 +177,7 @@ final class EventActor {
 
   private Behavior<Command> stop() {
     for (EventHandlerRegistrationImpl h : handlers) {
-      ctx.getLog().warn("{} was still registered after every client's remove: unregistered by the midlayer "
-          + "(a client must undo everything in its remove)", h);
+      leftover(h, h.owner(), "was still registered after every client's remove");
     }
     handlers.clear();
     watchdog.forget(watch);

@@ -1,5 +1,7 @@
 package dev.midlayer.internal.device;
 
+import dev.midlayer.client.ClientContext;
+import dev.midlayer.client.ClientId;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.EventHandler;
 import dev.midlayer.device.EventHandlerRegistration;
@@ -10,12 +12,19 @@ public final class EventHandlerRegistrationImpl implements EventHandlerRegistrat
   private final String name;
   private final EventHandler handler;
   private final String callbackName;
+  /** The client that registered it (the caller's {@link ClientContext}), or null. */
+  private final ClientId owner = ClientContext.current();
 
   EventHandlerRegistrationImpl(DeviceImpl device, String name, EventHandler handler) {
     this.device = device;
     this.name = name;
     this.handler = handler;
-    this.callbackName = "event handler '" + name + "' on " + device.name();
+    this.callbackName = "event handler '" + name + "' on " + device.name() + (owner == null ? "" : " (" + owner + ")");
+  }
+
+  /** The client that registered it, or null. */
+  public ClientId owner() {
+    return owner;
   }
 
   @Override

@@ -103,6 +103,8 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   private record RemoveReplied(long step) implements Command {}
 
+  private record ReclaimDone(long step) implements Command {}
+
   private record ClientTerminated(ClientId client) implements Command {}
 
   private record DeviceTerminated(Device device) implements Command {}
@@ -154,7 +156,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   /** The kinds of reply an operation can wait for. */
   private enum Wait {
-    SETUP("set-up"), SHUTDOWN("shutdown"), ADD("add"), REMOVE("remove");
+    SETUP("set-up"), SHUTDOWN("shutdown"), ADD("add"), REMOVE("remove"), RECLAIM("reclaim");
 
     final String label;
 
@@ -228,6 +230,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
         .onMessage(ShutdownDone.class, this::onShutdownDone)
         .onMessage(AddReplied.class, this::onAddReplied)
         .onMessage(RemoveReplied.class, this::onRemoveReplied)
+        .onMessage(ReclaimDone.class, this::onReclaimDone)
         .onMessage(ClientTerminated.class, this::onClientTerminated)
         .onMessage(DeviceTerminated.class, this::onDeviceTerminated)
         .onMessage(ReplyOverdue.class, this::onReplyOverdue)
@@ -496,7 +499,8 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       entry = new ClientEntry(id,
           ctx.spawn(InterfaceClientActor.create(p.client()), "client-" + id.id(), clientDispatcher), true);
     } else if (r.source() instanceof ClientSource.Spawned s) {
-      entry = new ClientEntry(id, ctx.spawn(s.behavior(), "client-" + id.id(), clientDispatcher), true);
+      entry = new ClientEntry(id, ctx.spawn(InterfaceClientActor.actingAs(id, s.behavior()), "client-" + id.id(),
+          clientDispatcher), true);
     } else {
       entry = new ClientEntry(id, ((ClientSource.Existing) r.source()).ref(), false);
     }
@@ -584,6 +588,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
           client.id, device.device.name());
       added.remove(pair);
       device.device.closeClientData(client.id);
+      reclaim(op, client, device);
       return;
     }
     Object data = device.device.getClientData(client.id);
@@ -614,6 +619,8 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
         ctx.getLog().info("{} declined {}: {}", client.id, device.device.name(),
             ((ClientMessage.Declined) reply).reason());
       }
+      // No remove will come: whatever the add created is a leftover now.
+      reclaim(op, client, device);
     }
     runSteps(op);
     return schedule();
@@ -630,6 +637,27 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     added.remove(new Pair(client.id.id(), device.device.index()));
     device.device.closeClientData(client.id);
     ctx.getLog().debug("{} removed {}", client.id, device.device.name());
+    // The seed's C15: the client's cleanup is finished when remove returns; what it left is reclaimed now,
+    // before anything else happens on the device, so none of its callbacks runs afterwards.
+    reclaim(op, client, device);
+    runSteps(op);
+    return schedule();
+  }
+
+  /** Asks the device to reclaim what the client left on it; the operation goes on once that is done. */
+  private void reclaim(Operation op, ClientEntry client, DeviceEntry device) {
+    long s = nextStep;
+    ActorRef<Done> replyTo = forwarder(d -> new ReclaimDone(s));
+    await(op, Wait.RECLAIM, client, device, replyTo);
+    device.device.actor().tell(new DeviceActor.ReclaimClient(client.id, replyTo));
+  }
+
+  private Behavior<Command> onReclaimDone(ReclaimDone msg) {
+    Operation op = awaitingStep(msg.step(), Wait.RECLAIM);
+    if (op == null) {
+      return this;
+    }
+    endAwait(op);
     runSteps(op);
     return schedule();
   }
@@ -642,7 +670,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     client.terminated = true;
     for (Operation op : List.copyOf(running)) {
       Awaiting a = op.awaiting;
-      if (a != null && a.client() == client) {
+      if (a != null && a.client() == client && (a.what() == Wait.ADD || a.what() == Wait.REMOVE)) {
         ctx.getLog().error("{} terminated during {} of {}", client.id, a.what().label, a.device().device.name());
         // Treat it as the reply it can no longer send: a failed add, or a finished remove.
         if (a.what() == Wait.ADD) {

@@ -45,9 +45,9 @@ public final class AhImpl implements AddressHandle {
 
   @Override
   public void modify(AhAttr newAttr) {
+    pd.device().checkUsable("modifyAh");
     checkAlive("modifyAh");
     InvalidArgumentException.requireNonNull(newAttr, "attr");
-    pd.device().checkUsable("modifyAh");
     AhAttr current = attr;
     if (newAttr.grh() != current.grh()) {
       throw new InvalidArgumentException("grh", "modifyAh may not change the address type");
@@ -57,10 +57,19 @@ public final class AhImpl implements AddressHandle {
 
   @Override
   public void destroy() {
-    if (!destroyed.compareAndSet(false, true)) {
+    if (!destroyIfValid()) {
       throw new IllegalStateException("destroyAh: AH #" + handle + " was destroyed");
     }
+  }
+
+  /** Destroys the handle unless it was destroyed already; true if this call did. Lock-free. */
+  boolean destroyIfValid() {
+    if (!destroyed.compareAndSet(false, true)) {
+      return false;
+    }
+    pd.forget(this);
     pd.release();
+    return true;
   }
 
   @Override

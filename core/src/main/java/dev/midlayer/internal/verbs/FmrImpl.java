@@ -158,6 +158,16 @@ public final class FmrImpl implements Fmr, DeviceResource {
   }
 
   @Override
+  public boolean holdsMemory() {
+    return true;
+  }
+
+  @Override
+  public dev.midlayer.client.ClientId owner() {
+    return region.owner();
+  }
+
+  @Override
   public String describe() {
     return String.format("FMR key 0x%08x (max %d pages, %s)", lkey(), maxPages(), AccessFlags.toString(access));
   }

@@ -24,12 +24,14 @@ import org.apache.pekko.Done;
  */
 public abstract sealed class MrImpl implements DeviceResource permits UserMr, FastRegMr, FmrRegion {
   final PdImpl pd;
+  private final dev.midlayer.client.ClientId owner;
   /** What the keys resolve to now; null once destroyed. */
   final AtomicReference<MrMapping> mapping = new AtomicReference<>();
   /** The mapping before deregistration, so that the getters still answer afterwards. */
   volatile MrMapping last;
 
   MrImpl(PdImpl pd) {
+    this.owner = pd.owner() != null ? pd.owner() : dev.midlayer.client.ClientContext.current();
     this.pd = pd;
   }
 
@@ -146,6 +148,11 @@ public abstract sealed class MrImpl implements DeviceResource permits UserMr, Fa
     }
   }
 
+  @Override
+  public boolean holdsMemory() {
+    return true;
+  }
+
   /** Whether the consumer chose the low 8 bits of this region's keys (fast registration). */
   boolean consumerKeyVariants() {
     return false;
@@ -187,6 +194,11 @@ public abstract sealed class MrImpl implements DeviceResource permits UserMr, Fa
       array[i] = (PageImpl) pages.get(i);
     }
     return MrMapping.paged(mr, key, access, iova, length, array, maps);
+  }
+
+  @Override
+  public dev.midlayer.client.ClientId owner() {
+    return owner;
   }
 
   @Override

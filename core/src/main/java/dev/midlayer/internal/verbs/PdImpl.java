@@ -1,5 +1,7 @@
 package dev.midlayer.internal.verbs;
 
+import dev.midlayer.client.ClientContext;
+import dev.midlayer.client.ClientId;
 import dev.midlayer.device.EventHandler;
 import dev.midlayer.internal.device.DeviceImpl;
 import dev.midlayer.internal.device.DeviceResource;
@@ -18,6 +20,7 @@ import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.SrqAttr;
 import java.nio.ByteBuffer;
+import org.jctools.maps.NonBlockingHashSet;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.Done;
@@ -29,6 +32,10 @@ public final class PdImpl implements ProtectionDomain, DeviceResource {
   /** Objects created in this PD and not destroyed yet (MRs, AHs, QPs, SRQs); {@link #DEAD} once deallocated. */
   private final AtomicInteger usecnt = new AtomicInteger();
   private static final int DEAD = Integer.MIN_VALUE / 2;
+
+  private final ClientId owner = ClientContext.current();
+  /** The live address handles made in this PD (a lock-free set: createAh never blocks). */
+  private final NonBlockingHashSet<AhImpl> ahs = new NonBlockingHashSet<>();
 
   private PdImpl(DeviceImpl device, int handle) {
     this.device = device;
@@ -105,7 +112,9 @@ public final class PdImpl implements ProtectionDomain, DeviceResource {
     InvalidArgumentException.requireNonNull(attr, "attr");
     attr.validate(device.name(), device.portCount(), device::cachedPort);
     retain();
-    return new AhImpl(this, device.verbs().nextAhHandle(), attr);
+    AhImpl ah = new AhImpl(this, device.verbs().nextAhHandle(), attr);
+    ahs.add(ah);
+    return ah;
   }
 
   @Override
@@ -152,8 +161,29 @@ public final class PdImpl implements ProtectionDomain, DeviceResource {
     }
   }
 
+  /** An address handle of this PD was destroyed. Lock-free. */
+  void forget(AhImpl ah) {
+    ahs.remove(ah);
+  }
+
+  @Override
+  public java.util.List<String> reclaimDependents() {
+    java.util.List<String> gone = new java.util.ArrayList<>();
+    for (AhImpl ah : ahs) {
+      if (ah.destroyIfValid()) {
+        gone.add(ah.toString());
+      }
+    }
+    return gone;
+  }
+
   public void release() {
     usecnt.decrementAndGet();
+  }
+
+  @Override
+  public ClientId owner() {
+    return owner;
   }
 
   @Override

@@ -36,6 +36,7 @@ import org.apache.pekko.actor.typed.ActorRef;
  */
 public final class QpImpl implements QueuePair, DeviceResource {
   final PdImpl pd;
+  private final dev.midlayer.client.ClientId owner;
   final QpType type;
   final int qpNum;
   final CqImpl sendCq;
@@ -57,6 +58,7 @@ public final class QpImpl implements QueuePair, DeviceResource {
   DriverQp driver;
 
   private QpImpl(PdImpl pd, int qpNum, QpInitAttr init, CqImpl sendCq, CqImpl recvCq, SrqImpl srq, QpCap cap) {
+    this.owner = pd.owner() != null ? pd.owner() : dev.midlayer.client.ClientContext.current();
     this.pd = pd;
     this.type = init.type();
     this.qpNum = qpNum;
@@ -69,7 +71,8 @@ public final class QpImpl implements QueuePair, DeviceResource {
     this.context = init.context();
     this.sq = new WorkQueueImpl<>(cap.maxSendWr());
     this.rq = new WorkQueueImpl<>(Math.max(1, cap.maxRecvWr()));
-    this.eventCallbackName = "event handler of QP " + qpNum + " on " + pd.device().name();
+    this.eventCallbackName = "event handler of QP " + qpNum + " on " + pd.device().name()
+        + (owner == null ? "" : " (" + owner + ")");
     this.driverSide = new QpDriverSide(this);
   }
 
@@ -242,6 +245,11 @@ public final class QpImpl implements QueuePair, DeviceResource {
       teardown(false);
       return null;
     });
+  }
+
+  @Override
+  public dev.midlayer.client.ClientId owner() {
+    return owner;
   }
 
   @Override

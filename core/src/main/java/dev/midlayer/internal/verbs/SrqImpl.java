@@ -25,6 +25,7 @@ import org.jctools.queues.MpmcArrayQueue;
  */
 public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOwner {
   private final PdImpl pd;
+  private final dev.midlayer.client.ClientId owner;
   private final int number;
   private final int maxWr;
   private final int maxSge;
@@ -43,6 +44,7 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
   private volatile boolean destroyed;
 
   private SrqImpl(PdImpl pd, int number, SrqAttr attr, EventHandler eventHandler, Object context) {
+    this.owner = pd.owner() != null ? pd.owner() : dev.midlayer.client.ClientContext.current();
     this.pd = pd;
     this.number = number;
     this.maxWr = attr.maxWr();
@@ -51,7 +53,8 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
     this.limit = new AtomicInteger(attr.srqLimit());
     this.eventHandler = eventHandler;
     this.context = context;
-    this.eventCallbackName = "event handler of SRQ #" + number + " on " + pd.device().name();
+    this.eventCallbackName = "event handler of SRQ #" + number + " on " + pd.device().name()
+        + (owner == null ? "" : " (" + owner + ")");
   }
 
   static CompletionStage<SharedReceiveQueue> create(PdImpl pd, SrqAttr attr, EventHandler eventHandler,
@@ -202,6 +205,11 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
 
   void detach() {
     attached.decrementAndGet();
+  }
+
+  @Override
+  public dev.midlayer.client.ClientId owner() {
+    return owner;
   }
 
   @Override
