@@ -18,6 +18,8 @@ import java.time.Duration;
  *     actors, each device's event actor)
  * @param cqPollBudget completions a CQ actor processes per turn before it yields
  * @param callbackWarningAfter {@code midlayer.callback-warning-after}
+ * @param shutdownPhase {@code midlayer.shutdown.phase}
+ * @param shutdownTimeout {@code midlayer.shutdown.timeout}
  */
 public record MidlayerSettings(
     ContextCheckMode contextCheck,
@@ -28,7 +30,9 @@ public record MidlayerSettings(
     String dataPathDispatcher,
     String callbackDispatcher,
     int cqPollBudget,
-    Duration callbackWarningAfter) {
+    Duration callbackWarningAfter,
+    String shutdownPhase,
+    Duration shutdownTimeout) {
 
   /** Reads the settings from a config that contains the {@code midlayer} section. */
   public static MidlayerSettings fromConfig(Config root) {
@@ -42,7 +46,9 @@ public record MidlayerSettings(
         c.getString("dispatchers.data-path"),
         c.getString("dispatchers.callback"),
         positiveInt(c.getInt("cq.poll-budget"), "midlayer.cq.poll-budget"),
-        positive(c.getDuration("callback-warning-after"), "midlayer.callback-warning-after"));
+        positive(c.getDuration("callback-warning-after"), "midlayer.callback-warning-after"),
+        c.getString("shutdown.phase"),
+        positive(c.getDuration("shutdown.timeout"), "midlayer.shutdown.timeout"));
   }
 
   private static int positiveInt(int v, String key) {

@@ -153,7 +153,7 @@ class MidlayerExtensionTest {
   void settingsDefaultToReferenceConf() {
     MidlayerSettings expected = new MidlayerSettings(ContextCheckMode.STRICT, Duration.ofSeconds(10),
         Duration.ofSeconds(30), "midlayer.control-dispatcher", "midlayer.client-dispatcher",
-        "midlayer.data-path-dispatcher", "midlayer.callback-dispatcher", 256, Duration.ofSeconds(1));
+        "midlayer.data-path-dispatcher", "midlayer.callback-dispatcher", 256, Duration.ofSeconds(1), "service-stop", Duration.ofSeconds(5));
     assertEquals(expected, MidlayerSettings.fromConfig(ConfigFactory.load()));
     assertEquals(expected, MidlayerSettings.fromConfig(ConfigFactory.defaultReference()));
     Midlayer m = Midlayer.get(kit().system());
@@ -174,7 +174,7 @@ class MidlayerExtensionTest {
     Midlayer m = Midlayer.get(k.system());
     assertEquals(new MidlayerSettings(ContextCheckMode.WARN, Duration.ofMillis(250), Duration.ofMinutes(2),
         "my-control", "midlayer.client-dispatcher", "midlayer.data-path-dispatcher", "midlayer.callback-dispatcher",
-        256, Duration.ofSeconds(1)), m.settings());
+        256, Duration.ofSeconds(1), "service-stop", Duration.ofSeconds(5)), m.settings());
     assertEquals(ContextCheckMode.WARN, m.contextChecker().mode());
     // The overridden dispatcher is really used: registering a device works on it.
     Device d = await(m.registerDevice("ovr%d", new TestDriver().ops()));

@@ -4,7 +4,6 @@ import com.typesafe.config.Config;
 import dev.midlayer.Midlayer;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.Client;
-import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.client.ClientMessage;
 import dev.midlayer.context.ContextChecker;
@@ -15,17 +14,24 @@ import dev.midlayer.internal.registry.RegistryActor;
 import dev.midlayer.registry.RegistrySnapshot;
 import dev.midlayer.spi.DeviceOps;
 import dev.midlayer.spi.MissingDriverOpException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Internal API. The {@link Midlayer} extension: the registry actor, its published snapshot, the settings. */
 public final class MidlayerImpl implements Midlayer {
+  private static final Logger log = LoggerFactory.getLogger(MidlayerImpl.class);
   private final ActorSystem<?> system;
   private final MidlayerSettings settings;
   private final ContextChecker contextChecker;
@@ -49,6 +55,62 @@ public final class MidlayerImpl implements Midlayer {
         RegistryActor.create(settings, contextChecker, snapshot, watchdog),
         "midlayer-registry",
         DispatcherSelector.fromConfig(settings.controlDispatcher()));
+    CoordinatedShutdown.get(system).addTask(settings.shutdownPhase(), "midlayer-unregister-devices",
+        this::unregisterEverything);
+  }
+
+  /**
+   * The CoordinatedShutdown task: unregisters every device (each client gets its remove, in reverse client
+   * registration order per device), then every client, and completes when all of it finished or after
+   * {@code midlayer.shutdown.timeout}, warning about each device and client that did not finish by then.
+   */
+  private CompletionStage<Done> unregisterEverything() {
+    List<Device> devices = devices();
+    List<ClientId> clients = clients();
+    List<CompletableFuture<Done>> devicesGone = new ArrayList<>();
+    for (Device d : devices) {
+      devicesGone.add(quietly(() -> unregisterDevice(d)));
+    }
+    CompletableFuture<Done> all = CompletableFuture.allOf(devicesGone.toArray(CompletableFuture[]::new))
+        .thenCompose(x -> {
+          List<CompletableFuture<Done>> clientsGone = new ArrayList<>();
+          for (ClientId c : clients) {
+            clientsGone.add(quietly(() -> unregisterClient(c)));
+          }
+          return CompletableFuture.allOf(clientsGone.toArray(CompletableFuture[]::new));
+        })
+        .thenApply(x -> Done.getInstance());
+    CompletableFuture<Done> bounded = new CompletableFuture<>();
+    all.whenComplete((d, e) -> bounded.complete(Done.getInstance()));
+    CompletableFuture.delayedExecutor(settings.shutdownTimeout().toMillis(), TimeUnit.MILLISECONDS).execute(() -> {
+      if (bounded.complete(Done.getInstance())) {
+        for (int i = 0; i < devices.size(); i++) {
+          if (!devicesGone.get(i).isDone()) {
+            log.warn("midlayer shutdown: device {} was not unregistered within {} (a client's remove did not "
+                + "return); the actor system terminates anyway", devices.get(i).name(), settings.shutdownTimeout());
+          }
+        }
+        for (ClientId c : snapshotClientsStillThere(clients)) {
+          log.warn("midlayer shutdown: {} was not unregistered within {}", c, settings.shutdownTimeout());
+        }
+      }
+    });
+    return bounded;
+  }
+
+  private List<ClientId> snapshotClientsStillThere(List<ClientId> clients) {
+    List<ClientId> left = new ArrayList<>(clients);
+    left.retainAll(clients());
+    return left;
+  }
+
+  /** The verb's stage, with any failure (already unregistered, ...) taken as done: shutdown goes on. */
+  private static CompletableFuture<Done> quietly(java.util.function.Supplier<CompletionStage<Done>> verb) {
+    try {
+      return verb.get().toCompletableFuture().handle((d, e) -> Done.getInstance());
+    } catch (RuntimeException e) {
+      return CompletableFuture.completedFuture(Done.getInstance());
+    }
   }
 
   @Override

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 class ClientAckWarningTest {
   private ActorTestKit testKit;
   private Midlayer midlayer;
+  private SlowClient client;
 
   @BeforeEach
   void start() {
@@ -36,6 +37,11 @@ class ClientAckWarningTest {
 
   @AfterEach
   void stop() {
+    // Termination unregisters the devices (CoordinatedShutdown), so the slow client's remove runs then too.
+    if (client != null) {
+      client.releaseAdd.countDown();
+      client.releaseRemove.countDown();
+    }
     testKit.shutdownTestKit();
   }
 
@@ -63,7 +69,7 @@ class ClientAckWarningTest {
   @Test
   @DisplayName("an overdue add is warned about repeatedly, naming client and device, and nothing proceeds without it")
   void overdueAddIsWarnedAboutAndWaitedFor() {
-    SlowClient client = new SlowClient();
+    client = new SlowClient();
     await(midlayer.registerClient(client));
     AtomicReference<CompletionStage<Device>> registration = new AtomicReference<>();
     LoggingTestKit.warn("client 'slowpoke' (#0) has not finished add of device ack0")
@@ -85,7 +91,7 @@ class ClientAckWarningTest {
   @Test
   @DisplayName("an overdue remove is warned about repeatedly; unregisterDevice completes only after it")
   void overdueRemoveIsWarnedAboutAndWaitedFor() {
-    SlowClient client = new SlowClient();
+    client = new SlowClient();
     client.releaseAdd.countDown();
     await(midlayer.registerClient(client));
     Device device = await(midlayer.registerDevice("ack%d", new TestDriver().ops()));
