@@ -9,6 +9,7 @@ import dev.midlayer.client.ClientMessage;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.Device;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.internal.device.DeviceImpl;
 import dev.midlayer.internal.registry.ClientSource;
 import dev.midlayer.internal.registry.RegistryActor;
 import dev.midlayer.registry.RegistrySnapshot;
@@ -147,6 +148,9 @@ public final class MidlayerImpl implements Midlayer {
   public CompletionStage<Done> unregisterDevice(Device device) {
     contextChecker.mightSleep("unregisterDevice");
     InvalidArgumentException.requireNonNull(device, "device");
+    if (device instanceof DeviceImpl impl) {
+      impl.refuseSelfWait("unregisterDevice"); // from its own driver op: it would wait for that op to return
+    }
     CompletableFuture<Done> result = new CompletableFuture<>();
     registry.tell(new RegistryActor.UnregisterDevice(device, result));
     return result;

@@ -19,6 +19,12 @@ import java.util.Map;
  * may sleep} are called by midlayer actors on the control dispatcher, where blocking is allowed; a
  * driver must never call a consumer callback from inside an op (defer it, e.g. by a self-message).
  *
+ * <p>Calling back into the midlayer from an op: every op runs on the device's actor. It may call the
+ * non-sleeping verbs (posts, polls, AH verbs, FMR maps), {@link DriverDevice#dispatchPortEvent}, the getters of
+ * the device, and the may-sleep verbs of <i>other</i> devices without waiting for them. A may-sleep verb of its
+ * own device (queries, object creation, event handler registration, {@code unregisterDevice}) is refused with
+ * {@link DriverSelfWaitException}: it could only run after the op returned, so waiting for it would hang.
+ *
  * <p>Immutable once built; safe to share between threads.
  */
 public final class DeviceOps {

@@ -30,6 +30,8 @@ import java.util.concurrent.Executor;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.BehaviorInterceptor;
+import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -119,9 +121,10 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   public static DeviceImpl spawn(ActorContext<?> parent, String name, int index, DeviceOps ops,
       ContextChecker contextChecker, MidlayerSettings settings, CallbackWatchdog watchdog) {
     DeviceImpl device = new DeviceImpl(name, index, ops, contextChecker, settings, watchdog);
+    Behavior<Command> actor = Behaviors.setup(ctx -> new DeviceActor(ctx, device, settings, watchdog));
     ActorRef<Command> ref = parent.spawn(
-        Behaviors.supervise(Behaviors.setup((ActorContext<Command> ctx) -> (Behavior<Command>) new DeviceActor(ctx,
-            device, settings, watchdog))).onFailure(SupervisorStrategy.resume()),
+        Behaviors.supervise(Behaviors.intercept(() -> new MarkThread(device), actor))
+            .onFailure(SupervisorStrategy.resume()),
         "device-" + index,
         DispatcherSelector.fromConfig(settings.controlDispatcher()));
     device.bind(ref);
@@ -155,6 +158,26 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         "events", DispatcherSelector.fromConfig(settings.callbackDispatcher()));
     device.bindEvents(events);
     this.reclaimSteps = context.messageAdapter(Done.class, d -> new ReclaimStep());
+  }
+
+  /** Marks the thread as this device's actor while it handles a message ({@link DeviceActorThread}). */
+  private static final class MarkThread extends BehaviorInterceptor<Command, Command> {
+    private final DeviceImpl device;
+
+    MarkThread(DeviceImpl device) {
+      super(Command.class);
+      this.device = device;
+    }
+
+    @Override
+    public Behavior<Command> aroundReceive(TypedActorContext<Command> ctx, Command msg, ReceiveTarget<Command> target) {
+      DeviceActorThread.Mark outer = DeviceActorThread.enter(device);
+      try {
+        return target.apply(ctx, msg);
+      } finally {
+        DeviceActorThread.leave(outer);
+      }
+    }
   }
 
   private static Spawner spawnerOn(ActorContext<Command> context, String dispatcherPath) {
@@ -456,6 +479,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   }
 
   private Object uncheckedCreate(DeviceResources.CreateBody<?> body) {
+    DeviceActorThread.running("the body of a create verb (create_qp and the like)");
     try {
       return body.create(spawners);
     } catch (Exception e) {
@@ -491,6 +515,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
   private <T> T call(DriverOp op, DriverCall<T> body) {
     T value;
+    DeviceActorThread.running("its driver op " + op.kernelName());
     try {
       value = body.call();
     } catch (Throwable e) {

@@ -104,6 +104,7 @@ public final class DeviceImpl implements Device {
   @Override
   public CompletionStage<DeviceAttributes> queryDevice() {
     contextChecker.mightSleep("queryDevice");
+    DeviceActorThread.refuseSelfWait(this, "queryDevice");
     checkUsable("queryDevice");
     CompletableFuture<DeviceAttributes> result = new ClientFuture<>();
     actor.tell(new DeviceActor.QueryDevice(result));
@@ -113,6 +114,7 @@ public final class DeviceImpl implements Device {
   @Override
   public CompletionStage<PortAttributes> queryPort(int portNum) {
     contextChecker.mightSleep("queryPort");
+    DeviceActorThread.refuseSelfWait(this, "queryPort");
     checkUsable("queryPort");
     checkPort(portNum, "portNum");
     CompletableFuture<PortAttributes> result = new ClientFuture<>();
@@ -139,6 +141,7 @@ public final class DeviceImpl implements Device {
   @Override
   public CompletionStage<EventHandlerRegistration> registerEventHandler(String name, EventHandler handler) {
     contextChecker.mightSleep("registerEventHandler");
+    DeviceActorThread.refuseSelfWait(this, "registerEventHandler");
     InvalidArgumentException.requireNonBlank(name, "name");
     InvalidArgumentException.requireNonNull(handler, "handler");
     checkUsable("registerEventHandler");
@@ -151,6 +154,7 @@ public final class DeviceImpl implements Device {
   @Override
   public CompletionStage<Done> unregisterEventHandler(EventHandlerRegistration registration) {
     contextChecker.mightSleep("unregisterEventHandler");
+    DeviceActorThread.refuseSelfWait(this, "unregisterEventHandler");
     InvalidArgumentException.requireNonNull(registration, "registration");
     if (registration.device() != this) {
       throw new InvalidArgumentException("registration",
@@ -302,6 +306,11 @@ public final class DeviceImpl implements Device {
     if (state == DeviceState.UNREGISTERED) {
       throw new DeviceUnregisteredException(name, verb);
     }
+  }
+
+  /** Throws {@link dev.midlayer.spi.DriverSelfWaitException} if called from this device's own actor. */
+  public void refuseSelfWait(String verb) {
+    DeviceActorThread.refuseSelfWait(this, verb);
   }
 
   /** True once the device's unregistration completed. */

@@ -58,6 +58,7 @@ public final class DeviceResources {
    * objects there: they would outlive its remove.
    */
   private static <T> ClientFuture<T> newResult(DeviceImpl device, String verb) {
+    DeviceActorThread.refuseSelfWait(device, verb);
     ClientFuture<T> result = new ClientFuture<>();
     ClientId client = result.owner();
     if (client != null && !device.hasClient(client)) {
