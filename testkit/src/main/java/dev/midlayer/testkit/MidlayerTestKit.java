@@ -7,17 +7,27 @@ import dev.midlayer.client.Client;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
+import dev.midlayer.registry.LeftoverReclaimed;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.eventstream.EventStream;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * A midlayer ready for a test: a Pekko {@link ActorTestKit} (its own actor system), the midlayer with
  * {@code context-check = strict}, and a loopback fabric to plug devices into. It adds blocking
- * shortcuts for test code (never use them from midlayer callbacks).
+ * shortcuts for test code (never use them from midlayer callbacks), and records every object the midlayer
+ * reclaims because a client left it behind ({@link #leftovers()}): {@link #shutdown()} fails the test on
+ * any, so a ULP that does not clean up in its remove fails its own tests.
  *
  * <p>Create one per test class or per test and {@link #shutdown()} it, or let
  * {@link MidlayerExtension} do both. Thread safety: as the underlying objects.
@@ -33,11 +43,27 @@ public final class MidlayerTestKit {
   private final ActorTestKit testKit;
   private final Midlayer midlayer;
   private final LoopbackFabric fabric;
+  private final ConcurrentLinkedQueue<LeftoverReclaimed> leftovers = new ConcurrentLinkedQueue<>();
+  private final ActorRef<Object> collector;
+  private volatile boolean leftoversAllowed;
+
+  /** Marks the end of the leftover reports published before it (the event stream keeps their order). */
+  private record Flush(CountDownLatch seen) {}
 
   private MidlayerTestKit(ActorTestKit testKit) {
     this.testKit = testKit;
     this.midlayer = Midlayer.get(testKit.system());
     this.fabric = new LoopbackFabric(midlayer);
+    this.collector = testKit.spawn(Behaviors.receiveMessage(m -> {
+      if (m instanceof LeftoverReclaimed l) {
+        leftovers.add(l);
+      } else if (m instanceof Flush f) {
+        f.seen().countDown();
+      }
+      return Behaviors.same();
+    }), "midlayer-leftovers");
+    testKit.system().eventStream().tell(new EventStream.Subscribe<>(LeftoverReclaimed.class, collector.narrow()));
+    testKit.system().eventStream().tell(new EventStream.Subscribe<>(Flush.class, collector.narrow()));
   }
 
   /** A new kit with the test defaults (strict context checks). */
@@ -103,8 +129,70 @@ public final class MidlayerTestKit {
     }
   }
 
-  /** Shuts the actor system down and waits for it. */
+  /**
+   * What the midlayer reclaimed so far because a client left it behind when its remove returned (or no
+   * client made it and its device was unregistered): each is a ULP bug. Thread-safe.
+   */
+  public List<LeftoverReclaimed> leftovers() {
+    flushLeftovers();
+    return List.copyOf(leftovers);
+  }
+
+  /** Fails, listing them, if the midlayer reclaimed anything left behind. */
+  public void assertNoLeftovers() {
+    failOnLeftovers(leftovers());
+  }
+
+  private static void failOnLeftovers(List<LeftoverReclaimed> found) {
+    if (!found.isEmpty()) {
+      throw new AssertionError("the midlayer reclaimed " + found.size() + " object(s) left behind (a client must "
+          + "destroy what it made before its remove returns):\n  "
+          + found.stream().map(LeftoverReclaimed::toString).collect(Collectors.joining("\n  ")));
+    }
+  }
+
+  /** For a test that leaves objects behind on purpose: {@link #shutdown()} does not fail on them. */
+  public MidlayerTestKit allowLeftovers() {
+    leftoversAllowed = true;
+    return this;
+  }
+
+  private void flushLeftovers() {
+    CountDownLatch seen = new CountDownLatch(1);
+    testKit.system().eventStream().tell(new EventStream.Publish<>(new Flush(seen)));
+    try {
+      if (!seen.await(DEFAULT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new AssertionError("the event stream did not deliver within " + DEFAULT_TIMEOUT);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Unregisters every device (so every client gets its remove) and every client, shuts the actor system
+   * down and waits for it; then fails if the midlayer had to reclaim anything left behind (unless
+   * {@link #allowLeftovers()}).
+   */
   public void shutdown() {
-    testKit.shutdownTestKit();
+    List<LeftoverReclaimed> found;
+    try {
+      for (LoopbackDevice d : fabric.devices()) {
+        await(fabric.removeDevice(d));
+      }
+      for (dev.midlayer.device.Device d : midlayer.devices()) {
+        await(midlayer.unregisterDevice(d));
+      }
+      for (ClientId c : midlayer.clients()) {
+        await(midlayer.unregisterClient(c));
+      }
+      found = leftovers();
+    } finally {
+      testKit.shutdownTestKit();
+    }
+    if (!leftoversAllowed) {
+      // the system is gone: judge what was collected before it stopped
+      failOnLeftovers(found);
+    }
   }
 }
