@@ -8,6 +8,9 @@ import org.apache.pekko.actor.typed.Behavior;
  * on the data-path dispatcher ({@code midlayer.dispatchers.data-path}), so that they stop with the device.
  * The midlayer wraps each in its supervision: an exception that escapes a driver actor is logged and the
  * actor resumes with its state (a driver bug must not leave posted work requests without completions).
+ * Supervision is an interceptor around the behaviour: a handler that keeps the behaviour should return
+ * {@code Behaviors.same()} rather than {@code this}, which Pekko treats as a new behaviour and re-wraps on
+ * every message.
  * Called only inside {@link DeviceOps.CreateQp}, on the device actor.
  */
 @FunctionalInterface

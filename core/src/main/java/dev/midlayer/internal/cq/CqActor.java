@@ -74,14 +74,14 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
         .onMessageEquals(Command.STOP, Behaviors::stopped)
         .onSignal(PostStop.class, signal -> {
           cq.device().watchdog().forget(watch);
-          return this;
+          return Behaviors.same();
         })
         .build();
   }
 
   private Behavior<Command> onNotified() {
     if (cq.destroyed()) {
-      return this; // destroyed: STOP is next in the mailbox, and no callback runs any more
+      return Behaviors.same(); // destroyed: STOP is next in the mailbox, and no callback runs any more
     }
     if (cq.pollContext() == PollContext.ACTOR) {
       return pollBudget();
@@ -90,13 +90,13 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
     if (handler != null) {
       CallbackGuard.call(watch, handlerName, getContext().getLog(), () -> handler.onCompletion(cq));
     }
-    return this;
+    return Behaviors.same();
   }
 
   /** The ib_cq loop: batches of 16, at most {@code budget}, then re-arm and continue if anything was missed. */
   private Behavior<Command> pollBudget() {
     if (cq.destroyed()) {
-      return this;
+      return Behaviors.same();
     }
     int[] done = {0};
     CallbackGuard.call(watch, handlerName, getContext().getLog(), () -> {
@@ -116,7 +116,7 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
     if (done[0] >= budget || cq.requestNotify(CqNotify.NEXT_COMP, true)) {
       getContext().getSelf().tell(Command.CONTINUE);
     }
-    return this;
+    return Behaviors.same();
   }
 
   private void deliver(WorkCompletion wc) {
@@ -152,6 +152,6 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
             NonFatal.rethrowIfFatal(e));
       }
     }
-    return this;
+    return Behaviors.same();
   }
 }

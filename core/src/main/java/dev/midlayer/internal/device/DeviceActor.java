@@ -200,11 +200,11 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(RefreshPort.class, this::onRefreshPort)
         .onMessage(RegisterEventHandler.class, m -> {
           events.tell(new EventActor.Register(m.registration(), m.result()));
-          return this;
+          return Behaviors.same();
         })
         .onMessage(UnregisterEventHandler.class, m -> {
           events.tell(new EventActor.Unregister(m.registration(), m.result()));
-          return this;
+          return Behaviors.same();
         })
         .onMessage(Create.class, this::onCreate)
         .onMessage(Destroy.class, this::onDestroy)
@@ -212,7 +212,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(Fenced.class, m -> {
           // Nothing of the object is left in its actor; the event actor delivers what was raised before.
           events.tell(new EventActor.Barrier(m.result()));
-          return this;
+          return Behaviors.same();
         })
         .onMessage(ReclaimClient.class, this::onReclaimClient)
         .onMessage(ReclaimStep.class, m -> reclaimStepDone())
@@ -233,7 +233,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         + "created before its remove returns)", new ReclaimStep());
     // Its handlers go after its objects' events: the event actor answers once it dropped them.
     events.tell(new EventActor.DropHandlers(msg.client(), reclaimSteps));
-    return this;
+    return Behaviors.same();
   }
 
   private Behavior<Command> reclaimStepDone() {
@@ -241,7 +241,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
       reclaiming.replyTo().tell(Done.getInstance());
       reclaiming = null;
     }
-    return this;
+    return Behaviors.same();
   }
 
   /**
@@ -308,7 +308,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     } catch (DriverOpFailedException e) {
       msg.replyTo().tell(new SetupResult(e));
     }
-    return this;
+    return Behaviors.same();
   }
 
   private Behavior<Command> onQueryDevice(QueryDevice msg) {
@@ -318,7 +318,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     } catch (RuntimeException e) {
       Replies.fail(replyExecutor, msg.result(), e);
     }
-    return this;
+    return Behaviors.same();
   }
 
   private Behavior<Command> onQueryPort(QueryPort msg) {
@@ -328,7 +328,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     } catch (RuntimeException e) {
       Replies.fail(replyExecutor, msg.result(), e);
     }
-    return this;
+    return Behaviors.same();
   }
 
   private Behavior<Command> onRefreshPort(RefreshPort msg) {
@@ -341,7 +341,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
       ok = false;
     }
     msg.replyTo().tell(new EventActor.PortRefreshed(msg.event(), ok));
-    return this;
+    return Behaviors.same();
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
@@ -354,7 +354,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     } catch (Throwable e) {
       Replies.fail(replyExecutor, msg.result(), unwrap(NonFatal.rethrowIfFatal(e)));
     }
-    return this;
+    return Behaviors.same();
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
@@ -365,7 +365,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     } catch (Throwable e) {
       Replies.fail(replyExecutor, msg.result(), unwrap(NonFatal.rethrowIfFatal(e)));
     }
-    return this;
+    return Behaviors.same();
   }
 
   private Behavior<Command> onDestroy(Destroy msg) {
@@ -373,7 +373,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
       Replies.fail(replyExecutor, msg.result(),
           new dev.midlayer.registry.NotRegisteredException(msg.verb() + ": " + msg.resource().describe()
               + " does not exist on " + device.name() + " (destroyed already?)"));
-      return this;
+      return Behaviors.same();
     }
     try {
       msg.body().call();
@@ -388,7 +388,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     } catch (Throwable e) {
       Replies.fail(replyExecutor, msg.result(), NonFatal.rethrowIfFatal(e));
     }
-    return this;
+    return Behaviors.same();
   }
 
   private Behavior<Command> onShutdown(Shutdown msg) {

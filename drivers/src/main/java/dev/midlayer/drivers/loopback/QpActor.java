@@ -212,18 +212,18 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       } else if (s != QpState.RTS || waitingRnr || blockedOnFailure || blockedOnAcks) {
         // SQD (queued, not started), an RNR wait, a local failure waiting for the WRs before it, or RESET:
         // the queue stays busy (no doorbells) and a message resumes it.
-        return this;
+        return Behaviors.same();
       } else if (qp.type() == QpType.RC) {
         initSendSide();
         sendReliable();
         if (blockedOnFailure) {
-          return this;
+          return Behaviors.same();
         }
       } else {
         sendUnreliable();
       }
     } while (sq.idle());
-    return this;
+    return Behaviors.same();
   }
 
   /** PSNs start from the attributes of the RTR-to-RTS modify, whichever message comes first. */
@@ -440,7 +440,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   private Behavior<Command> onAck(Ack ack) {
     if (ack.gen() != gen) {
-      return this;
+      return Behaviors.same();
     }
     boolean progressed = retireThrough(ack.psn());
     if (progressed) {
@@ -458,7 +458,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       blockedOnAcks = false;
       return drainSq();
     }
-    return this;
+    return Behaviors.same();
   }
 
   /** Completes in-flight WRs up to {@code psn}; a local failure reaching the head fails the QP. */
@@ -492,11 +492,11 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   private Behavior<Command> onNak(Nak nak) {
     if (nak.gen() != gen) {
-      return this;
+      return Behaviors.same();
     }
     boolean progressed = retireThrough(psnAdd(nak.psn(), -1));
     if (qp.state() == QpState.ERR || inflight.isEmpty()) {
-      return this;
+      return Behaviors.same();
     }
     if (progressed) {
       QpAttr a = qp.attributes();
@@ -507,15 +507,15 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       // The responder missed a request (dropped while a link was down): go back to its PSN and resend,
       // which counts as a retry. During an RNR wait the RNR timer resends anyway.
       if (waitingRnr) {
-        return this;
+        return Behaviors.same();
       }
       if (retryLeft-- > 0) {
         retransmit();
-        return this;
+        return Behaviors.same();
       }
       completeError(wqeOf(inflight.pollFirst()), WcStatus.RETRY_EXC_ERR);
       enterError();
-      return this;
+      return Behaviors.same();
     }
     if (nak.kind() == NakKind.RNR) {
       QpAttr a = qp.attributes();
@@ -526,17 +526,17 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         long micros = RNR_MICROS[nak.rnrTimer() & 31];
         timers.startSingleTimer("rnr", new RnrResume(gen),
             Duration.ofNanos(Math.max(1_000, (long) (micros * 1_000 * timerScale))));
-        return this;
+        return Behaviors.same();
       }
     }
     completeError(wqeOf(inflight.pollFirst()), nak.kind().requesterStatus);
     enterError();
-    return this;
+    return Behaviors.same();
   }
 
   private Behavior<Command> onRnrResume(RnrResume msg) {
     if (msg.gen() != gen || !waitingRnr) {
-      return this;
+      return Behaviors.same();
     }
     waitingRnr = false;
     retransmit();
@@ -545,26 +545,26 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   private Behavior<Command> onAckTimeout(AckTimeout msg) {
     if (msg.gen() != gen) {
-      return this;
+      return Behaviors.same();
     }
     ackTimerArmed = false;
     if (inflight.isEmpty() || waitingRnr) {
-      return this;
+      return Behaviors.same();
     }
     long sinceProgress = System.nanoTime() - lastProgressNanos;
     long period = ackTimeoutNanos();
     if (period > 0 && sinceProgress < period) {
       ackTimerArmed = true;
       timers.startSingleTimer("ack", new AckTimeout(gen), Duration.ofNanos(period - sinceProgress));
-      return this;
+      return Behaviors.same();
     }
     if (retryLeft-- > 0) {
       retransmit();
-      return this;
+      return Behaviors.same();
     }
     completeError(wqeOf(inflight.pollFirst()), WcStatus.RETRY_EXC_ERR);
     enterError();
-    return this;
+    return Behaviors.same();
   }
 
   /** Sends every in-flight WR again from the oldest (go-back-N); the responder skips what it executed. */
@@ -602,7 +602,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     QpState s = qp.state();
     // Requests to a QP below RTR, or in ERR, are dropped without an answer (rxe's receive checks).
     if (s == QpState.RESET || s == QpState.INIT || s == QpState.ERR) {
-      return this;
+      return Behaviors.same();
     }
     if (!recvSideReady) {
       recvSideReady = true;
@@ -619,7 +619,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         receiveUnreliable((Packet) d.entries()[i]);
       }
     }
-    return this;
+    return Behaviors.same();
   }
 
   private void receiveReliable(Deliver d) {
@@ -853,7 +853,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       }
       default -> { }
     }
-    return this;
+    return Behaviors.same();
   }
 
   private void reportDrainedIfSqd() {
@@ -906,7 +906,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (qp.state() == QpState.ERR) {
       flushRecvQueue();
     }
-    return this;
+    return Behaviors.same();
   }
 
   /** Every outstanding send WR completes with WR_FLUSH_ERR, in posting order, signaled or not. */
