@@ -66,6 +66,8 @@ final class PerftestSetup implements AutoCloseable {
   final QueuePair[] serverQps;
   final MemoryRegion[] clientMrs;
   final MemoryRegion[] serverMrs;
+  private final ProtectionDomain clientPd;
+  private final ProtectionDomain serverPd;
 
   private PerftestSetup(ActorSystem<Void> system, Spec spec) throws Exception {
     this.system = system;
@@ -73,8 +75,8 @@ final class PerftestSetup implements AutoCloseable {
     LoopbackFabric fabric = LoopbackFabric.create(system);
     clientDevice = await(fabric.addDevice("lo%d", 1));
     serverDevice = await(fabric.addDevice("lo%d", 1));
-    ProtectionDomain clientPd = await(clientDevice.device().allocPd());
-    ProtectionDomain serverPd = await(serverDevice.device().allocPd());
+    clientPd = await(clientDevice.device().allocPd());
+    serverPd = await(serverDevice.device().allocPd());
     // Sends and receives of every QP of a side complete into one CQ: it must hold all outstanding ones.
     long depth = Math.max(64L, ((long) spec.sendDepth() + spec.recvDepth()) * qps);
     int maxCqe = clientDevice.device().attributes().maxCqe();
@@ -150,9 +152,35 @@ final class PerftestSetup implements AutoCloseable {
     return size == 0 ? new Sge[0] : new Sge[] {Sge.of(mr, 0, size)};
   }
 
-  /** Terminates the actor system (and with it the devices and QPs) and waits for it. */
+  /**
+   * Destroys what the run made (QPs, MRs, CQs, PDs: the midlayer would report each as left behind), then
+   * terminates the actor system (which unregisters the devices) and waits for it.
+   */
   @Override
   public void close() {
+    try {
+      List<CompletionStage<Done>> gone = new ArrayList<>();
+      for (QueuePair qp : clientQps) {
+        gone.add(qp.destroy());
+      }
+      for (QueuePair qp : serverQps) {
+        gone.add(qp.destroy());
+      }
+      awaitAll(gone);
+      gone.clear();
+      for (MemoryRegion mr : clientMrs) {
+        gone.add(mr.deregister());
+      }
+      for (MemoryRegion mr : serverMrs) {
+        gone.add(mr.deregister());
+      }
+      gone.add(clientCq.destroy());
+      gone.add(serverCq.destroy());
+      awaitAll(gone);
+      awaitAll(List.of(clientPd.dealloc(), serverPd.dealloc()));
+    } catch (Exception e) {
+      // Tearing down is best effort: terminating the system reclaims (and reports) what is left.
+    }
     try {
       stopSystem(system);
     } catch (InterruptedException e) {
