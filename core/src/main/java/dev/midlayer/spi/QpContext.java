@@ -70,8 +70,13 @@ public interface QpContext {
    */
   boolean completeSend(SendWqe wqe, WcStatus status);
 
-  /** Finishes an unsignaled send WR that succeeded: no completion; its slot is free at once. */
-  void finishUnsignaled(SendWqe wqe);
+  /**
+   * Finishes the next {@code count} send WRs, unsignaled ones that succeeded: no completions; their slots are
+   * free at once. One atomic update per call, whatever {@code count}: a driver retiring a run of them (an ACK
+   * that covers many) counts them and calls once, before it completes the next WR of the send queue, as a
+   * NIC's completion retires the unsignaled WQEs before it. Never blocks; the driver's actor.
+   */
+  void finishUnsignaled(int count);
 
   /**
    * Finishes a receive with a successful completion.

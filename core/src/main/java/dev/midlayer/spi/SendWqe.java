@@ -9,8 +9,8 @@ import dev.midlayer.ib.WrOpcode;
  * fields matter depends on the opcode; the others are zero or null.
  *
  * <p>A driver reads it from {@link WorkQueue#take()} until it finishes it with exactly one of
- * {@link QpContext#completeSend} or {@link QpContext#finishUnsignaled} (or drops it at {@link QpContext#reset}); after
- * that it must not touch it. Immutable; any thread.
+ * {@link QpContext#completeSend} or by counting it in a {@link QpContext#finishUnsignaled} (or drops it at
+ * {@link QpContext#reset}); after that it must not touch it. Immutable; any thread.
  */
 public interface SendWqe extends SgList {
   long wrId();

@@ -123,8 +123,11 @@ public final class QpDriverSide implements QpContext {
   }
 
   @Override
-  public void finishUnsignaled(SendWqe wqe) {
-    qp.sq.finished();
+  public void finishUnsignaled(int count) {
+    if (count < 0) {
+      throw new IllegalArgumentException("finishUnsignaled: count " + count + " < 0");
+    }
+    qp.sq.finished(count);
   }
 
   @Override

@@ -2,8 +2,8 @@ package dev.midlayer.internal.verbs;
 
 import dev.midlayer.spi.WorkQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.jctools.queues.MpscArrayQueue;
+import org.jctools.util.PaddedAtomicLong;
 
 /**
  * Internal API. A send or receive queue of a QP: a bounded lock-free ring (JCTools {@code MpscArrayQueue})
@@ -25,8 +25,17 @@ import org.jctools.queues.MpscArrayQueue;
 public final class WorkQueueImpl<T> implements WorkQueue<T>, SlotOwner {
   private final MpscArrayQueue<T> ring;
   private final int capacity;
-  /** The epoch in the high 32 bits, the slots occupied in the low 32. */
-  private final AtomicLong state = new AtomicLong();
+  /**
+   * The epoch in the high 32 bits, the slots occupied in the low 32. Padded to a cache line of its own: the
+   * posters and the pollers update it, and the driver reads this object's other fields for every WR.
+   */
+  private final PaddedAtomicLong state = new PaddedAtomicLong();
+  /**
+   * The epoch again, apart from {@link #state}: the driver reads it for every completion it makes, and a read
+   * of {@code state} there would pull the posters' counter line to the driver's core each time. Written only
+   * by {@link #reset} (the driver's consumer).
+   */
+  private volatile int epoch;
   /** True while the consumer is not scheduled: the next post must ring the doorbell. */
   private final AtomicBoolean idle = new AtomicBoolean(true);
 
@@ -48,7 +57,7 @@ public final class WorkQueueImpl<T> implements WorkQueue<T>, SlotOwner {
 
   /** The current epoch (bumped by each reset). */
   int epoch() {
-    return (int) (state.get() >>> 32);
+    return epoch;
   }
 
   /**
@@ -74,10 +83,10 @@ public final class WorkQueueImpl<T> implements WorkQueue<T>, SlotOwner {
   }
 
   @Override
-  public void release(int epoch, int slots) {
-    for (long s = state.get(); (int) (s >>> 32) == epoch; s = state.get()) {
+  public void release(int ofEpoch, int slots) {
+    for (long s = state.get(); (int) (s >>> 32) == ofEpoch; s = state.get()) {
       int left = Math.max(0, (int) s - slots);
-      if (state.compareAndSet(s, ((long) epoch << 32) | left)) {
+      if (state.compareAndSet(s, ((long) ofEpoch << 32) | left)) {
         return;
       }
     }
@@ -103,9 +112,11 @@ public final class WorkQueueImpl<T> implements WorkQueue<T>, SlotOwner {
     return ring.isEmpty();
   }
 
-  /** A work request finished without a completion (an unsignaled success): its slot is free now. Consumer only. */
-  void finished() {
-    release(epoch(), 1);
+  /** {@code n} work requests finished without completions (unsignaled successes): their slots are free now. Consumer only. */
+  void finished(int n) {
+    if (n > 0) {
+      release(epoch(), n);
+    }
   }
 
   /**
@@ -129,6 +140,7 @@ public final class WorkQueueImpl<T> implements WorkQueue<T>, SlotOwner {
     for (long s = state.get(); ; s = state.get()) {
       long next = ((s >>> 32) + 1) << 32;
       if (state.compareAndSet(s, next)) {
+        epoch = (int) (next >>> 32);
         return;
       }
     }

@@ -32,6 +32,8 @@ final class LoopbackQp implements DriverQp {
    */
   private volatile long transferEpoch;
   private int transferDepth; // actor only: steps nest (a drain inside an ACK's handling)
+  /** Set when the midlayer destroys the QP: a peer's cached route to it is then stale. */
+  private volatile boolean destroyed;
 
   private LoopbackQp(QpContext qp, LoopbackDevice device) {
     this.qp = qp;
@@ -104,6 +106,7 @@ final class LoopbackQp implements DriverQp {
 
   @Override
   public void destroy() {
+    destroyed = true;
     actor.tell(QpActor.Signal.STOP);
   }
 
@@ -113,7 +116,8 @@ final class LoopbackQp implements DriverQp {
    */
   QpActor.Peer resolvePeer() {
     QpActor.Peer p = peer;
-    if (p != null && p.device().driverDevice().qp(p.qp().qpNum()) == p.qp()) {
+    // One volatile read per use, not a lookup in the device's QP table for every send.
+    if (p != null && !p.driver().destroyed) {
       return p;
     }
     QpAttr a = qp.attributes();
@@ -129,7 +133,7 @@ final class LoopbackQp implements DriverQp {
     if (target == null || target.type() != qp.type() || !(target.driver() instanceof LoopbackQp lq)) {
       return null;
     }
-    p = new QpActor.Peer(lq.actor, target, dest, dest.portOf(av));
+    p = new QpActor.Peer(lq.actor, target, lq, dest, dest.portOf(av));
     peer = p;
     return p;
   }

@@ -93,7 +93,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   record Packet(SendWqe wr, byte[] data, int srcQp, int slid, int qkey, AhAttr grhFrom, boolean grh, Gid sgid) {}
 
   /** Who sent a {@link Deliver}: where to send ACKs, and the requester's side for RC source reads. */
-  record Peer(ActorRef<Command> actor, QpContext qp, LoopbackDevice device, int portNum) {}
+  record Peer(ActorRef<Command> actor, QpContext qp, LoopbackQp driver, LoopbackDevice device, int portNum) {}
 
   QpContext qp() {
     return qp;
@@ -138,6 +138,13 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   /** The WR that waits for that: sent before anything still in the send queue. */
   private SendWqe heldBack;
   private int rdAtomicInflight;
+  /**
+   * Unsignaled WRs that succeeded and whose slots are not yet given back: freed in one update per batch
+   * (an ACK's run, a drain of the queue) or before the next completion of this QP's send queue, as a NIC's
+   * completion frees the run of WQEs before it. One atomic per WR would bounce the send queue's counter
+   * between the poster's core and this one for every message.
+   */
+  private int unsignaledDone;
   private boolean ackTimerArmed;
   private long lastProgressNanos;
   /** A WR failed a local check behind WRs still in flight: nothing more is sent until it fails. */
@@ -165,7 +172,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     this.rq = qp.recvQueue();
     this.timerScale = timerScale;
     this.maxBatch = maxBatch;
-    this.self = new Peer(ctx.getSelf(), qp, driver.device(), 0);
+    this.self = new Peer(ctx.getSelf(), qp, driver, driver.device(), 0);
   }
 
   @Override
@@ -205,6 +212,14 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   }
 
   private Behavior<Command> drainSq() {
+    try {
+      return drainSqLoop();
+    } finally {
+      flushUnsignaled();
+    }
+  }
+
+  private Behavior<Command> drainSqLoop() {
     do {
       QpState s = qp.state();
       if (s == QpState.ERR || s == QpState.SQE) {
@@ -481,6 +496,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         return true;
       }
     }
+    flushUnsignaled();
     // A local failure right behind the acknowledged ones fails now.
     if (!inflight.isEmpty() && inflight.peekFirst() instanceof LocalFailure lf) {
       inflight.pollFirst();
@@ -873,6 +889,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     recvSideReady = false;
     lastWqeReported = false;
     sentPsnNak = false;
+    unsignaledDone = 0; // the reset frees every slot
     qp.reset();
     inflight.clear();
     heldBack = null;
@@ -948,6 +965,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   /** Finishes a send WR with an error completion (signaled or not). */
   private void completeError(SendWqe wqe, WcStatus status) {
+    flushUnsignaled();
     if (!qp.completeSend(wqe, status)) {
       cqOverflowed(false);
     }
@@ -959,14 +977,23 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
    */
   private boolean completeSuccess(SendWqe wqe) {
     if (!qp.signaled(wqe)) {
-      qp.finishUnsignaled(wqe);
+      unsignaledDone++;
       return true;
     }
+    flushUnsignaled();
     if (qp.completeSend(wqe, WcStatus.SUCCESS)) {
       return true;
     }
     cqOverflowed(true);
     return false;
+  }
+
+  /** Gives back the slots of the unsignaled WRs finished since the last call (one atomic update). */
+  private void flushUnsignaled() {
+    if (unsignaledDone > 0) {
+      qp.finishUnsignaled(unsignaledDone);
+      unsignaledDone = 0;
+    }
   }
 
   /** A completion did not fit: a fatal error of this QP (QP_FATAL, then ERR; {@code flush} flushes at once). */

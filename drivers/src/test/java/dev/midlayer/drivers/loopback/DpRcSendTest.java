@@ -4,11 +4,13 @@ import static dev.midlayer.drivers.loopback.DpFixture.assertBytes;
 import static dev.midlayer.drivers.loopback.DpFixture.assertCqEmpty;
 import static dev.midlayer.drivers.loopback.DpFixture.assertOk;
 import static dev.midlayer.drivers.loopback.DpFixture.awaitState;
+import static dev.midlayer.drivers.loopback.DpFixture.awaitTrue;
 import static dev.midlayer.drivers.loopback.DpFixture.fill;
 import static dev.midlayer.drivers.loopback.DpFixture.fillConst;
 import static dev.midlayer.drivers.loopback.DpFixture.poll;
 import static dev.midlayer.drivers.loopback.DpFixture.pollOne;
 import static dev.midlayer.drivers.loopback.DpFixture.read;
+import static dev.midlayer.drivers.loopback.DpFixture.sendQueue;
 import static dev.midlayer.drivers.loopback.DpFixture.wrIds;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -193,6 +195,28 @@ class DpRcSendTest {
     assertCqEmpty(a.cq);
     assertEquals(n, poll(b.cq, n).size(), "every send, signaled or not, was delivered");
     assertEquals(10, expected.size());
+  }
+
+  @Test
+  @DisplayName("selective signaling: unsignaled WRs with no signaled one after them still free their slots once ACKed")
+  void unsignaledRunFreesItsSlotsWithoutASignaledOne() throws Exception {
+    // The driver gives back a run of unsignaled WRs in one update at the end of the ACK that covers them;
+    // with no signaled WR after them that end is the only place they are freed.
+    DpFixture.Side[] p = rcPair(new QpCap(4, 64, 1, 1, 0), false);
+    DpFixture.Side a = p[0];
+    DpFixture.Side b = p[1];
+    for (int round = 0; round < 3; round++) {
+      for (int i = 0; i < 4; i++) {
+        b.qp.postRecv(RecvWr.of(100 * round + i, Sge.of(b.mr, 64L * i, 64)));
+      }
+      for (int i = 0; i < 4; i++) {
+        a.qp.postSend(SendWr.send(100 * round + i, 0, Sge.of(a.mr, 0, 8)));
+      }
+      assertEquals(4, poll(b.cq, 4).size(), "round " + round + ": every unsignaled send was delivered");
+      awaitTrue("round " + round + ": the send queue's 4 slots are free again (outstanding "
+          + sendQueue(a.qp).outstanding() + ")", () -> sendQueue(a.qp).outstanding() == 0);
+    }
+    assertCqEmpty(a.cq);
   }
 
   @Test

@@ -4,11 +4,13 @@ import static dev.midlayer.drivers.loopback.DpFixture.assertBytes;
 import static dev.midlayer.drivers.loopback.DpFixture.assertCqEmpty;
 import static dev.midlayer.drivers.loopback.DpFixture.assertOk;
 import static dev.midlayer.drivers.loopback.DpFixture.await;
+import static dev.midlayer.drivers.loopback.DpFixture.awaitTrue;
 import static dev.midlayer.drivers.loopback.DpFixture.fill;
 import static dev.midlayer.drivers.loopback.DpFixture.fillConst;
 import static dev.midlayer.drivers.loopback.DpFixture.poll;
 import static dev.midlayer.drivers.loopback.DpFixture.pollOne;
 import static dev.midlayer.drivers.loopback.DpFixture.read;
+import static dev.midlayer.drivers.loopback.DpFixture.sendQueue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -104,6 +106,30 @@ class DpUdUcTest {
     for (int i = 0; i < 40; i++) {
       assertEquals((byte) 0xEE, grhArea[i], "the GRH area stays as it was without a GRH (byte " + i + ")");
     }
+  }
+
+  @Test
+  @DisplayName("UD selective signaling: a run of unsignaled sends frees its slots when the driver has sent it")
+  void udUnsignaledRunFreesItsSlots() throws Exception {
+    DpFixture.Side a = f.side(128, 16384, null);
+    DpFixture.Side b = f.side(128, 16384, null);
+    DpFixture.createQp(a, QpType.UD, new QpCap(4, 64, 1, 1, 0), false);
+    DpFixture.createQp(b, QpType.UD, CAP, true);
+    await(QpConnect.ud(a.qp, 1, QKEY, 0));
+    await(QpConnect.ud(b.qp, 1, QKEY, 0));
+    AddressHandle ah = a.pd.createAh(AhAttr.ofLid(1, b.dev.lid(1)));
+    for (int round = 0; round < 3; round++) {
+      for (int i = 0; i < 4; i++) {
+        b.qp.postRecv(RecvWr.of(100 * round + i, Sge.of(b.mr, 128L * i, 40 + 64)));
+      }
+      for (int i = 0; i < 4; i++) {
+        a.qp.postSend(SendWr.udSend(100 * round + i, 0, ah, b.qp.qpNum(), QKEY, Sge.of(a.mr, 0, 16)));
+      }
+      assertEquals(4, poll(b.cq, 4).size(), "round " + round + ": every unsignaled send was delivered");
+      awaitTrue("round " + round + ": the send queue's 4 slots are free again (outstanding "
+          + sendQueue(a.qp).outstanding() + ")", () -> sendQueue(a.qp).outstanding() == 0);
+    }
+    assertCqEmpty(a.cq);
   }
 
   @Test
