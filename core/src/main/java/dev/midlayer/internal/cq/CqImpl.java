@@ -160,12 +160,14 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
     int n = Math.min(max, out.length);
     int taken = 0;
     while (taken < n) {
-      WorkCompletion wc = take();
+      WorkCompletion wc = ring.poll();
       if (wc == null) {
         break;
       }
       out[taken++] = wc;
     }
+    // Polling them frees their work requests' slots, before they are returned.
+    QueuedCompletion.releaseAll(out, taken);
     return taken;
   }
 

@@ -34,4 +34,31 @@ public final class QueuedCompletion extends WorkCompletion {
   public void release() {
     owner.release(epoch, 1);
   }
+
+  /**
+   * Frees the slots of the completions in {@code wcs[0..n)} that hold one, one update per run of completions
+   * of the same queue and epoch (a poll of a batch from one QP costs one atomic, not one per completion).
+   * Called once, by the poller that took them. Lock-free.
+   */
+  public static void releaseAll(WorkCompletion[] wcs, int n) {
+    SlotOwner owner = null;
+    int epoch = 0;
+    int slots = 0;
+    for (int i = 0; i < n; i++) {
+      if (wcs[i] instanceof QueuedCompletion q) {
+        if (q.owner != owner || q.epoch != epoch) {
+          if (slots > 0) {
+            owner.release(epoch, slots);
+          }
+          owner = q.owner;
+          epoch = q.epoch;
+          slots = 0;
+        }
+        slots++;
+      }
+    }
+    if (slots > 0) {
+      owner.release(epoch, slots);
+    }
+  }
 }
