@@ -31,8 +31,8 @@ public record RecvWr(long wrId, Cqe cqe, List<Sge> sgList) {
   /** Total bytes the request can take. */
   public long capacity() {
     long total = 0;
-    for (Sge s : sgList) {
-      total += s.length();
+    for (int i = 0, n = sgList.size(); i < n; i++) {
+      total += sgList.get(i).length();
     }
     return total;
   }

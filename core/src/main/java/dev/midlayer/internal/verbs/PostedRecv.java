@@ -7,11 +7,9 @@ import dev.midlayer.verbs.RecvWr;
 /** Internal API. A receive work request in a receive queue or an SRQ ({@link RecvWqe}). Immutable; any thread. */
 public final class PostedRecv implements RecvWqe {
   private final RecvWr wr;
-  private final long capacity;
 
   PostedRecv(RecvWr wr) {
     this.wr = wr;
-    this.capacity = wr.capacity();
   }
 
   /** The consumer's request. */
@@ -51,7 +49,8 @@ public final class PostedRecv implements RecvWqe {
 
   @Override
   public long capacity() {
-    return capacity;
+    // Summed when the driver matches a message to it, on the driver's thread, not on the poster's.
+    return wr.capacity();
   }
 
   @Override

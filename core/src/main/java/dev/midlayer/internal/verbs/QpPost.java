@@ -87,7 +87,7 @@ final class QpPost {
       if (length > qp.cap.maxInlineData()) {
         throw invalid(index, length + " bytes of inline data exceed maxInlineData " + qp.cap.maxInlineData());
       }
-      inline = gatherInline(qp, wr, index);
+      inline = gatherInline(qp, wr, (int) length, index);
     }
     if (!qp.sq.post(new PostedSend(wr, length, inline, staged, path))) {
       throw new PostException(PostException.Reason.QUEUE_FULL, index,
@@ -99,11 +99,12 @@ final class QpPost {
   }
 
   /** Copies an inline request's payload now; the lkeys only locate the bytes (no access check, as in IB). */
-  private static byte[] gatherInline(QpImpl qp, SendWr wr, int index) {
-    byte[] data = new byte[(int) wr.length()];
+  private static byte[] gatherInline(QpImpl qp, SendWr wr, int length, int index) {
+    byte[] data = new byte[length];
     int pos = 0;
     KeyTable keys = qp.device().verbs().keys();
-    for (Sge sge : wr.sgList()) {
+    for (int i = 0, n = wr.sgList().size(); i < n; i++) {
+      Sge sge = wr.sgList().get(i);
       MrMapping m = keys.resolve(sge.lkey());
       if (m == null || !m.contains(sge.addr(), sge.length())) {
         throw invalid(index, String.format("inline data: SGE (addr 0x%x, %d bytes, lkey 0x%x) is not in a "
