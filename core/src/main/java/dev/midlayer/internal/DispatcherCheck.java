@@ -20,7 +20,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 public final class DispatcherCheck {
   /** Executors whose workers are started once and never retire, and whose submission takes no lock that parks. */
   static final Set<String> NON_BLOCKING_EXECUTORS = Set.of(
-      "dev.midlayer.dispatch.PrestartedForkJoinExecutor", "affinity-pool-executor");
+      "dev.midlayer.dispatch.PrestartedForkJoinExecutor", "dev.midlayer.dispatch.BackoffExecutor",
+      "affinity-pool-executor");
 
   private DispatcherCheck() {}
 

@@ -354,11 +354,11 @@ class HostileConsumerTest {
 
   /**
    * The number of threads of the consumer-callback dispatcher (CQ actors run there): the midlayer's
-   * prestarted fork-join pool of ceil(cores x parallelism-factor) bounded by parallelism-min and -max.
+   * BackoffExecutor of ceil(cores x parallelism-factor) workers bounded by parallelism-min and -max.
    */
   static int callbackThreads(Config config) {
     Config d = config.getConfig(config.getString("midlayer.dispatchers.callback"));
-    return dev.midlayer.dispatch.PrestartedForkJoinExecutor.parallelism(d.getConfig("prestarted-fork-join"),
+    return dev.midlayer.dispatch.BackoffExecutor.parallelism(d.getConfig("backoff-executor"),
         Runtime.getRuntime().availableProcessors());
   }
 
