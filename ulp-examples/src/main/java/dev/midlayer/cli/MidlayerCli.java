@@ -22,7 +22,12 @@ public final class MidlayerCli implements Runnable {
   public static void main(String[] args) {
     // Initialise logging before the actor system starts logging from its own threads.
     LoggerFactory.getLogger(MidlayerCli.class);
-    System.exit(new CommandLine(new MidlayerCli()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The whole command line; a usage error is one line on stderr and exit code 2 ({@link UsageErrors}). */
+  public static CommandLine commandLine() {
+    return UsageErrors.install(new CommandLine(new MidlayerCli()));
   }
 
   @Override

@@ -29,6 +29,6 @@ public final class PerftestCommand implements Runnable {
 
   /** For tests and embedding: a command line whose root is {@code perftest}. */
   public static CommandLine commandLine() {
-    return new CommandLine(new PerftestCommand());
+    return dev.midlayer.cli.UsageErrors.install(new CommandLine(new PerftestCommand()));
   }
 }

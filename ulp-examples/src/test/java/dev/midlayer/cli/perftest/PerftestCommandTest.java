@@ -150,6 +150,8 @@ class PerftestCommandTest {
     cmd.setOut(new PrintWriter(new StringWriter()));
     cmd.setErr(new PrintWriter(err));
     assertEquals(2, cmd.execute("send_bw", "-q", "0", "--json"), err.toString());
+    assertEquals(1, err.toString().lines().count(), "one line, no usage dump: " + err);
+    assertTrue(err.toString().startsWith("perftest send_bw: "), err.toString());
   }
 
   @Test
