@@ -53,14 +53,7 @@ public final class BackoffExecutor extends ExecutorServiceConfigurator {
 
   /** The number of workers for {@code cores} cores: ceil(cores x factor) bounded by min and max, as Pekko sizes pools. */
   public static int parallelism(Config backoffExecutor, int cores) {
-    int min = backoffExecutor.getInt("parallelism-min");
-    int max = backoffExecutor.getInt("parallelism-max");
-    double factor = backoffExecutor.getDouble("parallelism-factor");
-    if (min < 1 || max < min || factor <= 0) {
-      throw new ConfigException.BadValue(backoffExecutor.origin(), "backoff-executor",
-          "needs 1 <= parallelism-min <= parallelism-max and parallelism-factor > 0");
-    }
-    return Math.min(max, Math.max(min, (int) Math.ceil(cores * factor)));
+    return PoolSize.parallelism(backoffExecutor, "backoff-executor", cores);
   }
 
   @Override

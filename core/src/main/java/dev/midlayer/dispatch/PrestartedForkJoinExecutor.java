@@ -50,14 +50,7 @@ public final class PrestartedForkJoinExecutor extends ExecutorServiceConfigurato
 
   /** The number of workers for {@code cores} cores: ceil(cores x factor) bounded by min and max, as Pekko sizes pools. */
   public static int parallelism(Config prestartedForkJoin, int cores) {
-    int min = prestartedForkJoin.getInt("parallelism-min");
-    int max = prestartedForkJoin.getInt("parallelism-max");
-    double factor = prestartedForkJoin.getDouble("parallelism-factor");
-    if (min < 1 || max < min || factor <= 0) {
-      throw new ConfigException.BadValue(prestartedForkJoin.origin(), "prestarted-fork-join",
-          "needs 1 <= parallelism-min <= parallelism-max and parallelism-factor > 0");
-    }
-    return Math.min(max, Math.max(min, (int) Math.ceil(cores * factor)));
+    return PoolSize.parallelism(prestartedForkJoin, "prestarted-fork-join", cores);
   }
 
   @Override
