@@ -41,7 +41,8 @@ public abstract class FetchEndpoint implements AutoCloseable {
     this.pd = await(device.allocPd());
     this.cq = await(device.allocCq(8 * depth, PollContext.ACTOR));
     // Not every WR signaled: REG_MR and RDMA WRITE complete silently, the SEND after them is signaled.
-    this.qp = await(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, new QpCap(3 * depth, depth, 1, 1, 0), false,
+    // Answers are sent INLINE (their buffer is free once posted).
+    this.qp = await(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, new QpCap(3 * depth, depth, 1, 1, RESPONSE_BYTES), false,
         null, null)));
   }
 
@@ -60,9 +61,18 @@ public abstract class FetchEndpoint implements AutoCloseable {
    *
    * @param sqPsn this side's first PSN; the peer passes it as its {@code peerPsn}
    */
-  public void connect(int peerLid, int peerQpNum, int sqPsn, int peerPsn) {
-    await(QpConnect.connect(qp, AhAttr.ofLid(1, peerLid), peerQpNum, sqPsn, peerPsn, QpConnect.Params.defaults()));
+  public final void connect(int peerLid, int peerQpNum, int sqPsn, int peerPsn) {
+    connect(peerLid, peerQpNum, sqPsn, peerPsn, QpConnect.Params.defaults());
   }
+
+  /** As {@link #connect(int, int, int, int)}, with the given transport parameters (retries, timers). May sleep. */
+  public final void connect(int peerLid, int peerQpNum, int sqPsn, int peerPsn, QpConnect.Params params) {
+    await(QpConnect.connect(qp, AhAttr.ofLid(params.portNum(), peerLid), peerQpNum, sqPsn, peerPsn, params));
+    postReceives();
+  }
+
+  /** Posts every receive buffer, once the QP is connected. May sleep. */
+  protected abstract void postReceives();
 
   /** Registers a new direct buffer of {@code bytes} for local access. May sleep. */
   protected MemoryRegion localBuffer(int bytes) {

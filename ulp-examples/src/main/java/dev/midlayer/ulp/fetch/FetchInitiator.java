@@ -113,10 +113,9 @@ public final class FetchInitiator extends FetchEndpoint {
     }
   }
 
-  /** Connects, then posts every receive. May sleep. */
+  /** Posts every receive buffer; the QP is connected. May sleep. */
   @Override
-  public void connect(int peerLid, int peerQpNum, int sqPsn, int peerPsn) {
-    super.connect(peerLid, peerQpNum, sqPsn, peerPsn);
+  protected void postReceives() {
     for (RecvWr r : receives) {
       qp.postRecv(r);
     }

@@ -23,9 +23,11 @@ import org.slf4j.LoggerFactory;
  * then answers with a SEND_WITH_INV of that key. A range outside the store gets a plain SEND with an
  * error status (nothing written, nothing invalidated).
  *
- * <p>Receive buffer {@code k} holds one request; its response goes out of response buffer {@code k}, and
- * receive {@code k} is posted again only when that response's SEND completed, so a buffer is never
- * overwritten while in use. All of it runs in the CQ actor's callbacks (non-sleeping verbs only).
+ * <p>Receive buffer {@code k} holds one request. It is posted again as soon as the request is read, before
+ * the answer is posted, so the initiator, which sends its next request only after an answer, never finds
+ * the target without a receive (no RNR NAK and retry). The 16-byte answer is sent INLINE, so its buffer is
+ * copied at post and free again at once. All of it runs in the CQ actor's callbacks (non-sleeping verbs
+ * only).
  */
 public final class FetchTarget extends FetchEndpoint {
   private static final Logger log = LoggerFactory.getLogger(FetchTarget.class);
@@ -59,10 +61,9 @@ public final class FetchTarget extends FetchEndpoint {
         wc.wrId(), wc.status());
   }
 
-  /** Connects, then posts every receive. May sleep. */
+  /** Posts every receive buffer; the QP is connected. May sleep. */
   @Override
-  public void connect(int peerLid, int peerQpNum, int sqPsn, int peerPsn) {
-    super.connect(peerLid, peerQpNum, sqPsn, peerPsn);
+  protected void postReceives() {
     for (RecvWr r : receives) {
       qp.postRecv(r);
     }
@@ -82,6 +83,11 @@ public final class FetchTarget extends FetchEndpoint {
     int length = in.getInt(at + 24);
     int rkey = in.getInt(at + 28);
     boolean inRange = length >= 1 && offset >= 0 && offset <= store.length() - length;
+    try {
+      qp.postRecv(receives[k]); // the request is read: the buffer may take the next one
+    } catch (PostException e) {
+      log.warn("fetch target QP {}: cannot repost receive {}: {}", qp.qpNum(), k, e.getMessage());
+    }
     int out = k * RESPONSE_BYTES;
     // The key goes back too: the initiator matches the answer against the request it has in flight.
     responses.buffer().putInt(out, (int) id).putInt(out + 4, rkey)
@@ -93,27 +99,21 @@ public final class FetchTarget extends FetchEndpoint {
         qp.postSend(List.of(
             SendWr.builder(WrOpcode.RDMA_WRITE).wrId(id).cqe(writeFailed).sge(Sge.of(store, offset, length))
                 .remote(iova, rkey).build(),
-            SendWr.builder(WrOpcode.SEND_WITH_INV).wrId(id).cqe(responseSent[k]).flags(SendFlags.SIGNALED)
-                .invalidateRkey(rkey).sge(response).build()));
+            SendWr.builder(WrOpcode.SEND_WITH_INV).wrId(id).cqe(responseSent[k])
+                .flags(SendFlags.SIGNALED | SendFlags.INLINE).invalidateRkey(rkey).sge(response).build()));
       } else {
-        qp.postSend(SendWr.builder(WrOpcode.SEND).wrId(id).cqe(responseSent[k]).flags(SendFlags.SIGNALED)
-            .sge(response).build());
+        qp.postSend(SendWr.builder(WrOpcode.SEND).wrId(id).cqe(responseSent[k])
+            .flags(SendFlags.SIGNALED | SendFlags.INLINE).sge(response).build());
       }
     } catch (PostException e) {
       log.warn("fetch target QP {}: cannot answer request {}: {}", qp.qpNum(), id, e.getMessage());
     }
   }
 
-  /** Response {@code k} has gone: its receive buffer may take the next request. CQ actor. */
+  /** Response {@code k} has gone (its buffer was free already: it was sent INLINE). CQ actor. */
   private void onResponseSent(int k, WorkCompletion wc) {
     if (!wc.ok()) {
       logFailure("response send", wc);
-      return;
-    }
-    try {
-      qp.postRecv(receives[k]);
-    } catch (PostException e) {
-      log.warn("fetch target QP {}: cannot repost receive {}: {}", qp.qpNum(), k, e.getMessage());
     }
   }
 

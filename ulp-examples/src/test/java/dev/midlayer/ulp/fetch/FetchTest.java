@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
+import dev.midlayer.verbs.QpConnect;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,6 +30,7 @@ class FetchTest {
   private FetchInitiator initiator;
   private byte[] store;
   private LoopbackDevice targetDevice;
+  private LoopbackDevice initiatorDevice;
 
   @BeforeEach
   void start() throws Exception {
@@ -37,6 +39,7 @@ class FetchTest {
     LoopbackDevice a = fabric.addDevice("lo%d", 1).toCompletableFuture().get(10, TimeUnit.SECONDS);
     LoopbackDevice b = fabric.addDevice("lo%d", 1).toCompletableFuture().get(10, TimeUnit.SECONDS);
     targetDevice = b;
+    initiatorDevice = a;
     store = new byte[STORE];
     new Random(7).nextBytes(store);
     ByteBuffer storeBytes = ByteBuffer.allocateDirect(STORE).put(store).flip();
@@ -51,6 +54,36 @@ class FetchTest {
     initiator.close();
     target.close();
     testKit.shutdownTestKit();
+  }
+
+  @Test
+  @DisplayName("the target has a receive posted before the initiator can send its next request: with rnr_retry 0 "
+      + "(an RNR NAK fails the request with RNR_RETRY_EXC_ERR), 2000 fetches with 8 in flight all succeed")
+  void theTargetNeverRunsOutOfReceives() throws Exception {
+    ByteBuffer storeBytes = ByteBuffer.allocateDirect(STORE).put(store).flip();
+    FetchTarget strictTarget = new FetchTarget(targetDevice.device(), storeBytes, 8);
+    FetchInitiator strictInitiator = new FetchInitiator(initiatorDevice.device(), 8, 1);
+    try {
+      QpConnect.Params noRnrRetry = QpConnect.Params.defaults().withRetries(14, 7, 0, 12);
+      strictTarget.connect(strictInitiator.lid(), strictInitiator.qpNum(), 500, 100, noRnrRetry);
+      strictInitiator.connect(strictTarget.lid(), strictTarget.qpNum(), 100, 500, noRnrRetry);
+      List<CompletableFuture<byte[]>> window = new ArrayList<>();
+      for (int i = 0; i < 2000; i++) {
+        window.add(strictInitiator.fetch(i % 1024, 64).toCompletableFuture());
+        if (window.size() == 8) {
+          for (CompletableFuture<byte[]> f : window) {
+            f.get(30, TimeUnit.SECONDS);
+          }
+          window.clear();
+        }
+      }
+      for (CompletableFuture<byte[]> f : window) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+    } finally {
+      strictInitiator.close();
+      strictTarget.close();
+    }
   }
 
   @Test
