@@ -275,9 +275,9 @@ class CqNotifyTest {
           rejected.incrementAndGet();
         }
         if ((s & 31) == 31) {
-          // Let the handler catch up now and then, so it returns and is notified again many times.
+          // Let the handler catch up now and then and return, so that the next push calls it again.
           int target = pushed.get();
-          while (consumed.get() < target && !deadline.passed()) {
+          while ((consumed.get() < target || inside.get() != 0) && !deadline.passed()) {
             backoff.pause();
           }
           backoff.reset();
@@ -289,8 +289,10 @@ class CqNotifyTest {
     assertEquals(0, rejected.get());
     assertTrue(all.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS),
         "consumed " + consumed.get() + " of " + total + ", " + cq.peek() + " stranded");
-    assertEquals(0, overlaps.get(), "overlapping handler calls");
-    assertTrue(invocations.get() > 10, "the handler ran only " + invocations.get() + " times");
+    assertEquals(0, overlaps.get(), "overlapping handler calls (" + invocations.get() + " calls)");
+    // A pusher that waited for the handler to return pushes again, so there were at least two calls that
+    // could have overlapped; fewer would mean the check above proved nothing.
+    assertTrue(invocations.get() >= 2, "the handler ran only " + invocations.get() + " times");
     assertEquals(total, consumed.get());
   }
 
@@ -305,8 +307,13 @@ class CqNotifyTest {
    * and then it waits until the consumer has caught up with everything pushed so far, so that the CQ runs
    * empty and the consumer goes back to waiting for the handler (where a lost wake-up would strand).
    */
+  /**
+   * Pushes in random bursts with random pauses. Now and then (always after the first burst) it waits until
+   * everything pushed was consumed and {@code consumerIdle} says the consumer went back to waiting, so the
+   * next push has to wake it again.
+   */
   private static void produceInBursts(CompletionQueue cq, int p, AtomicInteger rejected, AtomicInteger pushed,
-      CountDownLatch all, CqFixtures.Deadline deadline) {
+      CountDownLatch all, CqFixtures.Deadline deadline, java.util.function.BooleanSupplier consumerIdle) {
     ThreadLocalRandom rnd = ThreadLocalRandom.current();
     Backoff backoff = new Backoff();
     int s = 0;
@@ -319,10 +326,10 @@ class CqNotifyTest {
           rejected.incrementAndGet();
         }
       }
-      int pause = rnd.nextInt(16);
+      int pause = s == burst ? 0 : rnd.nextInt(16);
       if (pause == 0) {
         int target = pushed.get();
-        while (TOTAL - all.getCount() < target && !deadline.passed()) {
+        while ((TOTAL - all.getCount() < target || !consumerIdle.getAsBoolean()) && !deadline.passed()) {
           backoff.pause();
         }
         backoff.reset();
@@ -370,7 +377,9 @@ class CqNotifyTest {
     AtomicInteger wakeUps = new AtomicInteger();
     CountDownLatch all = new CountDownLatch(TOTAL);
     WorkCompletion[] batch = new WorkCompletion[16];
+    AtomicInteger inHandler = new AtomicInteger();
     CompletionQueue cq = await(device.createCq(TOTAL, c -> {
+      inHandler.incrementAndGet();
       wakeUps.incrementAndGet();
       do {
         int n = c.poll(batch, 16); // at most 16 per round, then re-arm
@@ -379,18 +388,20 @@ class CqNotifyTest {
           batch[i] = null;
         }
       } while (c.requestNotify(CqNotify.NEXT_COMP, true));
+      inHandler.decrementAndGet();
     }, null, null));
     cq.requestNotify(CqNotify.NEXT_COMP, false);
     AtomicInteger rejected = new AtomicInteger();
     AtomicInteger pushed = new AtomicInteger();
     CqFixtures.Deadline deadline = CqFixtures.Deadline.in(TIMEOUT);
     Workers producers = Workers.start("producer", PRODUCERS,
-        p -> produceInBursts(cq, p, rejected, pushed, all, deadline));
+        p -> produceInBursts(cq, p, rejected, pushed, all, deadline, () -> inHandler.get() == 0));
     Workers.go(producers);
     producers.join(TIMEOUT);
     assertEquals(0, rejected.get(), "pushes refused");
     assertAllConsumedOnce(cq, seen, bad, all);
-    assertTrue(wakeUps.get() > 10, "the consumer went back to waiting only " + wakeUps.get() + " times");
+    // The producers waited for the handler to return before pushing on: it was woken again at least once.
+    assertTrue(wakeUps.get() >= 2, "the consumer went back to waiting only " + wakeUps.get() + " times");
   }
 
   private enum Poll { WAKE, CONTINUE }
@@ -400,10 +411,13 @@ class CqNotifyTest {
    * continue, otherwise it re-arms with reportMissedEvents and tells itself to continue when that returns true.
    */
   private static Behavior<Poll> budgetedConsumer(CompletionQueue[] cq, AtomicIntegerArray seen, AtomicInteger bad,
-      CountDownLatch all, AtomicInteger turns) {
+      CountDownLatch all, AtomicInteger wakes, java.util.concurrent.atomic.AtomicBoolean idle) {
     WorkCompletion[] batch = new WorkCompletion[16];
     return Behaviors.receive((ctx, msg) -> {
-      turns.incrementAndGet();
+      if (msg == Poll.WAKE) {
+        wakes.incrementAndGet();
+        idle.set(false);
+      }
       int n = cq[0].poll(batch, 16);
       for (int i = 0; i < n; i++) {
         consume(batch[i], seen, bad, all);
@@ -411,6 +425,8 @@ class CqNotifyTest {
       }
       if (n == 16 || cq[0].requestNotify(CqNotify.NEXT_COMP, true)) {
         ctx.getSelf().tell(Poll.CONTINUE);
+      } else {
+        idle.set(true); // armed and waiting for the handler's WAKE
       }
       return Behaviors.same();
     });
@@ -423,10 +439,11 @@ class CqNotifyTest {
   void budgetedConsumerThatContinuesByItselfNeverStrandsACompletion() throws Exception {
     AtomicIntegerArray seen = new AtomicIntegerArray(TOTAL);
     AtomicInteger bad = new AtomicInteger();
-    AtomicInteger turns = new AtomicInteger();
+    AtomicInteger wakes = new AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean idle = new java.util.concurrent.atomic.AtomicBoolean();
     CountDownLatch all = new CountDownLatch(TOTAL);
     CompletionQueue[] holder = new CompletionQueue[1];
-    ActorRef<Poll> consumer = kit.spawn(budgetedConsumer(holder, seen, bad, all, turns), "consumer",
+    ActorRef<Poll> consumer = kit.spawn(budgetedConsumer(holder, seen, bad, all, wakes, idle), "consumer",
         DispatcherSelector.fromConfig("midlayer.data-path-dispatcher"));
     CompletionQueue cq = await(device.createCq(TOTAL, c -> consumer.tell(Poll.WAKE), null, null));
     holder[0] = cq;
@@ -435,12 +452,13 @@ class CqNotifyTest {
     AtomicInteger pushed = new AtomicInteger();
     CqFixtures.Deadline deadline = CqFixtures.Deadline.in(TIMEOUT);
     Workers producers = Workers.start("producer", PRODUCERS,
-        p -> produceInBursts(cq, p, rejected, pushed, all, deadline));
+        p -> produceInBursts(cq, p, rejected, pushed, all, deadline, idle::get));
     Workers.go(producers);
     producers.join(TIMEOUT);
     assertEquals(0, rejected.get(), "pushes refused");
     assertAllConsumedOnce(cq, seen, bad, all);
-    assertTrue(turns.get() >= TOTAL / 16, "turns: " + turns.get());
+    // The producers waited for the consumer to go idle before pushing on: the handler woke it again.
+    assertTrue(wakes.get() >= 2, "the consumer was woken only " + wakes.get() + " times");
   }
 
   // ---- a throwing handler ----
