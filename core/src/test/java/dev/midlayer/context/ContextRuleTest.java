@@ -101,7 +101,8 @@ class ContextRuleTest {
   }
 
   @Test
-  @DisplayName("inside an event handler every may-sleep verb throws IllegalContextException naming the verb and the handler")
+  @DisplayName("inside an event handler the registry's and the device's may-sleep verbs throw IllegalContextException "
+      + "naming the verb and the handler (every verb of the API, on a driver with QPs: MaySleepVerbsInCallbacksTest)")
   void maySleepVerbsInsideAnEventHandlerThrowIllegalContextException() {
     Midlayer ml = midlayer();
     TestDriver driver = new TestDriver();

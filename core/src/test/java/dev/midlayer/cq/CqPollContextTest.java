@@ -148,14 +148,43 @@ class CqPollContextTest {
 
   @Test
   @DisplayName("ACTOR budget (7.2): with midlayer.cq.poll-budget = 8 and 1,000 completions waiting at once, all "
-      + "are delivered without further pushes (the actor continues by itself)")
+      + "are delivered without further pushes (the actor continues by itself), and the actor yields its thread "
+      + "after each budget: an actor waiting for the same single thread runs before the backlog is through")
   void actorContinuesPastItsBudgetByItself() throws Exception {
-    Config small = ConfigFactory.parseString("midlayer.cq.poll-budget = 8").withFallback(ConfigFactory.load());
-    ActorTestKit budgetKit = start("CqPollContextBudget", small);
-    assertEquals(8, Midlayer.get(budgetKit.system()).settings().cqPollBudget());
+    int seen = bystanderSeesDoneCalls(8);
+    // The actor's thread runs up to `throughput` (16) of its messages before it turns to another actor.
+    assertTrue(seen <= 1 + 8 * 16, "the bystander waited for " + seen + " done calls: the budget was not kept");
+  }
+
+  @Test
+  @DisplayName("the budget check can fail: with a budget larger than the backlog the actor drains all of it in one "
+      + "turn, and the bystander runs only after all 1,001 done calls")
+  void withoutABudgetTheBystanderWaitsForTheWholeBacklog() throws Exception {
+    assertEquals(1_001, bystanderSeesDoneCalls(1_000_000));
+  }
+
+  /**
+   * Holds an ACTOR CQ in its first done callback while 1,000 more completions are pushed, with the callback
+   * dispatcher cut to one thread; tells a bystander actor on that dispatcher from inside the callback, and
+   * returns how many done calls had run when the bystander got the thread. Checks that every completion is
+   * delivered once, and that the CQ is still armed after the backlog.
+   */
+  private int bystanderSeesDoneCalls(int budget) throws Exception {
+    Config config = ConfigFactory.parseString("midlayer.cq.poll-budget = " + budget + "\n"
+        + "midlayer.callback-dispatcher.backoff-executor { parallelism-min = 1, parallelism-max = 1 }")
+        .withFallback(ConfigFactory.load());
+    ActorTestKit budgetKit = start("CqPollContextBudget", config);
+    assertEquals(budget, Midlayer.get(budgetKit.system()).settings().cqPollBudget());
     Device d = register(budgetKit);
     int more = 1_000;
     CompletionQueue cq = await(d.allocCq(2048, PollContext.ACTOR));
+    AtomicInteger doneSoFar = new AtomicInteger();
+    TestProbe<Integer> bystanderSaw = budgetKit.createTestProbe();
+    org.apache.pekko.actor.typed.ActorRef<String> bystander = budgetKit.spawn(
+        org.apache.pekko.actor.typed.javadsl.Behaviors.<String>receiveMessage(m -> {
+          bystanderSaw.ref().tell(doneSoFar.get());
+          return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+        }), "bystander", org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("midlayer.callback-dispatcher"));
     CountDownLatch firstEntered = new CountDownLatch(1);
     CountDownLatch allPushed = new CountDownLatch(1);
     AtomicInteger waitingWhenReleased = new AtomicInteger(-1);
@@ -163,6 +192,7 @@ class CqPollContextTest {
     CountDownLatch all = new CountDownLatch(more + 1);
     Cqe hold = (c, wc) -> {
       // Holds the actor (bounded) so that far more than the budget is waiting when it goes on.
+      bystander.tell("your turn"); // queued behind the CQ actor on the one thread
       firstEntered.countDown();
       try {
         allPushed.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
@@ -171,10 +201,12 @@ class CqPollContextTest {
       }
       waitingWhenReleased.set(c.peek());
       calls.incrementAndGet((int) wc.wrId());
+      doneSoFar.incrementAndGet();
       all.countDown();
     };
     Cqe count = (c, wc) -> {
       calls.incrementAndGet((int) wc.wrId());
+      doneSoFar.incrementAndGet();
       all.countDown();
     };
     assertTrue(Internal.push(cq, success(0, hold), false)); // armed at creation: the actor starts polling
@@ -193,6 +225,7 @@ class CqPollContextTest {
     CountDownLatch late = new CountDownLatch(1);
     assertTrue(Internal.push(cq, success(5000, (c, wc) -> late.countDown()), false));
     assertTrue(late.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS), "a later push after the backlog");
+    return bystanderSaw.receiveMessage(TIMEOUT);
   }
 
   @Test
