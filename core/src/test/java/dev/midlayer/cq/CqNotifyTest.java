@@ -72,6 +72,24 @@ class CqNotifyTest {
     return await(device.createCq(cqe, c -> calls.getRef().tell(c.peek()), null, null));
   }
 
+  private long marker = 1_000_000;
+
+  /**
+   * Proves that no handler call is pending, without waiting for a quiet period. Pushes a marker (after arming the
+   * CQ with NEXT_COMP when {@code arm}); the CQ actor takes notifications in order, so the next call must be the
+   * marker's and see every completion, marker included. A wrong call made before it is received first and sees
+   * fewer. With {@code arm} false it also proves that the CQ was armed. Leaves the CQ disarmed, one more waiting.
+   */
+  private void assertNoCallPending(CompletionQueue cq, TestProbe<Integer> calls, boolean arm) {
+    if (arm) {
+      cq.requestNotify(CqNotify.NEXT_COMP, false);
+    }
+    int waiting = cq.peek() + 1;
+    assertTrue(Internal.push(cq, success(marker++), false));
+    assertEquals(waiting, calls.expectMessageClass(Integer.class),
+        "the first handler call after this point must be the marker's, seeing " + waiting + " completions");
+  }
+
   // ---- one-shot arming ----
 
   @Test
@@ -82,23 +100,24 @@ class CqNotifyTest {
     CompletionQueue cq = cqReportingTo(calls, 64);
     assertTrue(Internal.push(cq, success(0), false));
     assertTrue(Internal.push(cq, failed(1, WcStatus.LOC_PROT_ERR), true));
-    calls.expectNoMessage(QUIET); // a new CQ is not armed
+    assertNoCallPending(cq, calls, true); // a new CQ is not armed (3 waiting now)
 
     assertFalse(cq.requestNotify(CqNotify.NEXT_COMP, false));
     assertTrue(Internal.push(cq, success(2), false));
-    calls.expectMessageClass(Integer.class);
+    assertEquals(4, calls.expectMessageClass(Integer.class));
     for (int i = 3; i < 10; i++) {
       assertTrue(Internal.push(cq, i % 2 == 0 ? success(i) : failed(i, WcStatus.WR_FLUSH_ERR), i % 3 == 0));
     }
-    calls.expectNoMessage(QUIET); // disarmed as it fired
+    assertNoCallPending(cq, calls, true); // disarmed as it fired (12 waiting)
 
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    calls.expectNoMessage(QUIET); // arming a non-empty CQ does not fire by itself
+    assertNoCallPending(cq, calls, false); // arming a non-empty CQ does not fire by itself, but arms it (13)
+    cq.requestNotify(CqNotify.NEXT_COMP, false);
     assertTrue(Internal.push(cq, success(10), false));
-    assertEquals(11, calls.expectMessageClass(Integer.class), "the handler sees every completion waiting");
+    assertEquals(14, calls.expectMessageClass(Integer.class), "the handler sees every completion waiting");
     assertTrue(Internal.push(cq, success(11), false));
-    calls.expectNoMessage(QUIET);
-    assertEquals(12, cq.peek(), "notification consumed nothing");
+    assertNoCallPending(cq, calls, true);
+    assertEquals(16, cq.peek(), "notification consumed nothing");
   }
 
   @Test
@@ -111,11 +130,12 @@ class CqNotifyTest {
     for (int i = 0; i < 5; i++) {
       assertTrue(Internal.push(cq, success(i), false));
     }
-    calls.expectNoMessage(QUIET);
+    assertNoCallPending(cq, calls, true); // NEXT_COMP over the SOLICITED arming: only the marker fires (6)
+    cq.requestNotify(CqNotify.SOLICITED, false);
     assertTrue(Internal.push(cq, success(5), true));
-    assertEquals(6, calls.expectMessageClass(Integer.class));
+    assertEquals(7, calls.expectMessageClass(Integer.class));
     assertTrue(Internal.push(cq, success(6), true));
-    calls.expectNoMessage(QUIET); // one-shot for SOLICITED too
+    assertNoCallPending(cq, calls, true); // one-shot for SOLICITED too
 
     long id = 100;
     for (WcStatus status : WcStatus.values()) {
@@ -124,10 +144,12 @@ class CqNotifyTest {
       }
       cq.requestNotify(CqNotify.SOLICITED, false);
       assertTrue(Internal.push(cq, success(id++), false));
+      int waiting = cq.peek() + 1;
       assertTrue(Internal.push(cq, failed(id++, status), false), status.toString());
-      calls.expectMessageClass(Integer.class, Duration.ofSeconds(5));
+      assertEquals(waiting, calls.expectMessageClass(Integer.class, Duration.ofSeconds(5)),
+          status + ": the error completion fired it, not the success before it");
     }
-    calls.expectNoMessage(QUIET);
+    assertNoCallPending(cq, calls, true);
   }
 
   @Test
@@ -139,23 +161,23 @@ class CqNotifyTest {
     cq.requestNotify(CqNotify.SOLICITED, false);
     cq.requestNotify(CqNotify.NEXT_COMP, false);
     assertTrue(Internal.push(cq, success(1), false));
-    calls.expectMessageClass(Integer.class);
+    assertEquals(1, calls.expectMessageClass(Integer.class));
     assertTrue(Internal.push(cq, success(2), true));
-    calls.expectNoMessage(QUIET); // fired once, disarmed
+    assertNoCallPending(cq, calls, true); // fired once, disarmed (3 waiting)
 
     cq.requestNotify(CqNotify.NEXT_COMP, false);
     cq.requestNotify(CqNotify.SOLICITED, false);
     assertTrue(Internal.push(cq, success(3), false), "unsolicited success");
-    calls.expectMessageClass(Integer.class);
+    assertEquals(4, calls.expectMessageClass(Integer.class));
     assertTrue(Internal.push(cq, success(4), true));
-    calls.expectNoMessage(QUIET);
+    assertNoCallPending(cq, calls, true); // (6 waiting)
 
     cq.requestNotify(CqNotify.SOLICITED, false);
     cq.requestNotify(CqNotify.SOLICITED, false); // arming twice is still one notification
     assertTrue(Internal.push(cq, success(5), true));
     assertTrue(Internal.push(cq, success(6), true));
-    calls.expectMessageClass(Integer.class);
-    calls.expectNoMessage(QUIET);
+    calls.expectMessageClass(Integer.class); // sees 7 or 8: the actor may run after the second push
+    assertNoCallPending(cq, calls, true); // and no second call for the second push
   }
 
   @Test
@@ -167,22 +189,24 @@ class CqNotifyTest {
     assertFalse(cq.requestNotify(CqNotify.NEXT_COMP, true), "empty CQ");
     assertFalse(cq.requestNotify(CqNotify.SOLICITED, true), "empty CQ");
     assertTrue(Internal.push(cq, success(1), false)); // fires the NEXT_COMP arming
-    calls.expectMessageClass(Integer.class);
+    assertEquals(1, calls.expectMessageClass(Integer.class));
     assertTrue(Internal.push(cq, success(2), false));
-    calls.expectNoMessage(QUIET);
+    long fence = marker;
+    assertNoCallPending(cq, calls, true); // 3 waiting: 1, 2 and the marker
 
-    assertTrue(cq.requestNotify(CqNotify.NEXT_COMP, true), "2 waiting");
-    assertTrue(cq.requestNotify(CqNotify.SOLICITED, true), "2 waiting");
+    assertTrue(cq.requestNotify(CqNotify.NEXT_COMP, true), "3 waiting");
+    assertTrue(cq.requestNotify(CqNotify.SOLICITED, true), "3 waiting");
     assertFalse(cq.requestNotify(CqNotify.NEXT_COMP, false), "without the flag");
-    assertEquals(2, cq.peek(), "requestNotify consumed nothing");
+    assertEquals(3, cq.peek(), "requestNotify consumed nothing");
     assertEquals(1, cq.poll().wrId());
-    assertTrue(cq.requestNotify(CqNotify.NEXT_COMP, true), "1 waiting");
+    assertTrue(cq.requestNotify(CqNotify.NEXT_COMP, true), "2 waiting");
     assertEquals(2, cq.poll().wrId());
+    assertEquals(fence, cq.poll().wrId());
     assertNull(cq.poll());
     assertFalse(cq.requestNotify(CqNotify.NEXT_COMP, true), "empty again");
-    calls.expectNoMessage(QUIET); // arming (with or without the flag) never fires by itself
-    assertTrue(Internal.push(cq, success(3), false));
-    calls.expectMessageClass(Integer.class); // and the CQ was armed by the calls that returned true too
+    // Arming (with or without the flag) never fires by itself, and the calls that returned true armed it too:
+    // the marker, pushed without arming again, is the next call.
+    assertNoCallPending(cq, calls, false);
   }
 
   // ---- no callback from the call chain, atomic context ----
