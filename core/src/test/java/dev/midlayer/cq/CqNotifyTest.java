@@ -50,7 +50,6 @@ import org.junit.jupiter.api.Test;
  * The test plays the driver and pushes completions from plain threads.
  */
 class CqNotifyTest {
-  private static final Duration QUIET = Duration.ofMillis(250);
   private static final ThreadLocal<Boolean> IN_PUSH = ThreadLocal.withInitial(() -> false);
 
   private ActorTestKit kit;
@@ -211,7 +210,7 @@ class CqNotifyTest {
 
   // ---- no callback from the call chain, atomic context ----
 
-  private record Call(boolean inPush, boolean atomic, Thread thread) {}
+  private record Call(boolean inPush, boolean atomic, Thread thread, int drained) {}
 
   @Test
   @DisplayName("I6: the handler never runs in the pusher's call chain (not inside push, not on the pushing "
@@ -219,10 +218,11 @@ class CqNotifyTest {
   void handlerNeverRunsInThePushersCallChain() throws Exception {
     TestProbe<Call> calls = kit.createTestProbe();
     CompletionQueue cq = await(device.createCq(1024, c -> {
+      int drained = 0;
       while (c.poll() != null) {
-        // drain
+        drained++;
       }
-      calls.getRef().tell(new Call(IN_PUSH.get(), AtomicContext.isAtomic(), Thread.currentThread()));
+      calls.getRef().tell(new Call(IN_PUSH.get(), AtomicContext.isAtomic(), Thread.currentThread(), drained));
     }, null, null));
     int rounds = 100;
     // From the test thread and from two plain pusher threads, alternately.
@@ -251,8 +251,12 @@ class CqNotifyTest {
       assertFalse(call.inPush(), "round " + r + ": the handler ran inside push()");
       assertNotSame(pusher, call.thread(), "round " + r + ": the handler ran on the pushing thread");
       assertTrue(call.atomic(), "round " + r + ": the handler runs in atomic context");
+      assertEquals(1, call.drained(), "round " + r + ": the call was for this round's completion");
     }
-    calls.expectNoMessage(QUIET);
+    // A marker: the next call drains exactly it. A stray call made before it would drain nothing.
+    cq.requestNotify(CqNotify.NEXT_COMP, false);
+    assertTrue(Internal.push(cq, success(1 << 21), false));
+    assertEquals(1, calls.expectMessageClass(Call.class).drained(), "no call besides one per push");
   }
 
   // ---- one at a time ----
@@ -519,7 +523,12 @@ class CqNotifyTest {
     cq.requestNotify(CqNotify.NEXT_COMP, false);
     assertTrue(Internal.push(cq, success(3), false));
     calls.expectMessage(3L);
-    calls.expectNoMessage(QUIET);
+    // The handler did not re-arm for 3: a push without arming calls nothing, and the next call is the marker's.
+    assertTrue(Internal.push(cq, success(4), false));
+    cq.requestNotify(CqNotify.NEXT_COMP, false);
+    assertTrue(Internal.push(cq, success(5), false));
+    calls.expectMessage(4L); // it polls one per call: 4 first, as the marker's call
+    assertEquals(1, cq.peek(), "only the marker's call ran (5 is still waiting)");
     assertFalse(cq.overflowed());
   }
 }
