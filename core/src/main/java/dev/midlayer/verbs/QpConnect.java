@@ -36,13 +36,23 @@ public final class QpConnect {
   }
 
   /**
-   * Connects an RC or UC QP to the remote QP {@code remoteQpn} behind {@code remote}: RESET to RTS.
+   * Connects an RC or UC QP to the remote QP {@code remoteQpn} behind {@code remote}: RESET to RTS
+   * ({@link #toRtr}, then {@link #toRts}). May sleep: not from a callback.
    *
    * @param sqPsn the first PSN this QP sends (the peer's {@code rqPsn})
    * @param rqPsn the first PSN this QP expects (the peer's {@code sqPsn})
    */
   public static CompletionStage<Done> connect(QueuePair qp, AhAttr remote, int remoteQpn, int sqPsn, int rqPsn,
       Params p) {
+    return toRtr(qp, remote, remoteQpn, rqPsn, p).thenCompose(d -> toRts(qp, sqPsn, p));
+  }
+
+  /**
+   * The first half of {@link #connect}: RESET to INIT to RTR, receiving from the remote QP {@code remoteQpn}
+   * behind {@code remote} from PSN {@code rqPsn} (what a passive side does when it sends its reply; it can
+   * receive but not send yet). May sleep; returns when both steps were applied.
+   */
+  public static CompletionStage<Done> toRtr(QueuePair qp, AhAttr remote, int remoteQpn, int rqPsn, Params p) {
     boolean rc = qp.type() == QpType.RC;
     QpAttr init = QpAttr.builder().qpState(QpState.INIT).pkeyIndex(0).portNum(p.portNum())
         .accessFlags(p.accessFlags()).build();
@@ -50,13 +60,21 @@ public final class QpConnect {
         .rqPsn(rqPsn).maxDestRdAtomic(p.maxDestRdAtomic()).minRnrTimer(p.minRnrTimer()).build();
     int rtrMask = QpAttrMask.STATE | QpAttrMask.AV | QpAttrMask.PATH_MTU | QpAttrMask.DEST_QPN | QpAttrMask.RQ_PSN
         | (rc ? QpAttrMask.MAX_DEST_RD_ATOMIC | QpAttrMask.MIN_RNR_TIMER : 0);
+    return qp.modify(init, QpAttrMask.STATE | QpAttrMask.PKEY_INDEX | QpAttrMask.PORT | QpAttrMask.ACCESS_FLAGS)
+        .thenCompose(d -> qp.modify(rtr, rtrMask));
+  }
+
+  /**
+   * The second half of {@link #connect}: RTR to RTS, sending from PSN {@code sqPsn} with the retry parameters of
+   * {@code p}. May sleep.
+   */
+  public static CompletionStage<Done> toRts(QueuePair qp, int sqPsn, Params p) {
+    boolean rc = qp.type() == QpType.RC;
     QpAttr rts = QpAttr.builder().qpState(QpState.RTS).sqPsn(sqPsn).timeout(p.timeout()).retryCnt(p.retryCnt())
         .rnrRetry(p.rnrRetry()).maxRdAtomic(p.maxRdAtomic()).build();
     int rtsMask = QpAttrMask.STATE | QpAttrMask.SQ_PSN
         | (rc ? QpAttrMask.TIMEOUT | QpAttrMask.RETRY_CNT | QpAttrMask.RNR_RETRY | QpAttrMask.MAX_QP_RD_ATOMIC : 0);
-    return qp.modify(init, QpAttrMask.STATE | QpAttrMask.PKEY_INDEX | QpAttrMask.PORT | QpAttrMask.ACCESS_FLAGS)
-        .thenCompose(d -> qp.modify(rtr, rtrMask))
-        .thenCompose(d -> qp.modify(rts, rtsMask));
+    return qp.modify(rts, rtsMask);
   }
 
   /** Brings a UD QP to RTS on {@code portNum} with Q_Key {@code qkey}. */

@@ -168,6 +168,9 @@ class MaySleepVerbsInCallbacksTest {
     calls.put("SharedReceiveQueue.destroy", new Call("destroySrq", srq::destroy));
     calls.put("QpConnect.connect", new Call("modifyQp", () -> QpConnect.connect(qp, s.lidPath(), 1, 1, 1,
         QpConnect.Params.defaults())));
+    calls.put("QpConnect.toRtr", new Call("modifyQp", () -> QpConnect.toRtr(qp, s.lidPath(), 1, 1,
+        QpConnect.Params.defaults())));
+    calls.put("QpConnect.toRts", new Call("modifyQp", () -> QpConnect.toRts(qp, 1, QpConnect.Params.defaults())));
     calls.put("QpConnect.ud", new Call("modifyQp", () -> QpConnect.ud(qp, 1, 0x11111111, 0)));
 
     // The list covers every CompletionStage method of the API (a new may-sleep verb must be added here).
