@@ -41,8 +41,11 @@ class AwaitTest {
       n.set(5);
     });
     t.start();
+    AtomicInteger checks = new AtomicInteger();
     AssertionError e = assertThrows(AssertionError.class, () -> Await.stays(Duration.ofSeconds(5), () -> {
-      breaker.complete(null); // the condition is broken while stays watches it
+      if (checks.incrementAndGet() == 2) {
+        breaker.complete(null); // after the first check: the condition breaks while stays watches it
+      }
       assertEquals(0, n.get());
     }));
     assertTrue(e.getMessage().contains("did not stay true"), e.getMessage());

@@ -133,9 +133,9 @@ class ConnectedPairTest {
       p.b().qp().postRecv(RecvWr.of(7, Sge.of(p.b().mr(), 0, 64)));
       p.a().qp().postSend(SendWr.send(1, 0, Sge.of(p.a().mr(), 0, 64)));
       assertEquals(WcStatus.SUCCESS, await(p.b().cq(), 1).get(0).status());
+      p.b().qp().postRecv(RecvWr.of(8, Sge.of(p.b().mr(), 0, 64)));
       p.a().qp().postSend(SendWr.builder(WrOpcode.SEND).wrId(2).flags(dev.midlayer.ib.SendFlags.SIGNALED)
           .sge(Sge.of(p.a().mr(), 0, 8)).build());
-      p.b().qp().postRecv(RecvWr.of(8, Sge.of(p.b().mr(), 0, 64)));
       assertEquals(2, await(p.a().cq(), 1).get(0).wrId(), "the signaled one is the first completion on a");
     }
     assertTrue(kit.midlayer().devices().contains(x.device()), "a pair leaves the devices it was given");
