@@ -4,6 +4,7 @@ import static dev.midlayer.testkit.MidlayerTestKit.await;
 
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.cq.CqNotify;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.ib.AhAttr;
@@ -168,7 +169,7 @@ public final class ConnectedPair implements AutoCloseable {
       return this;
     }
 
-    /** Completion handlers of a's and b's CQ (null: none, the test polls). */
+    /** Completion handlers of a's and b's CQ (null: none, the test polls); a CQ with one is armed (NEXT_COMP). */
     public Builder completionHandlers(CompletionHandler a, CompletionHandler b) {
       this.handlerA = a;
       this.handlerB = b;
@@ -243,6 +244,9 @@ public final class ConnectedPair implements AutoCloseable {
     private Side side(LoopbackDevice device, CompletionHandler handler) {
       ProtectionDomain pd = await(device.device().allocPd());
       CompletionQueue cq = await(device.device().createCq(cqEntries, handler, null, null));
+      if (handler != null) {
+        cq.requestNotify(CqNotify.NEXT_COMP, false); // armed, so the first completion calls the handler
+      }
       QueuePair qp = await(pd.createQp(new QpInitAttr(type, cq, cq, cap, signalAll, null, null)));
       MemoryRegion mr = await(pd.registerMr(ByteBuffer.allocateDirect(bufferBytes), access));
       return new Side(device, pd, cq, qp, mr, null);
