@@ -60,6 +60,7 @@ public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallba
   private final boolean perClass;
   private final Config config;
   private final DeviceFactory factory;
+  private final boolean manualTime;
   private volatile MidlayerTestKit kit;
   private volatile List<Device> started = List.of();
 
@@ -69,6 +70,7 @@ public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallba
     this.perClass = b.perClass;
     this.config = b.config;
     this.factory = b.factory;
+    this.manualTime = b.manualTime;
   }
 
   /** A builder for a fabric of loopback devices (1 device of 1 port unless told otherwise). */
@@ -134,7 +136,7 @@ public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallba
   }
 
   private void start() {
-    MidlayerTestKit k = MidlayerTestKit.create(config);
+    MidlayerTestKit k = manualTime ? MidlayerTestKit.createWithManualTime(config) : MidlayerTestKit.create(config);
     kit = k;
     List<Device> made = new ArrayList<>();
     for (int i = 0; i < devices; i++) {
@@ -168,8 +170,15 @@ public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallba
     private boolean perClass;
     private Config config = ConfigFactory.empty();
     private DeviceFactory factory = LOOPBACK;
+    private boolean manualTime;
 
     private Builder() {}
+
+    /** Runs on Pekko's manual clock: timers fire only as the test advances {@code kit().manualTime()}. */
+    public Builder manualTime() {
+      this.manualTime = true;
+      return this;
+    }
 
     /** How many devices (at least 0). */
     public Builder devices(int n) {

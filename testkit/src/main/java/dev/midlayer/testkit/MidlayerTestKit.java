@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.eventstream.EventStream;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -75,6 +76,22 @@ public final class MidlayerTestKit {
   public static MidlayerTestKit create(Config overrides) {
     Config config = overrides.withFallback(TEST_CONFIG).withFallback(ConfigFactory.load());
     return new MidlayerTestKit(ActorTestKit.create("midlayer-test", config));
+  }
+
+  /**
+   * A new kit on Pekko's manually driven clock ({@link ManualTime}): timers (RC ACK timeouts, RNR waits, the
+   * midlayer's warnings) fire only when the test advances time with {@link #manualTime()}.
+   */
+  public static MidlayerTestKit createWithManualTime(Config overrides) {
+    return create(overrides.withFallback(ManualTime.config()));
+  }
+
+  /**
+   * The manual clock of a kit made by {@link #createWithManualTime}: {@code manualTime().timePasses(d)} fires
+   * every timer due within {@code d}. Test thread.
+   */
+  public ManualTime manualTime() {
+    return ManualTime.get(testKit.system());
   }
 
   /** The Pekko test kit (probes, spawning, the actor system). */

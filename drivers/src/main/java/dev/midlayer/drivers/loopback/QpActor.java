@@ -146,7 +146,14 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
    */
   private int unsignaledDone;
   private boolean ackTimerArmed;
-  private long lastProgressNanos;
+  /**
+   * ACKs that made progress, and their count when the ACK timer was armed: the timer is armed once, not per
+   * ACK, and when it fires after progress it is armed again for a full period. So a retry comes between one and
+   * two periods after the last progress (the spec asks for at least one), and only the actor's timers measure
+   * time: a test on Pekko's manual clock drives ACK timeouts like every other timer.
+   */
+  private long progress;
+  private long progressAtArm;
   /** A WR failed a local check behind WRs still in flight: nothing more is sent until it fails. */
   private boolean blockedOnFailure;
   private boolean sendSideReady;
@@ -371,7 +378,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       return; // timeout 0 waits forever
     }
     ackTimerArmed = true;
-    lastProgressNanos = System.nanoTime();
+    progressAtArm = progress;
     timers.startSingleTimer("ack", new AckTimeout(gen), Duration.ofNanos(period));
   }
 
@@ -463,7 +470,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       QpAttr a = qp.attributes();
       retryLeft = a.retryCnt();
       rnrLeft = a.rnrRetry();
-      lastProgressNanos = System.nanoTime();
+      progress++;
     }
     if (inflight.isEmpty()) {
       reportDrainedIfSqd();
@@ -567,11 +574,12 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     if (inflight.isEmpty() || waitingRnr) {
       return Behaviors.same();
     }
-    long sinceProgress = System.nanoTime() - lastProgressNanos;
     long period = ackTimeoutNanos();
-    if (period > 0 && sinceProgress < period) {
+    if (period > 0 && progress != progressAtArm) {
+      // ACKs came since the timer was armed: the oldest WR still in flight gets a full period of its own.
       ackTimerArmed = true;
-      timers.startSingleTimer("ack", new AckTimeout(gen), Duration.ofNanos(period - sinceProgress));
+      progressAtArm = progress;
+      timers.startSingleTimer("ack", new AckTimeout(gen), Duration.ofNanos(period));
       return Behaviors.same();
     }
     if (retryLeft-- > 0) {
