@@ -34,8 +34,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * {@link MidlayerExtension} do both. Thread safety: as the underlying objects.
  */
 public final class MidlayerTestKit {
-  /** How long the blocking shortcuts wait before failing the test. */
-  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+  /** How long the blocking shortcuts wait before failing the test: {@link Await#DEFAULT_TIMEOUT}. */
+  public static final Duration DEFAULT_TIMEOUT = Await.DEFAULT_TIMEOUT;
 
   private static final Config TEST_CONFIG = ConfigFactory.parseString(
       "midlayer.context-check = strict\n"

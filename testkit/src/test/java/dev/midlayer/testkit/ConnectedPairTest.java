@@ -22,22 +22,21 @@ import dev.midlayer.verbs.Sge;
 import dev.midlayer.verbs.WorkCompletion;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class ConnectedPairTest {
+
+  // A midlayer per test, shut down after it; a test that leaves something behind fails.
+  @RegisterExtension
+  final MidlayerFabric fabric = MidlayerFabric.loopback().devices(0).build();
   private MidlayerTestKit kit;
 
   @BeforeEach
   void start() {
-    kit = MidlayerTestKit.create();
-  }
-
-  @AfterEach
-  void stop() {
-    kit.shutdown(); // fails the test if a pair left anything behind
+    kit = fabric.kit();
   }
 
   /** Polls {@code cq} until {@code n} completions came. Blocks the test thread. */

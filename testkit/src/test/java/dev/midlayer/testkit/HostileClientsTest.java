@@ -13,23 +13,23 @@ import java.util.List;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Each hostile client misbehaves as its factory says, and the midlayer answers as documented. */
 class HostileClientsTest {
+
+  // A midlayer per test, shut down after it; a test that leaves something behind fails.
+  @RegisterExtension
+  final MidlayerFabric fabric = MidlayerFabric.loopback().devices(0)
+      .config(ConfigFactory.parseString("midlayer.client-ack-warning-interval = 200ms")).build();
   private MidlayerTestKit kit;
 
   @BeforeEach
   void start() {
-    kit = MidlayerTestKit.create(ConfigFactory.parseString("midlayer.client-ack-warning-interval = 200ms"));
-  }
-
-  @AfterEach
-  void stop() {
-    kit.shutdown();
+    kit = fabric.kit();
   }
 
   @Test

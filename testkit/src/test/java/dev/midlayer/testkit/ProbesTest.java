@@ -14,22 +14,21 @@ import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
 import dev.midlayer.verbs.WorkCompletion;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class ProbesTest {
+
+  // A midlayer per test, shut down after it; a test that leaves something behind fails.
+  @RegisterExtension
+  final MidlayerFabric fabric = MidlayerFabric.loopback().devices(0).build();
   private MidlayerTestKit kit;
 
   @BeforeEach
   void start() {
-    kit = MidlayerTestKit.create();
-  }
-
-  @AfterEach
-  void stop() {
-    kit.shutdown();
+    kit = fabric.kit();
   }
 
   @Test

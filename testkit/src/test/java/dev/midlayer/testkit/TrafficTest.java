@@ -6,23 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.verbs.QpConnect;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class TrafficTest {
   private static final Duration DEADLINE = Duration.ofSeconds(30);
+
+  // A midlayer per test, shut down after it; a test that leaves something behind fails.
+  @RegisterExtension
+  final MidlayerFabric fabric = MidlayerFabric.loopback().devices(0).build();
   private MidlayerTestKit kit;
 
   @BeforeEach
   void start() {
-    kit = MidlayerTestKit.create();
-  }
-
-  @AfterEach
-  void stop() {
-    kit.shutdown();
+    kit = fabric.kit();
   }
 
   @Test
