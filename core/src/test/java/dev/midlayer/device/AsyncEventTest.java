@@ -43,7 +43,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
-import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -290,8 +289,8 @@ class AsyncEventTest {
     pump.start();
     try {
       leaver.awaitCount(50, TIMEOUT);
-      await(reg.unregister());
-      unregistered.set(true);
+      // From the instant the stage completes, every call of the leaver is a late one.
+      await(reg.unregister().whenComplete((v, e) -> unregistered.set(true)));
       int leaverCountAtUnregister = leaver.size();
       int keeperCountAtUnregister = keeper.size();
       keeper.awaitCount(keeperCountAtUnregister + 500, TIMEOUT);
@@ -302,7 +301,6 @@ class AsyncEventTest {
       assertTrue(lateCalls.isEmpty(), "unregistered handler ran " + lateCalls.size() + " times afterwards");
       assertEquals(leaverCountAtUnregister, leaver.size());
       assertFalse(leaver.sawIdentical(m));
-      assertTrue(leaverCountAtUnregister >= 50);
     } finally {
       stop.set(true);
       pump.join(TIMEOUT.toMillis());
@@ -568,10 +566,10 @@ class AsyncEventTest {
     TestDriver driver = new TestDriver();
     Device d = register(driver);
     AtomicBoolean gone = new AtomicBoolean(false);
-    TestProbe<AsyncEvent> lateCalls = kit().createTestProbe();
+    ConcurrentLinkedQueue<AsyncEvent> lateCalls = new ConcurrentLinkedQueue<>();
     EventRecorder leftover = handler(d, new EventRecorder("leftover", e -> {
       if (gone.get()) {
-        lateCalls.getRef().tell(e);
+        lateCalls.add(e);
       }
     }));
     AtomicBoolean stop = new AtomicBoolean(false);
@@ -592,9 +590,11 @@ class AsyncEventTest {
     pump.start();
     try {
       leftover.awaitCount(20, TIMEOUT);
+      // gone is set at the instant unregisterDevice completes: every call from then on is a late one. The
+      // warning is the event actor's last act, logged as it stops after handling every event queued before:
+      // once both happened, no handler call can follow, and lateCalls is final.
       LoggingTestKit.warn("event handler 'leftover' on " + d.name() + " was still registered")
-          .expect(kit().system(), () -> await(midlayer().unregisterDevice(d)));
-      gone.set(true);
+          .expect(kit().system(), () -> await(midlayer().unregisterDevice(d).whenComplete((v, e) -> gone.set(true))));
       pump.join(TIMEOUT.toMillis());
       assertFalse(pump.isAlive(), "dispatchEvent kept succeeding after unregisterDevice completed");
     } finally {
@@ -602,9 +602,8 @@ class AsyncEventTest {
       pump.join(TIMEOUT.toMillis());
     }
     assertInstanceOf(DeviceUnregisteredException.class, pumpEnd.get());
-    int count = leftover.size();
-    lateCalls.expectNoMessage(Duration.ofMillis(200));
-    assertEquals(count, leftover.size(), "the dropped handler ran after unregisterDevice completed");
+    assertTrue(lateCalls.isEmpty(), "the dropped handler ran " + lateCalls.size()
+        + " times after unregisterDevice completed");
     assertEquals(DeviceState.UNREGISTERED, d.state());
     assertEquals(1, driver.deallocCalls());
     assertThrows(DeviceUnregisteredException.class, () -> d.registerEventHandler("x", e -> {}));
