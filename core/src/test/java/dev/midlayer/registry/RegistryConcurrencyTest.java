@@ -318,7 +318,6 @@ class RegistryConcurrencyTest {
     }
     assertEquals(RegistrySnapshot.EMPTY, midlayer.snapshot(), "everything unregistered" + seedNote);
     assertTrue(problems.isEmpty(), "problems seen by clients" + seedNote + ":\n" + String.join("\n", problems));
-    assertTrue(performed.get() >= OPERATIONS);
 
     List<String> violations = checkInvariants(log.events());
     if (!violations.isEmpty()) {

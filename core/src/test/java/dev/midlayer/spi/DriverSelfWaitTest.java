@@ -1,14 +1,19 @@
 package dev.midlayer.spi;
 
 import static dev.midlayer.testsupport.RegistryAwait.failure;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.Midlayer;
 import dev.midlayer.device.Device;
+import dev.midlayer.device.DeviceState;
 import dev.midlayer.device.DriverOpFailedException;
 import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.TestDriver;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterEach;
@@ -68,13 +73,20 @@ class DriverSelfWaitTest {
   @Test
   @DisplayName("enable_driver may call the non-sleeping verbs and dispatch_event, and may-sleep verbs of other devices")
   void enableDriverMayUseNonSleepingVerbs() throws Exception {
-    Device other = dev.midlayer.testsupport.RegistryAwait.await(midlayer.registerDevice("other", new TestDriver().ops()));
+    TestDriver otherDriver = new TestDriver();
+    Device other = dev.midlayer.testsupport.RegistryAwait.await(midlayer.registerDevice("other", otherDriver.ops()));
     TestDriver driver = new TestDriver();
+    // What each call gave inside enable_driver, checked on the test thread once registration completed.
+    List<Object> results = Collections.synchronizedList(new ArrayList<>());
     DeviceOps ops = driver.builder().enableDriver(dd -> {
       dd.dispatchPortEvent(dev.midlayer.ib.AsyncEventType.SM_CHANGE, 1);
-      Internal.handleOf(dd).cachedPort(1);
-      other.queryPort(1).toCompletableFuture().join();
+      results.add("dispatched");
+      results.add(Internal.handleOf(dd).cachedPort(1));
+      results.add(other.queryPort(1).toCompletableFuture().join());
     }).build();
-    dev.midlayer.testsupport.RegistryAwait.await(midlayer.registerDevice("fine%d", ops));
+    Device fine = dev.midlayer.testsupport.RegistryAwait.await(midlayer.registerDevice("fine%d", ops));
+    assertEquals(List.of("dispatched", driver.queryPort(1), otherDriver.queryPort(1)), results,
+        "dispatch_event returned, cachedPort gave this device's port, queryPort of the other device answered");
+    assertEquals(DeviceState.REGISTERED, fine.state());
   }
 }
