@@ -153,7 +153,8 @@ class ClientCallbackTest {
         .build();
     await(midlayer.registerClient("typed", typed));
     Device dev = registerDevice("lo0");
-    assertTrue(port.isDone());
+    assertTrue(port.isDone(), "the add's queryPort completed before the add replied");
+    assertEquals(dev.cachedPort(1), port.join(), "queryPort from inside DeviceAdded answered with the port");
     await(midlayer.unregisterDevice(dev));
   }
 
