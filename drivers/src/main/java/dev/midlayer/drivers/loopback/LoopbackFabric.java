@@ -2,6 +2,7 @@ package dev.midlayer.drivers.loopback;
 
 import com.typesafe.config.Config;
 import dev.midlayer.Midlayer;
+import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
@@ -44,6 +45,11 @@ public final class LoopbackFabric {
   private final Map<Gid, LoopbackDevice> byGid = new ConcurrentHashMap<>();
   private final double timerScale;
   private final int maxBatch;
+  /**
+   * The fault plan every QP of the fabric applies to the packets it sends, or null (no faults). Read once per
+   * outgoing message: the whole cost of fault injection when no plan is installed.
+   */
+  private volatile FaultPlan faultPlan;
 
   public LoopbackFabric(Midlayer midlayer) {
     this.midlayer = InvalidArgumentException.requireNonNull(midlayer, "midlayer");
@@ -157,6 +163,28 @@ public final class LoopbackFabric {
         }
       }
     }
+  }
+
+  /**
+   * Installs {@code plan} on every link of the fabric, replacing the plan before: from now on each QP asks it
+   * about every packet it sends (requests, ACKs and NAKs) and drops, duplicates, delays or reorders the packet
+   * as told. Packets already on their way (delayed, held for reordering) are not recalled. See the "Fault
+   * injection" section of the module's README for what each fault does to RC, UC and UD.
+   *
+   * <p><b>Never blocks</b> (one volatile write); any thread and any context, callbacks included.
+   */
+  public void faults(FaultPlan plan) {
+    this.faultPlan = InvalidArgumentException.requireNonNull(plan, "plan");
+  }
+
+  /** Removes the fault plan: packets pass unchanged again. <b>Never blocks</b>; any thread and any context. */
+  public void clearFaults() {
+    this.faultPlan = null;
+  }
+
+  /** The installed fault plan (for its counts), or null. <b>Never blocks</b> (one volatile read); any thread. */
+  public FaultPlan faultPlan() {
+    return faultPlan;
   }
 
   /** The fabric's registered devices, in the order they were added. Never blocks; any thread. */

@@ -1,5 +1,7 @@
 package dev.midlayer.drivers.loopback;
 
+import dev.midlayer.drivers.fault.Direction;
+import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.Gid;
@@ -71,6 +73,9 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   private record AckTimeout(long gen) implements Command {}
 
+  /** The hold time of a packet held for reordering ({@link FaultLink}) is over. */
+  record LinkRelease(long token) implements Command {}
+
   private record RnrResume(long gen) implements Command {}
 
   enum NakKind {
@@ -121,6 +126,9 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private final double timerScale;
   private final int maxBatch;
   private final Peer self;
+  private final LoopbackFabric fabric;
+  /** Applies a fault plan to outgoing messages; made when the fabric first has a plan. */
+  private FaultLink link;
 
   // requester (RC)
   /** Sent, not yet ACKed, oldest first; the head has PSN {@link #unackedPsn}. */
@@ -162,6 +170,14 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private int retryLeft;
   private int rnrLeft;
   private boolean drainedReported;
+  /**
+   * Go-back-N rounds, for the attempt numbers a fault plan sees: {@link #retransmit} starts a round, and
+   * {@link #roundStarts} remembers from which PSN on WRs were first sent in which round ({PSN, round}, oldest
+   * first), so a PSN's attempt is the rounds since its first one. Costs one int comparison per fresh WR.
+   */
+  private int rounds;
+  private int roundRecorded = -1;
+  private final ArrayDeque<int[]> roundStarts = new ArrayDeque<>();
 
   // responder (RC)
   private int expectedPsn;
@@ -180,6 +196,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     this.timerScale = timerScale;
     this.maxBatch = maxBatch;
     this.self = new Peer(ctx.getSelf(), qp, driver, driver.device(), 0);
+    this.fabric = driver.device().fabric();
   }
 
   @Override
@@ -188,6 +205,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         .onMessageEquals(Signal.SQ_DOORBELL, this::drainSqTracked)
         .onMessageEquals(Signal.FLUSH, this::onFlushSignal)
         .onMessageEquals(Signal.STOP, Behaviors::stopped)
+        .onMessage(LinkRelease.class, this::onLinkRelease)
         .onMessage(Modified.class, this::onModified)
         .onMessage(Deliver.class, this::onDeliverTracked)
         .onMessage(Ack.class, this::onAck)
@@ -242,6 +260,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
           return Behaviors.same();
         }
       } else {
+        initSendSide();
         sendUnreliable();
       }
     } while (sq.idle());
@@ -307,6 +326,10 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         firstPsn = nextPsn;
       }
       batch[count++] = entry;
+      if (roundRecorded != rounds) {
+        roundRecorded = rounds;
+        roundStarts.addLast(new int[] {nextPsn, rounds});
+      }
       inflight.addLast(entry);
       nextPsn = psnAdd(nextPsn, 1);
       if (rdAtomic) {
@@ -353,9 +376,62 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private void transmit(Peer peer, int firstPsn, Object[] batch, int count) {
     // A peer that does not exist, or a link that is down, drops the packets: the ACK timeout handles it.
     if (peer != null && linkUp(peer)) {
-      peer.actor().tell(new Deliver(self, gen, firstPsn, batch, count));
+      Deliver d = new Deliver(self, gen, firstPsn, batch, count);
+      FaultPlan plan = fabric.faultPlan(); // the one volatile read of the path without faults
+      if (plan == null) {
+        peer.actor().tell(d);
+      } else {
+        link().sendData(plan, peer.actor(), d, directionTo(peer), qp.qpNum(), peer.qp().qpNum(), this::attemptOf);
+      }
     }
     startAckTimer();
+  }
+
+  private FaultLink link() {
+    if (link == null) {
+      link = new FaultLink(getContext(), timerScale);
+    }
+    return link;
+  }
+
+  /** The direction from this QP's port to the port of the connected peer. */
+  private Direction directionTo(Peer peer) {
+    return new Direction(driver.device().gid(localPort(qp)), peer.device().gid(Math.max(1, peer.portNum())));
+  }
+
+  private static int localPort(QpContext q) {
+    int p = q.attributes().portNum();
+    return p < 1 ? 1 : p;
+  }
+
+  /** Which transmission of {@code psn} the next one is (0: the first), from the go-back-N rounds. */
+  private int attemptOf(int psn) {
+    int round = -1;
+    for (int[] start : roundStarts) {
+      if (psnCompare(start[0], psn) > 0) {
+        break;
+      }
+      round = start[1];
+    }
+    return round < 0 ? 0 : rounds - round;
+  }
+
+  /** An ACK or NAK to the requester {@code to}, through the fault plan if there is one. */
+  private void reply(Peer to, Command msg, boolean nak, int psn) {
+    FaultPlan plan = fabric.faultPlan();
+    if (plan == null) {
+      to.actor().tell(msg);
+      return;
+    }
+    Direction dir = new Direction(driver.device().gid(localPort(qp)), to.device().gid(localPort(to.qp())));
+    link().sendReply(plan, to.actor(), msg, nak, psn, dir, qp.qpNum(), to.qp().qpNum());
+  }
+
+  private Behavior<Command> onLinkRelease(LinkRelease m) {
+    if (link != null) {
+      link.release(m.token());
+    }
+    return Behaviors.same();
   }
 
   private boolean linkUp(Peer peer) {
@@ -449,15 +525,36 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       }
       Packet p = new Packet(wr, data, qp.qpNum(), driver.device().lid(ah.portNum()), wr.remoteQkey(), ah, ah.grh(),
           driver.device().gid(ah.portNum()));
-      lq.actor().tell(new Deliver(self, gen, 0, new Object[] {p}, 1));
+      Deliver d = new Deliver(self, gen, takeUnreliablePsn(), new Object[] {p}, 1);
+      FaultPlan plan = fabric.faultPlan();
+      if (plan == null) {
+        lq.actor().tell(d);
+      } else {
+        link().sendData(plan, lq.actor(), d, new Direction(driver.device().gid(ah.portNum()), dest.gid(destPort)),
+            qp.qpNum(), target.qpNum(), FaultLink.firstAttempt());
+      }
     } else {
       Peer peer = driver.resolvePeer();
       if (peer == null || !linkUp(peer)) {
         return;
       }
       Packet p = new Packet(wr, data, qp.qpNum(), 0, 0, null, false, null);
-      peer.actor().tell(new Deliver(self, gen, 0, new Object[] {p}, 1));
+      Deliver d = new Deliver(self, gen, takeUnreliablePsn(), new Object[] {p}, 1);
+      FaultPlan plan = fabric.faultPlan();
+      if (plan == null) {
+        peer.actor().tell(d);
+      } else {
+        link().sendData(plan, peer.actor(), d, directionTo(peer), qp.qpNum(), peer.qp().qpNum(),
+            FaultLink.firstAttempt());
+      }
     }
+  }
+
+  /** UC and UD: the PSN of the next packet (from sq_psn; the responder does not check it, as rxe for a first/only packet). */
+  private int takeUnreliablePsn() {
+    int psn = nextPsn;
+    nextPsn = psnAdd(nextPsn, 1);
+    return psn;
   }
 
   private Behavior<Command> onAck(Ack ack) {
@@ -593,6 +690,15 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   /** Sends every in-flight WR again from the oldest (go-back-N); the responder skips what it executed. */
   private void retransmit() {
+    rounds++;
+    // Rounds that started at or below the oldest PSN in flight but one are no longer needed for attempts.
+    while (roundStarts.size() > 1) {
+      int[] first = roundStarts.pollFirst();
+      if (psnCompare(roundStarts.peekFirst()[0], unackedPsn) > 0) {
+        roundStarts.addFirst(first);
+        break;
+      }
+    }
     Peer peer = driver.resolvePeer();
     int psn = unackedPsn;
     Object[] batch = null;
@@ -660,7 +766,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         // A gap (requests were lost): NAK once with the PSN expected, and drop until it is filled.
         if (!sentPsnNak) {
           sentPsnNak = true;
-          from.actor().tell(new Nak(d.gen(), expectedPsn, NakKind.PSN_SEQUENCE, 0));
+          reply(from, new Nak(d.gen(), expectedPsn, NakKind.PSN_SEQUENCE, 0), true, expectedPsn);
         }
         return;
       }
@@ -668,14 +774,15 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       SendWqe wr = (SendWqe) d.entries()[i];
       NakKind nak = receiveOne(wr, from, srcKeys);
       if (nak != null) {
-        from.actor().tell(new Nak(d.gen(), psn, nak, qp.attributes().minRnrTimer()));
+        reply(from, new Nak(d.gen(), psn, nak, qp.attributes().minRnrTimer()), true, psn);
         return;
       }
       expectedPsn = psnAdd(expectedPsn, 1);
       executed = true;
     }
     if (executed) {
-      from.actor().tell(new Ack(d.gen(), psnAdd(expectedPsn, -1)));
+      int acked = psnAdd(expectedPsn, -1);
+      reply(from, new Ack(d.gen(), acked), false, acked);
     }
   }
 
@@ -900,6 +1007,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     unsignaledDone = 0; // the reset frees every slot
     qp.reset();
     inflight.clear();
+    roundStarts.clear();
+    roundRecorded = -1;
     heldBack = null;
     rdAtomicInflight = 0;
     blockedOnAcks = false;
@@ -915,6 +1024,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
 
   private void enterErrorFlush() {
     gen++;
+    roundStarts.clear();
+    roundRecorded = -1;
     timers.cancelAll();
     ackTimerArmed = false;
     waitingRnr = false;
