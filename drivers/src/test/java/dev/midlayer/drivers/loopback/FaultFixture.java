@@ -171,20 +171,28 @@ final class FaultFixture implements AutoCloseable {
   }
 
   /**
-   * The sequence number a successful receive carries, checked against its payload: the immediate and the four
-   * copies in the receive's slot (after {@code offset} bytes: 40 for UD's GRH area) must agree.
+   * The sequence number a successful receive carries, from its payload (after {@code offset} bytes: 40 for UD's
+   * GRH area): the four copies in the receive's slot, and the immediate if there is one, must agree.
    */
   static int received(Side s, WorkCompletion wc, int offset) {
     assertEquals(WcStatus.SUCCESS, wc.status(), () -> "receive " + wc);
-    int seq = wc.immData();
     ByteBuffer b = s.mr.buffer();
-    for (int k = 0; k < MSG / 4; k++) {
+    int seq = b.getInt((int) wc.wrId() * SLOT + offset);
+    for (int k = 1; k < MSG / 4; k++) {
       int got = b.getInt((int) wc.wrId() * SLOT + offset + 4 * k);
       if (got != seq) {
-        fail("receive " + wc.wrId() + ": the payload says " + got + ", the immediate " + seq);
+        fail("receive " + wc.wrId() + ": the payload is torn (" + seq + ", " + got + ")");
       }
     }
+    if ((wc.wcFlags() & dev.midlayer.ib.WcFlags.WITH_IMM) != 0 && wc.immData() != seq) {
+      fail("receive " + wc.wrId() + ": the payload says " + seq + ", the immediate " + wc.immData());
+    }
     return seq;
+  }
+
+  /** The payload's sequence number of a receive (no checks), or -1 for an error completion. */
+  static int seqOf(Side s, WorkCompletion wc, int offset) {
+    return wc.ok() ? s.mr.buffer().getInt((int) wc.wrId() * SLOT + offset) : -1;
   }
 
   /** (wr_id, status) of each completion, as a compact replay record. */
