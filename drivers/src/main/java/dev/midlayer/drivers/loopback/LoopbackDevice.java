@@ -12,7 +12,13 @@ import dev.midlayer.ib.Mtu;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.PortState;
 import dev.midlayer.spi.DeviceOps;
+import dev.midlayer.spi.QpContext;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.Done;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
@@ -32,6 +38,8 @@ public final class LoopbackDevice {
   private volatile Device device;
   /** The midlayer's side of the device, from enable_driver: events, QPs, keys. */
   private volatile DriverDevice driverDevice;
+  /** Set once by {@link #raiseFatal}: the device is dead until it is removed. */
+  private final AtomicBoolean fatal = new AtomicBoolean();
 
   LoopbackDevice(LoopbackFabric fabric, long nodeGuid, int[] lids) {
     this.fabric = fabric;
@@ -105,12 +113,79 @@ public final class LoopbackDevice {
     }
   }
 
-  /** Brings a port's link up (DOWN to ACTIVE) and raises PORT_ACTIVE. A port already up is left alone. */
+  /**
+   * Brings a port's link up (DOWN to ACTIVE) and raises PORT_ACTIVE. A port already up is left alone, and so
+   * is every port of a device after {@link #raiseFatal}.
+   */
   public void linkUp(int portNum) {
     checkPort(portNum);
-    if (portStates.compareAndSet(portNum - 1, PortState.DOWN, PortState.ACTIVE)) {
+    if (!fatal.get() && portStates.compareAndSet(portNum - 1, PortState.DOWN, PortState.ACTIVE)) {
       driverDevice.dispatchPortEvent(AsyncEventType.PORT_ACTIVE, portNum);
     }
+  }
+
+  /**
+   * Flaps a port's link: {@link #linkDown} now (PORT_ERR), {@link #linkUp} once {@code downFor} has passed
+   * (PORT_ACTIVE), on the actor system's scheduler. {@code downFor} is in real IB time and is scaled by
+   * {@code midlayer.loopback.timer-scale} like the transport timers (so Pekko's manual clock drives it too).
+   * Packets sent while the link is down are lost: RC retries them after its ACK timeout, UC and UD lose them.
+   * If the port was already down it is still brought up at the end. The stage completes after the link came
+   * back up (or stayed down because the device had a fatal error).
+   *
+   * <p><b>Never blocks</b>; any thread and any context.
+   */
+  public CompletionStage<Done> flap(int portNum, Duration downFor) {
+    checkPort(portNum);
+    InvalidArgumentException.requireNonNull(downFor, "downFor");
+    long nanos = Math.max(1, (long) (downFor.toNanos() * fabric.timerScale()));
+    CompletableFuture<Done> up = new CompletableFuture<>();
+    linkDown(portNum);
+    var system = fabric.midlayer().system();
+    system.scheduler().scheduleOnce(Duration.ofNanos(nanos), () -> {
+      try {
+        linkUp(portNum);
+        up.complete(Done.getInstance());
+      } catch (RuntimeException e) {
+        up.completeExceptionally(e);
+      }
+    }, system.executionContext());
+    return up;
+  }
+
+  /**
+   * Raises a fatal error of the device, as a NIC's catastrophic-error interrupt would: its ports go DOWN (no
+   * port events: the device event says it all), DEVICE_FATAL is dispatched through the midlayer to every
+   * event handler of the device, and each of its QPs that is not in RESET moves to ERR and is flushed by its
+   * driver actor, so every WR posted to it ends in exactly one completion (WR_FLUSH_ERR for those not
+   * finished yet, WRs posted later included). The device stays registered and dead: {@link #linkUp} does
+   * nothing any more, and packets to and from it are lost. Only the first call does anything.
+   *
+   * <p><b>Never blocks</b> (it only enqueues the event and tells the QP actors); any thread and any context.
+   *
+   * @throws IllegalStateException if the device is not registered (or its unregistration completed)
+   */
+  public void raiseFatal() {
+    DriverDevice d = driverDevice;
+    if (d == null) {
+      throw new IllegalStateException(this + " is not registered");
+    }
+    if (!fatal.compareAndSet(false, true)) {
+      return;
+    }
+    for (int i = 0; i < lids.length; i++) {
+      portStates.set(i, PortState.DOWN);
+    }
+    d.dispatchDeviceEvent(AsyncEventType.DEVICE_FATAL);
+    for (QpContext qp : d.qps()) {
+      if (qp.driver() instanceof LoopbackQp lq) {
+        lq.deviceFatal();
+      }
+    }
+  }
+
+  /** True once {@link #raiseFatal} was called. Never blocks; any thread. */
+  public boolean isFatal() {
+    return fatal.get();
   }
 
   DeviceOps ops() {

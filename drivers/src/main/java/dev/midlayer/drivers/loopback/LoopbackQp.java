@@ -104,6 +104,16 @@ final class LoopbackQp implements DriverQp {
     return true;
   }
 
+  /**
+   * The device raised DEVICE_FATAL: the QP moves to ERR (unless it is in RESET or already in ERR) and its actor
+   * flushes it in its next turn. Never blocks; any thread.
+   */
+  void deviceFatal() {
+    if (qp.moveToError()) {
+      actor.tell(QpActor.Signal.DEVICE_FATAL);
+    }
+  }
+
   @Override
   public void destroy() {
     destroyed = true;

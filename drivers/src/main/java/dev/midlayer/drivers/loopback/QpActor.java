@@ -56,7 +56,9 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
     /** A receive was posted in ERR. */
     FLUSH,
     /** The QP was destroyed. */
-    STOP
+    STOP,
+    /** The device raised DEVICE_FATAL and moved this QP to ERR: flush it. */
+    DEVICE_FATAL
   }
 
   /** The midlayer applied a modify; {@code applied} completes once this actor has acted on it. */
@@ -205,6 +207,7 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
         .onMessageEquals(Signal.SQ_DOORBELL, this::drainSqTracked)
         .onMessageEquals(Signal.FLUSH, this::onFlushSignal)
         .onMessageEquals(Signal.STOP, Behaviors::stopped)
+        .onMessageEquals(Signal.DEVICE_FATAL, this::onDeviceFatal)
         .onMessage(LinkRelease.class, this::onLinkRelease)
         .onMessage(Modified.class, this::onModified)
         .onMessage(Deliver.class, this::onDeliverTracked)
@@ -430,6 +433,14 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
   private Behavior<Command> onLinkRelease(LinkRelease m) {
     if (link != null) {
       link.release(m.token());
+    }
+    return Behaviors.same();
+  }
+
+  /** DEVICE_FATAL moved the QP to ERR (LoopbackDevice#raiseFatal): everything outstanding is flushed. */
+  private Behavior<Command> onDeviceFatal() {
+    if (qp.state() == QpState.ERR) {
+      enterErrorFlush();
     }
     return Behaviors.same();
   }
