@@ -3,6 +3,8 @@ package dev.midlayer.drivers.fault;
 /**
  * How many packets a link asked a plan about ({@link FaultPlan#apply}), and how many of them it was told to
  * drop, duplicate, delay or reorder. {@code packets} is the sum of the others plus the ones that passed.
+ *
+ * <p>An immutable snapshot: every method is safe from any thread and never blocks.
  */
 public record FaultCounts(long packets, long dropped, long duplicated, long delayed, long reordered) {
   /** No packets. */

@@ -3,7 +3,8 @@ package dev.midlayer.drivers.fault;
 /**
  * What a link does with one outgoing packet. {@link FaultPlan#decide} returns one; the link applies it.
  * Decisions carry no state and are immutable; the singletons {@link #PASS}, {@link #DROP} and
- * {@link #DUPLICATE} are shared, so deciding PASS allocates nothing.
+ * {@link #DUPLICATE} are shared, so deciding PASS allocates nothing. Every method is safe from any thread and
+ * never blocks.
  */
 public sealed interface FaultDecision {
   /** The packet goes as it would without a plan. */

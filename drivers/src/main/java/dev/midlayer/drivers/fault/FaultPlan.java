@@ -293,7 +293,10 @@ public final class FaultPlan {
     }
   }
 
-  /** Builds a {@link FaultPlan}; rules are tried in the order they are added. Not thread-safe. */
+  /**
+   * Builds a {@link FaultPlan}; rules are tried in the order they are added. Its methods never block; a builder
+   * is for one thread at a time (the plan it builds is for any number).
+   */
   public static final class Builder {
     private final long seed;
     private final List<Rule> rules = new ArrayList<>();

@@ -5,6 +5,8 @@ package dev.midlayer.drivers.fault;
  * and the kind. A retransmission has the same identity as the original; only the attempt number of
  * {@link FaultPlan#decide} tells them apart. For an ACK or NAK the source QP is the responder's, the PSN the one
  * acknowledged.
+ *
+ * <p>An immutable value: every method is safe from any thread and never blocks.
  */
 public record PacketId(int srcQpn, int dstQpn, int psn, PacketKind kind) {
   public PacketId {
