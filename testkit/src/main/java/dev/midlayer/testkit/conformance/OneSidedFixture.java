@@ -1,6 +1,6 @@
-package dev.midlayer.drivers.loopback;
+package dev.midlayer.testkit.conformance;
 
-import static dev.midlayer.drivers.loopback.DpFixture.await;
+import static dev.midlayer.testkit.conformance.ConformanceFixture.await;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.midlayer.ib.AccessFlags;
@@ -13,34 +13,35 @@ import dev.midlayer.verbs.QpConnect;
 import java.nio.ByteBuffer;
 
 /**
- * Helpers of the one-sided tests ({@code OneSided*Test}): a requester/responder RC pair on top of
- * {@link DpFixture}, with the responder's target region registered as a slice inside a larger buffer so
- * that guard bytes on both sides show any write outside the region.
+ * Helpers of the one-sided contracts ({@link OneSidedWriteContract}, {@link ReadAtomicContract}, ...): a requester/responder RC pair on top of
+ * {@link ConformanceFixture}, with the responder's target region registered as a slice inside a larger buffer so
+ * that guard bytes on both sides show any write outside the region. The helpers that make objects may
+ * sleep: call them from the test's thread.
  */
-final class OneSidedFixture {
+public final class OneSidedFixture {
   private OneSidedFixture() {}
 
-  static final int GUARD = 64;
-  static final byte GUARD_BYTE = (byte) 0xA5;
-  static final QpCap CAP = new QpCap(64, 64, 4, 4, 0);
-  static final int ALL_REMOTE = AccessFlags.REMOTE_READ | AccessFlags.REMOTE_WRITE | AccessFlags.REMOTE_ATOMIC;
-  static final int MR_ALL = AccessFlags.LOCAL_WRITE | ALL_REMOTE;
+  public static final int GUARD = 64;
+  public static final byte GUARD_BYTE = (byte) 0xA5;
+  public static final QpCap CAP = new QpCap(64, 64, 4, 4, 0);
+  public static final int ALL_REMOTE = AccessFlags.REMOTE_READ | AccessFlags.REMOTE_WRITE | AccessFlags.REMOTE_ATOMIC;
+  public static final int MR_ALL = AccessFlags.LOCAL_WRITE | ALL_REMOTE;
 
-  /** Reliable transport parameters (as {@link DpFixture#RELIABLE}) with the given QP access and max_rd_atomic. */
-  static QpConnect.Params params(int qpAccess, int maxRdAtomic) {
+  /** Reliable transport parameters (as {@link ConformanceFixture#RELIABLE}) with the given QP access and max_rd_atomic. */
+  public static QpConnect.Params params(int qpAccess, int maxRdAtomic) {
     return new QpConnect.Params(1, qpAccess, Mtu.MTU_4096, 24, 7, 7, 1, maxRdAtomic, 16);
   }
 
   /** Same, with an RNR retry count (the RNR timer shortest). */
-  static QpConnect.Params params(int qpAccess, int maxRdAtomic, int rnrRetry) {
+  public static QpConnect.Params params(int qpAccess, int maxRdAtomic, int rnrRetry) {
     return new QpConnect.Params(1, qpAccess, Mtu.MTU_4096, 24, 7, rnrRetry, 1, maxRdAtomic, 16);
   }
 
   /** A region that is a slice of a larger buffer, {@link #GUARD} guard bytes on each side. */
-  static final class Guarded {
-    final ByteBuffer outer;
-    final MemoryRegion mr;
-    final int len;
+  public static final class Guarded {
+    public final ByteBuffer outer;
+    public final MemoryRegion mr;
+    public final int len;
 
     Guarded(ByteBuffer outer, MemoryRegion mr, int len) {
       this.outer = outer;
@@ -49,13 +50,13 @@ final class OneSidedFixture {
     }
 
     /** All bytes, guards included. */
-    byte[] snapshot() {
+    public byte[] snapshot() {
       byte[] out = new byte[outer.capacity()];
       outer.get(0, out);
       return out;
     }
 
-    void assertGuards(String what) {
+    public void assertGuards(String what) {
       for (int i = 0; i < outer.capacity(); i++) {
         if (i >= GUARD && i < GUARD + len) {
           continue;
@@ -67,7 +68,7 @@ final class OneSidedFixture {
       }
     }
 
-    void assertUnchanged(byte[] before, String what) {
+    public void assertUnchanged(byte[] before, String what) {
       byte[] now = snapshot();
       for (int i = 0; i < now.length; i++) {
         if (now[i] != before[i]) {
@@ -79,36 +80,36 @@ final class OneSidedFixture {
   }
 
   /** Registers {@code len} bytes (filled with pattern {@code seed}) inside guards, in {@code pd}. */
-  static Guarded guarded(ProtectionDomain pd, int len, int access, int seed) throws Exception {
+  public static Guarded guarded(ProtectionDomain pd, int len, int access, int seed) throws Exception {
     ByteBuffer outer = ByteBuffer.allocateDirect(len + 2 * GUARD);
     for (int i = 0; i < outer.capacity(); i++) {
       outer.put(i, GUARD_BYTE);
     }
     ByteBuffer slice = outer.slice(GUARD, len);
     for (int i = 0; i < len; i++) {
-      slice.put(i, DpFixture.pattern(seed, i));
+      slice.put(i, ConformanceFixture.pattern(seed, i));
     }
     MemoryRegion mr = await(pd.registerMr(slice, access));
     return new Guarded(outer, mr, len);
   }
 
   /** A connected RC pair: {@code req} posts, {@code resp} owns {@code target}. */
-  static final class Pair {
-    final DpFixture.Side req;
-    final DpFixture.Side resp;
-    final Guarded target;
+  public static final class Pair {
+    public final ConformanceFixture.Side req;
+    public final ConformanceFixture.Side resp;
+    public final Guarded target;
 
-    Pair(DpFixture.Side req, DpFixture.Side resp, Guarded target) {
+    Pair(ConformanceFixture.Side req, ConformanceFixture.Side resp, Guarded target) {
       this.req = req;
       this.resp = resp;
       this.target = target;
     }
 
-    long addr(long off) {
+    public long addr(long off) {
       return target.mr.iova() + off;
     }
 
-    int rkey() {
+    public int rkey() {
       return target.mr.rkey();
     }
   }
@@ -117,22 +118,22 @@ final class OneSidedFixture {
    * Two devices, an RC QP on each (CQ depth 256, local MRs of {@code localBytes}); the responder QP accepts
    * {@code respQpAccess}, its target region has {@code targetLen} bytes and {@code mrAccess}.
    */
-  static Pair pair(DpFixture f, int localBytes, int targetLen, int mrAccess, int respQpAccess,
+  public static Pair pair(ConformanceFixture f, int localBytes, int targetLen, int mrAccess, int respQpAccess,
       QpConnect.Params reqParams) throws Exception {
-    DpFixture.Side a = f.side(256, localBytes, null);
-    DpFixture.Side b = f.side(256, localBytes, null);
-    DpFixture.createQp(a, QpType.RC, CAP, true);
-    DpFixture.createQp(b, QpType.RC, CAP, true);
+    ConformanceFixture.Side a = f.side(256, localBytes, null);
+    ConformanceFixture.Side b = f.side(256, localBytes, null);
+    ConformanceFixture.createQp(a, QpType.RC, CAP, true);
+    ConformanceFixture.createQp(b, QpType.RC, CAP, true);
     Guarded target = guarded(b.pd, targetLen, mrAccess, 3);
-    DpFixture.connect(a, b, reqParams, params(respQpAccess, 16));
+    ConformanceFixture.connect(a, b, reqParams, params(respQpAccess, 16));
     return new Pair(a, b, target);
   }
 
-  static Pair pair(DpFixture f) throws Exception {
-    return pair(f, 65536, 4096, MR_ALL, ALL_REMOTE, DpFixture.RELIABLE);
+  public static Pair pair(ConformanceFixture f) throws Exception {
+    return pair(f, 65536, 4096, MR_ALL, ALL_REMOTE, ConformanceFixture.RELIABLE);
   }
 
-  static long getLong(Guarded g, int off) {
+  public static long getLong(Guarded g, int off) {
     return g.mr.buffer().getLong(off);
   }
 }
