@@ -10,11 +10,7 @@ import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.ib.AhAttr;
-import dev.midlayer.ib.AsyncEventType;
-import dev.midlayer.ib.QpAttr;
-import dev.midlayer.ib.QpAttrMask;
 import dev.midlayer.ib.QpCap;
-import dev.midlayer.ib.QpState;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.internal.device.DeviceImpl;
 import dev.midlayer.internal.verbs.KeyTable;
@@ -31,14 +27,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 
 /**
- * Shared helpers of the data-path tests ({@code Dp*Test}): a fresh actor system with the loopback
+ * Shared helpers of the loopback-specific tests that stay in this module (the driver-independent data-path
+ * tests are the conformance contracts of {@code dev.midlayer.testkit.conformance}, run on loopback by the
+ * testkit): a fresh actor system with the loopback
  * fabric's timers scaled down (ACK timeouts and RNR delays in micro- to milliseconds), devices, PDs, CQs,
  * MRs and connected QPs, and bounded waits. Nothing here sleeps: every wait is a bounded poll loop with
  * {@link Thread#onSpinWait()} / {@link Thread#yield()} back-off and an overall deadline that fails the test.
@@ -125,24 +122,7 @@ final class DpFixture implements AutoCloseable {
     return qp;
   }
 
-  /**
-   * A barrier on the QP's driver actor, for an RTS QP created with {@link #createQp}: RTS to SQD with
-   * EN_SQD_ASYNC_NOTIFY, wait for SQ_DRAINED (the driver raises it in its turn for that modify, so every
-   * earlier state change has been applied by then), and back to RTS. Needed after a RESET because the
-   * loopback driver applies a reset in its own later turn (see DpFlushTest#resetIsAppliedBeforeLaterPosts).
-   */
-  static void quiesce(Side s) throws Exception {
-    QueuePair qp = s.qp;
-    long before = drainedEvents(s);
-    await(qp.modify(QpAttr.builder().qpState(QpState.SQD).enSqdAsyncNotify(true).build(),
-        QpAttrMask.STATE | QpAttrMask.EN_SQD_ASYNC_NOTIFY));
-    awaitTrue(() -> "SQ_DRAINED of " + qp + " (events: " + s.events + ")", () -> drainedEvents(s) > before);
-    await(qp.modify(QpAttr.builder().qpState(QpState.RTS).build(), QpAttrMask.STATE));
-  }
 
-  private static long drainedEvents(Side s) {
-    return s.events.stream().filter(e -> e.type() == AsyncEventType.SQ_DRAINED).count();
-  }
 
   /** Connects {@code a.qp} and {@code b.qp} (RC or UC) to each other, both to RTS. */
   static void connect(Side a, Side b, QpConnect.Params pa, QpConnect.Params pb) throws Exception {
@@ -161,10 +141,6 @@ final class DpFixture implements AutoCloseable {
     return ((QpImpl) qp).sendQueue();
   }
 
-  /** The receive queue of a QP, for its occupancy. */
-  static WorkQueueImpl<?> recvQueue(QueuePair qp) {
-    return ((QpImpl) qp).recvQueue();
-  }
 
   /** The memory keys of a loopback device. */
   static KeyTable keys(LoopbackDevice dev) {
@@ -177,15 +153,6 @@ final class DpFixture implements AutoCloseable {
     return s.toCompletableFuture().get(DEADLINE_MS, TimeUnit.MILLISECONDS);
   }
 
-  /** The cause a stage failed with; fails the test if it completes normally or does not complete in time. */
-  static Throwable failureOf(CompletionStage<?> s) throws Exception {
-    try {
-      Object v = s.toCompletableFuture().get(DEADLINE_MS, TimeUnit.MILLISECONDS);
-      return fail("expected the stage to fail, but it completed with " + v);
-    } catch (ExecutionException e) {
-      return e.getCause();
-    }
-  }
 
   /** Back-off for bounded poll loops: spin first, then yield. */
   static void backOff(int spins) {
@@ -219,10 +186,6 @@ final class DpFixture implements AutoCloseable {
     }
   }
 
-  /** Waits for the QP to reach {@code state} (a driver moves it there in its own turn). */
-  static void awaitState(QueuePair qp, QpState state) {
-    awaitTrue(() -> qp + " to reach " + state + " (it is " + qp.state() + ")", () -> qp.state() == state);
-  }
 
   /** Polls exactly {@code n} completions (waiting for them); fails listing what came if fewer arrive in time. */
   static List<WorkCompletion> poll(CompletionQueue cq, int n) {
@@ -252,21 +215,6 @@ final class DpFixture implements AutoCloseable {
     return poll(cq, 1).get(0);
   }
 
-  /**
-   * Asserts that nothing arrives on {@code cq} for {@code millis} ms (a bounded poll loop, used only for
-   * "this never happens" checks; positive checks never depend on time).
-   */
-  static void assertQuiet(CompletionQueue cq, long millis) {
-    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-    int spins = 0;
-    while (System.nanoTime() < end) {
-      WorkCompletion wc = cq.poll();
-      if (wc != null) {
-        fail("expected no completion on " + cq + " for " + millis + " ms, got " + wc);
-      }
-      backOff(spins++);
-    }
-  }
 
   static void assertCqEmpty(CompletionQueue cq) {
     WorkCompletion wc = cq.poll();
@@ -275,49 +223,11 @@ final class DpFixture implements AutoCloseable {
     }
   }
 
-  static List<Long> wrIds(List<WorkCompletion> wcs) {
-    List<Long> ids = new ArrayList<>(wcs.size());
-    for (WorkCompletion wc : wcs) {
-      ids.add(wc.wrId());
-    }
-    return ids;
-  }
 
-  // ---- bytes ----
 
-  /** Writes a recognisable pattern (seeded) into {@code len} bytes of {@code mr} at {@code off}. */
-  static void fill(MemoryRegion mr, int off, int len, int seed) {
-    ByteBuffer b = mr.buffer();
-    for (int i = 0; i < len; i++) {
-      b.put(off + i, pattern(seed, i));
-    }
-  }
 
-  static byte pattern(int seed, int i) {
-    return (byte) (seed * 31 + i * 7 + (i >>> 8));
-  }
 
-  static void fillConst(MemoryRegion mr, int off, int len, byte value) {
-    ByteBuffer b = mr.buffer();
-    for (int i = 0; i < len; i++) {
-      b.put(off + i, value);
-    }
-  }
 
-  static byte[] read(MemoryRegion mr, int off, int len) {
-    byte[] out = new byte[len];
-    mr.buffer().get(off, out, 0, len);
-    return out;
-  }
-
-  static void assertBytes(byte[] expected, MemoryRegion mr, int off, String what) {
-    byte[] actual = read(mr, off, expected.length);
-    for (int i = 0; i < expected.length; i++) {
-      if (expected[i] != actual[i]) {
-        fail(what + ": byte " + i + " (at offset " + (off + i) + ") is " + actual[i] + ", expected " + expected[i]);
-      }
-    }
-  }
 
   static void assertOk(WorkCompletion wc) {
     assertNotNull(wc);
