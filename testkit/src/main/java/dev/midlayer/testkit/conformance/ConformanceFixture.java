@@ -240,12 +240,8 @@ public final class ConformanceFixture implements AutoCloseable {
    * so a QP with rnr_retry 7 that met RNR before the call has been NAKed as often. May sleep: test thread.
    */
   public void rnrFence(Device from, Device to) throws Exception {
-    Side a = side(from, 4, 64, null);
-    Side b = side(to, 4, 64, null);
-    createQp(a, QpType.RC, new QpCap(1, 1, 1, 1, 0), true);
-    createQp(b, QpType.RC, new QpCap(1, 1, 1, 1, 0), true);
-    QpConnect.Params p = QpConnect.Params.defaults().withRetries(24, 7, 6, 1);
-    connect(a, b, p, p);
+    Side[] ab = controlPair(from, to, QpConnect.Params.defaults().withRetries(24, 7, 6, 1));
+    Side a = ab[0];
     a.qp.postSend(dev.midlayer.verbs.SendWr.send(1, 0));
     WorkCompletion wc = pollOne(a.cq);
     assertEquals(dev.midlayer.ib.WcStatus.RNR_RETRY_EXC_ERR, wc.status(), () -> "the RNR fence's send: " + wc);
@@ -258,16 +254,23 @@ public final class ConformanceFixture implements AutoCloseable {
    * ACK timeouts of code 1 went by after the call. May sleep: test thread.
    */
   public void timeoutFence(Device from, Device to) throws Exception {
-    Side a = side(from, 4, 64, null);
-    Side b = side(to, 4, 64, null);
-    createQp(a, QpType.RC, new QpCap(1, 1, 1, 1, 0), true);
-    createQp(b, QpType.RC, new QpCap(1, 1, 1, 1, 0), true);
-    QpConnect.Params p = QpConnect.Params.defaults().withRetries(1, 7, 7, 1);
-    connect(a, b, p, p);
+    Side[] ab = controlPair(from, to, QpConnect.Params.defaults().withRetries(1, 7, 7, 1));
+    Side a = ab[0];
+    Side b = ab[1];
     b.qp.postRecv(dev.midlayer.verbs.RecvWr.of(1, dev.midlayer.verbs.Sge.of(b.mr, 0, 64)));
     a.qp.postSend(dev.midlayer.verbs.SendWr.send(1, 0));
     WorkCompletion wc = pollOne(a.cq);
     assertEquals(dev.midlayer.ib.WcStatus.RETRY_EXC_ERR, wc.status(), () -> "the timeout fence's send: " + wc);
+  }
+
+  /** A connected RC pair of one-WR QPs from {@code from} to {@code to}, for the fences. May sleep. */
+  private Side[] controlPair(Device from, Device to, QpConnect.Params p) throws Exception {
+    Side a = side(from, 4, 64, null);
+    Side b = side(to, 4, 64, null);
+    createQp(a, QpType.RC, new QpCap(1, 1, 1, 1, 0), true);
+    createQp(b, QpType.RC, new QpCap(1, 1, 1, 1, 0), true);
+    connect(a, b, p, p);
+    return new Side[] {a, b};
   }
 
   // ---- waiting ----
