@@ -60,6 +60,15 @@ public interface Midlayer extends Extension {
   /** The context checker every may-sleep verb of this midlayer goes through. */
   ContextChecker contextChecker();
 
+  /** The attached contract monitor, or null if none is. Never blocks; any thread. */
+  dev.midlayer.monitor.ContractMonitor monitor();
+
+  /**
+   * The contract monitor of this midlayer, attached now if none was ({@code midlayer.monitor.attach = on}
+   * attaches one at start). Never blocks; any thread.
+   */
+  dev.midlayer.monitor.ContractMonitor attachMonitor();
+
   // ---- driver side ----
 
   /**

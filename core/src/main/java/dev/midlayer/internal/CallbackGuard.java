@@ -1,5 +1,7 @@
 package dev.midlayer.internal;
 
+import dev.midlayer.client.ClientId;
+import dev.midlayer.monitor.ContractMonitor;
 import dev.midlayer.context.AtomicContext;
 import org.slf4j.Logger;
 
@@ -22,6 +24,29 @@ public final class CallbackGuard {
 
   /** As {@link #call(CallbackWatch, String, Logger, Runnable)}; {@code what} (e.g. the event) is named in the log. */
   public static boolean call(CallbackWatch watch, String callback, Object what, Logger log, Runnable body) {
+    return call(null, null, null, null, watch, callback, what, log, body);
+  }
+
+  /**
+   * As {@link #call(CallbackWatch, String, Object, Logger, Runnable)}, reported to {@code monitor} (may be null)
+   * as a callback of {@code owner} on {@code device}; {@code cq} is the CQ if the callback is a CQ's completion
+   * handler or done callbacks, else null.
+   */
+  public static boolean call(ContractMonitor monitor, Object cq, Object device, ClientId owner, CallbackWatch watch,
+      String callback, Object what, Logger log, Runnable body) {
+    if (monitor != null) {
+      monitor.callbackBegins(callback, cq, device, owner);
+    }
+    try {
+      return guarded(watch, callback, what, log, body);
+    } finally {
+      if (monitor != null) {
+        monitor.callbackEnded(cq);
+      }
+    }
+  }
+
+  private static boolean guarded(CallbackWatch watch, String callback, Object what, Logger log, Runnable body) {
     watch.begin(callback);
     try {
       AtomicContext.run(callback, body);

@@ -1,5 +1,6 @@
 package dev.midlayer.internal;
 
+import dev.midlayer.monitor.ContractMonitor;
 import com.typesafe.config.Config;
 import dev.midlayer.Midlayer;
 import dev.midlayer.MidlayerSettings;
@@ -39,6 +40,7 @@ public final class MidlayerImpl implements Midlayer {
   private final AtomicReference<RegistrySnapshot> snapshot = new AtomicReference<>(RegistrySnapshot.EMPTY);
   private final ActorRef<RegistryActor.Command> registry;
   private final CallbackWatchdog watchdog;
+  private final MonitorSlot monitor = new MonitorSlot();
 
   public MidlayerImpl(ActorSystem<?> system) {
     this.system = system;
@@ -53,9 +55,12 @@ public final class MidlayerImpl implements Midlayer {
     this.watchdog = new CallbackWatchdog(system, settings.callbackWarningAfter());
     system.getWhenTerminated().thenRun(watchdog::stop);
     this.registry = system.systemActorOf(
-        RegistryActor.create(settings, contextChecker, snapshot, watchdog),
+        RegistryActor.create(settings, contextChecker, snapshot, watchdog, monitor),
         "midlayer-registry",
         DispatcherSelector.fromConfig(settings.controlDispatcher()));
+    if (system.settings().config().getBoolean("midlayer.monitor.attach")) {
+      attachMonitor();
+    }
     CoordinatedShutdown.get(system).addTask(settings.shutdownPhase(), "midlayer-unregister-devices",
         this::unregisterEverything);
   }
@@ -129,11 +134,33 @@ public final class MidlayerImpl implements Midlayer {
     return contextChecker;
   }
 
+  @Override
+  public ContractMonitor monitor() {
+    return monitor.get();
+  }
+
+  @Override
+  public ContractMonitor attachMonitor() {
+    ContractMonitor m = monitor.attach(new ContractMonitor(system.name()));
+    system.getWhenTerminated().thenRun(m::detached);
+    return m;
+  }
+
+  /** The context rule of the registration verbs, reported to the monitor first (check 3). */
+  private void mightSleep(String verb) {
+    ContractMonitor m = monitor.get();
+    String callback = dev.midlayer.context.AtomicContext.currentCallback();
+    if (m != null && callback != null && contextChecker.mode() != dev.midlayer.context.ContextCheckMode.OFF) {
+      m.maySleepInAtomic(verb, callback, null);
+    }
+    contextChecker.mightSleep(verb);
+  }
+
   // ---- driver side ----
 
   @Override
   public CompletionStage<Device> registerDevice(String name, DeviceOps ops) {
-    contextChecker.mightSleep("registerDevice");
+    mightSleep("registerDevice");
     checkDeviceName(name);
     InvalidArgumentException.requireNonNull(ops, "ops");
     if (!ops.missingMandatoryOps().isEmpty()) {
@@ -146,7 +173,7 @@ public final class MidlayerImpl implements Midlayer {
 
   @Override
   public CompletionStage<Done> unregisterDevice(Device device) {
-    contextChecker.mightSleep("unregisterDevice");
+    mightSleep("unregisterDevice");
     InvalidArgumentException.requireNonNull(device, "device");
     if (device instanceof DeviceImpl impl) {
       impl.refuseSelfWait("unregisterDevice"); // from its own driver op: it would wait for that op to return
@@ -160,7 +187,7 @@ public final class MidlayerImpl implements Midlayer {
 
   @Override
   public CompletionStage<ClientId> registerClient(Client client) {
-    contextChecker.mightSleep("registerClient");
+    mightSleep("registerClient");
     InvalidArgumentException.requireNonNull(client, "client");
     String name = InvalidArgumentException.requireNonBlank(client.name(), "client.name");
     return register(name, new ClientSource.Plain(client));
@@ -168,7 +195,7 @@ public final class MidlayerImpl implements Midlayer {
 
   @Override
   public CompletionStage<ClientId> registerClient(String name, Behavior<ClientMessage> behavior) {
-    contextChecker.mightSleep("registerClient");
+    mightSleep("registerClient");
     InvalidArgumentException.requireNonBlank(name, "name");
     InvalidArgumentException.requireNonNull(behavior, "behavior");
     return register(name, new ClientSource.Spawned(behavior));
@@ -176,7 +203,7 @@ public final class MidlayerImpl implements Midlayer {
 
   @Override
   public CompletionStage<ClientId> registerClient(String name, ActorRef<ClientMessage> clientActor) {
-    contextChecker.mightSleep("registerClient");
+    mightSleep("registerClient");
     InvalidArgumentException.requireNonBlank(name, "name");
     InvalidArgumentException.requireNonNull(clientActor, "clientActor");
     return register(name, new ClientSource.Existing(clientActor));
@@ -190,7 +217,7 @@ public final class MidlayerImpl implements Midlayer {
 
   @Override
   public CompletionStage<Done> unregisterClient(ClientId client) {
-    contextChecker.mightSleep("unregisterClient");
+    mightSleep("unregisterClient");
     InvalidArgumentException.requireNonNull(client, "client");
     CompletableFuture<Done> result = new CompletableFuture<>();
     registry.tell(new RegistryActor.UnregisterClient(client, result));

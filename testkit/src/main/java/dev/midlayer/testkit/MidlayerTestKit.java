@@ -7,6 +7,10 @@ import dev.midlayer.client.Client;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
+import dev.midlayer.monitor.Check;
+import dev.midlayer.monitor.ContractMonitor;
+import dev.midlayer.monitor.ContractViolationError;
+import dev.midlayer.monitor.Violation;
 import dev.midlayer.registry.LeftoverReclaimed;
 import java.time.Duration;
 import java.util.List;
@@ -47,6 +51,8 @@ public final class MidlayerTestKit {
   private final ConcurrentLinkedQueue<LeftoverReclaimed> leftovers = new ConcurrentLinkedQueue<>();
   private final ActorRef<Object> collector;
   private volatile boolean leftoversAllowed;
+  private final ContractMonitor monitor;
+  private final java.util.Set<Check> expected = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /** Marks the end of the leftover reports published before it (the event stream keeps their order). */
   private record Flush(CountDownLatch seen) {}
@@ -55,6 +61,7 @@ public final class MidlayerTestKit {
     this.testKit = testKit;
     this.midlayer = Midlayer.get(testKit.system());
     this.fabric = new LoopbackFabric(midlayer);
+    this.monitor = ContractMonitor.attach(midlayer);
     this.collector = testKit.spawn(Behaviors.receiveMessage(m -> {
       if (m instanceof LeftoverReclaimed l) {
         leftovers.add(l);
@@ -102,6 +109,23 @@ public final class MidlayerTestKit {
   /** The midlayer under test. */
   public Midlayer midlayer() {
     return midlayer;
+  }
+
+  /**
+   * The contract monitor attached to the midlayer from the start: {@link #shutdown()} fails the test on any
+   * violation it saw (but those of {@link #expectViolations}).
+   */
+  public ContractMonitor monitor() {
+    return monitor;
+  }
+
+  /**
+   * For a test that breaks a rule on purpose (a hostile consumer, a broken driver): violations of {@code checks}
+   * do not fail {@link #shutdown()}. Assert them yourself with {@code monitor().violations(check)}.
+   */
+  public MidlayerTestKit expectViolations(Check... checks) {
+    expected.addAll(java.util.Arrays.asList(checks));
+    return this;
   }
 
   /** The loopback fabric attached to the midlayer. */
@@ -189,7 +213,7 @@ public final class MidlayerTestKit {
   /**
    * Unregisters every device (so every client gets its remove) and every client, shuts the actor system
    * down and waits for it; then fails if the midlayer had to reclaim anything left behind (unless
-   * {@link #allowLeftovers()}).
+   * {@link #allowLeftovers()}), or if the contract monitor saw a violation (unless expected).
    */
   public void shutdown() {
     List<LeftoverReclaimed> found;
@@ -210,6 +234,25 @@ public final class MidlayerTestKit {
     if (!leftoversAllowed) {
       // the system is gone: judge what was collected before it stopped
       failOnLeftovers(found);
+    }
+    failOnViolations();
+  }
+
+  /** The monitor's verdict once every driver stopped: fails on each violation not expected. */
+  private void failOnViolations() {
+    java.util.List<Violation> unexpected = new java.util.ArrayList<>();
+    for (Violation v : monitor.verify()) {
+      boolean allowed = expected.contains(v.check()) || (leftoversAllowed && v.check() == Check.LEFTOVER);
+      if (!allowed) {
+        unexpected.add(v);
+      }
+    }
+    if (!unexpected.isEmpty()) {
+      StringBuilder b = new StringBuilder(monitor.report());
+      for (int i = 0; i < Math.min(3, unexpected.size()); i++) {
+        b.append("\n\n").append(unexpected.get(i).describe());
+      }
+      throw new ContractViolationError(b.toString(), unexpected);
     }
   }
 }

@@ -2,11 +2,13 @@ package dev.midlayer.testkit;
 
 import static dev.midlayer.testkit.MidlayerTestKit.await;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.device.EventHandlerRegistration;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
+import dev.midlayer.monitor.Check;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -75,6 +77,7 @@ class MidlayerLogsTest {
   @Test
   @DisplayName("expectSlowCallback and expectCallbackThrew see the watchdog and the guard, and fail without them")
   void slowAndThrowingCallbacks() throws Exception {
+    kit.expectViolations(Check.BLOCKING); // the slow handler waits on a latch in atomic context, on purpose
     LoopbackDevice lo = kit.addDevice("lo%d", 1);
     CountDownLatch release = new CountDownLatch(1);
     CountDownLatch ran = new CountDownLatch(1);
@@ -93,6 +96,8 @@ class MidlayerLogsTest {
     release.countDown();
     ran.await(10, TimeUnit.SECONDS);
     await(slow.unregister());
+    assertTrue(kit.monitor().violations(Check.BLOCKING).stream()
+        .anyMatch(v -> v.message().contains("event handler 'slow'")), () -> kit.monitor().report());
 
     EventHandlerRegistration thrower = await(lo.device().registerEventHandler("thrower", e -> {
       throw new IllegalStateException("on purpose");

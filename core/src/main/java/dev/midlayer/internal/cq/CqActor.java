@@ -88,7 +88,8 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
     }
     CompletionHandler handler = cq.handler();
     if (handler != null) {
-      CallbackGuard.call(watch, handlerName, getContext().getLog(), () -> handler.onCompletion(cq));
+      CallbackGuard.call(cq.device().monitor(), cq, cq.device(), cq.owner(), watch, handlerName, null,
+          getContext().getLog(), () -> handler.onCompletion(cq));
     }
     return Behaviors.same();
   }
@@ -99,7 +100,8 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
       return Behaviors.same();
     }
     int[] done = {0};
-    CallbackGuard.call(watch, handlerName, getContext().getLog(), () -> {
+    CallbackGuard.call(cq.device().monitor(), cq, cq.device(), cq.owner(), watch, handlerName, null,
+        getContext().getLog(), () -> {
       while (done[0] < budget) {
         int n = cq.poll(batch, Math.min(batch.length, budget - done[0]));
         for (int i = 0; i < n; i++) {
@@ -140,8 +142,8 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
     getContext().getLog().error("CQ #{} on {} overflowed ({} entries): it is in error", cq.number(),
         cq.device().name(), cq.capacity());
     if (cq.eventHandler() != null) {
-      CallbackGuard.call(watch, eventHandlerName, getContext().getLog(),
-          () -> cq.eventHandler().onEvent(cq.cqErrorEvent()));
+      CallbackGuard.call(cq.device().monitor(), null, cq.device(), cq.owner(), watch, eventHandlerName, null,
+          getContext().getLog(), () -> cq.eventHandler().onEvent(cq.cqErrorEvent()));
     }
     // Per IBA, the QPs of a CQ in error are unusable: each moves to ERR (and flushes) with QP_FATAL.
     for (QpImpl qp : cq.qps()) {

@@ -1,5 +1,7 @@
 package dev.midlayer.internal.cq;
 
+import dev.midlayer.monitor.ContractMonitor;
+import dev.midlayer.monitor.NonSleepingVerb;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.EventHandler;
@@ -156,6 +158,19 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
 
   @Override
   public int poll(WorkCompletion[] out, int max) {
+    ContractMonitor m = device.monitor();
+    if (m == null) {
+      return pollInto(out, max);
+    }
+    m.verbEntered(NonSleepingVerb.POLL_CQ, this, device, owner);
+    try {
+      return pollInto(out, max);
+    } finally {
+      m.verbExited(NonSleepingVerb.POLL_CQ);
+    }
+  }
+
+  private int pollInto(WorkCompletion[] out, int max) {
     checkAlive("pollCq");
     int n = Math.min(max, out.length);
     int taken = 0;
@@ -173,8 +188,18 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
 
   @Override
   public WorkCompletion poll() {
-    checkAlive("pollCq");
-    return take();
+    ContractMonitor m = device.monitor();
+    if (m == null) {
+      checkAlive("pollCq");
+      return take();
+    }
+    m.verbEntered(NonSleepingVerb.POLL_CQ, this, device, owner);
+    try {
+      checkAlive("pollCq");
+      return take();
+    } finally {
+      m.verbExited(NonSleepingVerb.POLL_CQ);
+    }
   }
 
   /**
@@ -200,6 +225,19 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
 
   @Override
   public boolean requestNotify(CqNotify which, boolean reportMissedEvents) {
+    ContractMonitor m = device.monitor();
+    if (m == null) {
+      return arm(which, reportMissedEvents);
+    }
+    m.verbEntered(NonSleepingVerb.REQ_NOTIFY_CQ, this, device, owner);
+    try {
+      return arm(which, reportMissedEvents);
+    } finally {
+      m.verbExited(NonSleepingVerb.REQ_NOTIFY_CQ);
+    }
+  }
+
+  private boolean arm(CqNotify which, boolean reportMissedEvents) {
     checkAlive("reqNotifyCq");
     int want = which == CqNotify.NEXT_COMP ? ARMED_NEXT : ARMED_SOLICITED;
     armed.accumulateAndGet(want, Math::max);

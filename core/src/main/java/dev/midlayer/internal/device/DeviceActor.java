@@ -1,5 +1,6 @@
 package dev.midlayer.internal.device;
 
+import dev.midlayer.internal.MonitorSlot;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.AsyncEvent;
@@ -119,8 +120,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
    * the control dispatcher. Called by the registry only.
    */
   public static DeviceImpl spawn(ActorContext<?> parent, String name, int index, DeviceOps ops,
-      ContextChecker contextChecker, MidlayerSettings settings, CallbackWatchdog watchdog) {
-    DeviceImpl device = new DeviceImpl(name, index, ops, contextChecker, settings, watchdog);
+      ContextChecker contextChecker, MidlayerSettings settings, CallbackWatchdog watchdog, MonitorSlot monitor) {
+    DeviceImpl device = new DeviceImpl(name, index, ops, contextChecker, settings, watchdog, monitor);
     Behavior<Command> actor = Behaviors.setup(ctx -> new DeviceActor(ctx, device, settings, watchdog));
     ActorRef<Command> ref = parent.spawn(
         Behaviors.supervise(Behaviors.intercept(() -> new MarkThread(device), actor))
@@ -249,6 +250,13 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
    * "{object}{why}" and a {@link LeftoverReclaimed} on the event stream; waits for the memory fence if a
    * region was among them; watches each object's actor with {@code fenced}. Returns how many it watches.
    */
+  private void reportLeftover(ClientId owner, String what) {
+    dev.midlayer.monitor.ContractMonitor m = device.monitor();
+    if (m != null) {
+      m.leftover(owner, device.name(), what);
+    }
+  }
+
   private int reclaimNewestFirst(List<DeviceResource> leftovers, String why, Command fenced) {
     int fences = 0;
     boolean memory = false;
@@ -257,11 +265,13 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
       getContext().getLog().warn("{}{}", r.describe(), why);
       getContext().getSystem().eventStream().tell(new EventStream.Publish<>(
           new LeftoverReclaimed(r.owner(), device.name(), r.describe())));
+      reportLeftover(r.owner(), r.describe());
       try {
         for (String dependent : r.reclaimDependents()) {
           getContext().getLog().warn("{} (of {}){}", dependent, r.describe(), why);
           getContext().getSystem().eventStream().tell(new EventStream.Publish<>(
               new LeftoverReclaimed(r.owner(), device.name(), dependent)));
+          reportLeftover(r.owner(), dependent);
         }
         r.reclaim();
         memory |= r.holdsMemory();

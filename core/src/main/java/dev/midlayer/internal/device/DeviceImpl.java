@@ -1,5 +1,7 @@
 package dev.midlayer.internal.device;
 
+import dev.midlayer.internal.MonitorSlot;
+import dev.midlayer.monitor.ContractMonitor;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.context.ContextChecker;
@@ -45,6 +47,7 @@ public final class DeviceImpl implements Device {
   private final ConcurrentHashMap<ClientId, Object> clientData = new ConcurrentHashMap<>();
   private final DriverDeviceImpl driverView = new DriverDeviceImpl(this);
   private final CallbackWatchdog watchdog;
+  private final MonitorSlot monitor;
   private volatile ActorRef<DeviceActor.Command> actor;
   private volatile ActorRef<EventActor.Command> events;
   private volatile DeviceState state = DeviceState.REGISTERING;
@@ -56,8 +59,9 @@ public final class DeviceImpl implements Device {
   private static final Object EMPTY_SLOT = new Object();
 
   DeviceImpl(String name, int index, DeviceOps ops, ContextChecker contextChecker, MidlayerSettings settings,
-      CallbackWatchdog watchdog) {
+      CallbackWatchdog watchdog, MonitorSlot monitor) {
     this.watchdog = watchdog;
+    this.monitor = monitor;
     this.name = name;
     this.index = index;
     this.ops = ops;
@@ -103,7 +107,7 @@ public final class DeviceImpl implements Device {
 
   @Override
   public CompletionStage<DeviceAttributes> queryDevice() {
-    contextChecker.mightSleep("queryDevice");
+    mightSleep("queryDevice");
     DeviceActorThread.refuseSelfWait(this, "queryDevice");
     checkUsable("queryDevice");
     CompletableFuture<DeviceAttributes> result = new ClientFuture<>();
@@ -113,7 +117,7 @@ public final class DeviceImpl implements Device {
 
   @Override
   public CompletionStage<PortAttributes> queryPort(int portNum) {
-    contextChecker.mightSleep("queryPort");
+    mightSleep("queryPort");
     DeviceActorThread.refuseSelfWait(this, "queryPort");
     checkUsable("queryPort");
     checkPort(portNum, "portNum");
@@ -140,7 +144,7 @@ public final class DeviceImpl implements Device {
 
   @Override
   public CompletionStage<EventHandlerRegistration> registerEventHandler(String name, EventHandler handler) {
-    contextChecker.mightSleep("registerEventHandler");
+    mightSleep("registerEventHandler");
     DeviceActorThread.refuseSelfWait(this, "registerEventHandler");
     InvalidArgumentException.requireNonBlank(name, "name");
     InvalidArgumentException.requireNonNull(handler, "handler");
@@ -153,7 +157,7 @@ public final class DeviceImpl implements Device {
 
   @Override
   public CompletionStage<Done> unregisterEventHandler(EventHandlerRegistration registration) {
-    contextChecker.mightSleep("unregisterEventHandler");
+    mightSleep("unregisterEventHandler");
     DeviceActorThread.refuseSelfWait(this, "unregisterEventHandler");
     InvalidArgumentException.requireNonNull(registration, "registration");
     if (registration.device() != this) {
@@ -245,9 +249,9 @@ public final class DeviceImpl implements Device {
    * later by the device's event actor, in raise order, unless {@code alive} says the object is gone by then.
    * Never blocks; any thread (drivers raise from their actors).
    */
-  public void raise(AsyncEvent event, EventHandler handler, String callbackName,
+  public void raise(AsyncEvent event, EventHandler handler, String callbackName, ClientId owner,
       java.util.function.BooleanSupplier alive) {
-    events.tell(new EventActor.Raise(event, handler, callbackName, alive));
+    events.tell(new EventActor.Raise(event, handler, callbackName, owner, alive));
   }
 
   /** The midlayer's watchdog of consumer callbacks. */
@@ -258,6 +262,10 @@ public final class DeviceImpl implements Device {
   /** Moves the device to {@code newState} (the registry owns REGISTERED and UNREGISTERING). */
   public void setState(DeviceState newState) {
     this.state = newState;
+    ContractMonitor m = monitor.get();
+    if (m != null && newState == DeviceState.UNREGISTERED) {
+      m.deviceUnregistered(this);
+    }
   }
 
   void setAttributes(DeviceAttributes attrs, PortAttributes[] ports) {
@@ -299,6 +307,28 @@ public final class DeviceImpl implements Device {
   /** The context checker of the device's midlayer. */
   public ContextChecker contextChecker() {
     return contextChecker;
+  }
+
+  /** The midlayer's contract monitor, or null (one volatile read). */
+  public ContractMonitor monitor() {
+    return monitor.get();
+  }
+
+  /**
+   * The context rule of a may-sleep verb of this device ({@link ContextChecker#mightSleep}), reported to the
+   * contract monitor first: a refusal in atomic context (check 3), and a client that uses the device outside its
+   * add/remove (check 9).
+   */
+  public void mightSleep(String verb) {
+    ContractMonitor m = monitor.get();
+    if (m != null) {
+      String callback = dev.midlayer.context.AtomicContext.currentCallback();
+      if (callback != null && contextChecker.mode() != dev.midlayer.context.ContextCheckMode.OFF) {
+        m.maySleepInAtomic(verb, callback, this);
+      }
+      m.maySleepVerb(verb, this);
+    }
+    contextChecker.mightSleep(verb);
   }
 
   /** Throws {@link DeviceUnregisteredException} if the device's unregistration completed. */

@@ -28,7 +28,7 @@ public final class DeviceResources {
    * @param verb the verb's name, for errors
    */
   public static <T> CompletionStage<T> create(DeviceImpl device, String verb, CreateBody<? extends T> body) {
-    device.contextChecker().mightSleep(verb);
+    device.mightSleep(verb);
     device.checkUsable(verb);
     CompletableFuture<T> result = newResult(device, verb);
     device.actor().tell(new DeviceActor.Create<T>(verb, body, result));
@@ -41,7 +41,7 @@ public final class DeviceResources {
    */
   public static CompletionStage<Done> destroy(DeviceImpl device, String verb, DeviceResource resource,
       Callable<Void> body) {
-    device.contextChecker().mightSleep(verb);
+    device.mightSleep(verb);
     device.checkUsable(verb);
     CompletableFuture<Done> result = newResult(device, verb);
     device.actor().tell(new DeviceActor.Destroy(verb, resource, body, result));
@@ -69,7 +69,7 @@ public final class DeviceResources {
   }
 
   public static <T> CompletionStage<T> run(DeviceImpl device, String verb, Callable<T> body) {
-    device.contextChecker().mightSleep(verb);
+    device.mightSleep(verb);
     device.checkUsable(verb);
     CompletableFuture<T> result = newResult(device, verb);
     device.actor().tell(new DeviceActor.Run<>(verb, body, result));

@@ -45,7 +45,7 @@ final class EventActor {
    * An affiliated event for one object's handler; dropped if the object is gone by then ({@code alive}
    * false), so nothing of a destroyed object calls back.
    */
-  record Raise(AsyncEvent event, EventHandler handler, String callbackName, BooleanSupplier alive)
+  record Raise(AsyncEvent event, EventHandler handler, String callbackName, ClientId owner, BooleanSupplier alive)
       implements Command {}
 
   record Register(EventHandlerRegistrationImpl registration, CompletableFuture<EventHandlerRegistration> result)
@@ -106,7 +106,8 @@ final class EventActor {
         })
         .onMessage(Raise.class, m -> {
           if (m.alive().getAsBoolean()) {
-            CallbackGuard.call(watch, m.callbackName(), m.event(), ctx.getLog(), () -> m.handler().onEvent(m.event()));
+            CallbackGuard.call(device.monitor(), null, device, m.owner(), watch, m.callbackName(), m.event(),
+                ctx.getLog(), () -> m.handler().onEvent(m.event()));
           }
           return Behaviors.same();
         })
@@ -147,6 +148,9 @@ final class EventActor {
     ctx.getLog().warn("{} {}: unregistered by the midlayer (a client must undo everything in its remove)", h, what);
     ctx.getSystem().eventStream().tell(new EventStream.Publish<>(
         new LeftoverReclaimed(client, device.name(), h.toString())));
+    if (device.monitor() != null) {
+      device.monitor().leftover(client, device.name(), h.toString());
+    }
   }
 
   private Behavior<Command> refreshingPort(AsyncEvent pending) {
@@ -171,7 +175,8 @@ final class EventActor {
 
   private void fanOut(AsyncEvent event) {
     for (EventHandlerRegistrationImpl h : handlers) {
-      CallbackGuard.call(watch, h.callbackName(), event, ctx.getLog(), () -> h.handler().onEvent(event));
+      CallbackGuard.call(device.monitor(), null, device, h.owner(), watch, h.callbackName(), event, ctx.getLog(),
+          () -> h.handler().onEvent(event));
     }
   }
 

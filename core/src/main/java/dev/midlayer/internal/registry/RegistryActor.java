@@ -1,5 +1,6 @@
 package dev.midlayer.internal.registry;
 
+import dev.midlayer.internal.MonitorSlot;
 import dev.midlayer.Midlayer;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.ClientId;
@@ -113,10 +114,10 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
 
   /** The registry behaviour; it publishes snapshots into {@code snapshot}. */
   public static Behavior<Command> create(MidlayerSettings settings, ContextChecker contextChecker,
-      AtomicReference<RegistrySnapshot> snapshot, CallbackWatchdog watchdog) {
+      AtomicReference<RegistrySnapshot> snapshot, CallbackWatchdog watchdog, MonitorSlot monitor) {
     return Behaviors.supervise(Behaviors.setup((ActorContext<Command> ctx) -> Behaviors.withTimers(
         (TimerScheduler<Command> timers) -> (Behavior<Command>) new RegistryActor(ctx, timers, settings,
-            contextChecker, snapshot, watchdog))))
+            contextChecker, snapshot, watchdog, monitor))))
         .onFailure(org.apache.pekko.actor.typed.SupervisorStrategy.resume());
   }
 
@@ -192,6 +193,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   private final AtomicReference<RegistrySnapshot> snapshot;
   private final Executor replyExecutor;
   private final CallbackWatchdog watchdog;
+  private final MonitorSlot monitor;
 
   /** Devices by name, in registration order (including ones being set up or unregistered). */
   private final LinkedHashMap<String, DeviceEntry> devices = new LinkedHashMap<>();
@@ -208,9 +210,11 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   private final List<Operation> running = new ArrayList<>();
 
   private RegistryActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, MidlayerSettings settings,
-      ContextChecker contextChecker, AtomicReference<RegistrySnapshot> snapshot, CallbackWatchdog watchdog) {
+      ContextChecker contextChecker, AtomicReference<RegistrySnapshot> snapshot, CallbackWatchdog watchdog,
+      MonitorSlot monitor) {
     super(ctx);
     this.watchdog = watchdog;
+    this.monitor = monitor;
     this.ctx = ctx;
     this.timers = timers;
     this.settings = settings;
@@ -399,7 +403,8 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       finish(op);
       return;
     }
-    DeviceImpl device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, r.ops(), contextChecker, settings, watchdog);
+    DeviceImpl device = DeviceActor.spawn(ctx, name, nextDeviceIndex++, r.ops(), contextChecker, settings, watchdog,
+        monitor);
     DeviceEntry entry = new DeviceEntry(device);
     devices.put(name, entry);
     op.device = entry;
@@ -572,6 +577,9 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
       return;
     }
     device.device.openClientData(client.id);
+    if (monitor.get() != null) {
+      monitor.get().clientAdding(client.id, device.device);
+    }
     long s = nextStep;
     ActorRef<AddReply> replyTo = forwarder(r -> new AddReplied(s, r));
     await(op, Wait.ADD, client, device, replyTo);
@@ -588,6 +596,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
           client.id, device.device.name());
       added.remove(pair);
       device.device.closeClientData(client.id);
+      clientGone(client, device);
       reclaim(op, client, device);
       return;
     }
@@ -620,6 +629,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
             ((ClientMessage.Declined) reply).reason());
       }
       // No remove will come: whatever the add created is a leftover now.
+      clientGone(client, device);
       reclaim(op, client, device);
     }
     runSteps(op);
@@ -639,9 +649,17 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     ctx.getLog().debug("{} removed {}", client.id, device.device.name());
     // The seed's C15: the client's cleanup is finished when remove returns; what it left is reclaimed now,
     // before anything else happens on the device, so none of its callbacks runs afterwards.
+    clientGone(client, device);
     reclaim(op, client, device);
     runSteps(op);
     return schedule();
+  }
+
+  /** Tells the contract monitor, if any, that the client is done with the device (its remove returned). */
+  private void clientGone(ClientEntry client, DeviceEntry device) {
+    if (monitor.get() != null) {
+      monitor.get().clientGone(client.id, device.device);
+    }
   }
 
   /** Asks the device to reclaim what the client left on it; the operation goes on once that is done. */

@@ -45,6 +45,18 @@ public final class AhImpl implements AddressHandle {
 
   @Override
   public void modify(AhAttr newAttr) {
+    dev.midlayer.monitor.ContractMonitor m = pd.device().monitor();
+    if (m == null) {
+      modifyNow(newAttr);
+      return;
+    }
+    NonSleepingVerbs.watched(m, dev.midlayer.monitor.NonSleepingVerb.MODIFY_AH, this, pd.device(), pd.owner(), () -> {
+      modifyNow(newAttr);
+      return null;
+    });
+  }
+
+  private void modifyNow(AhAttr newAttr) {
     pd.device().checkUsable("modifyAh");
     checkAlive("modifyAh");
     InvalidArgumentException.requireNonNull(newAttr, "attr");

@@ -100,6 +100,12 @@ public final class FmrImpl implements Fmr, DeviceResource {
 
   @Override
   public int mapPhys(List<Page> pages, long iova) {
+    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+    return m == null ? mapPhysNow(pages, iova) : NonSleepingVerbs.watched(m,
+        dev.midlayer.monitor.NonSleepingVerb.MAP_PHYS_FMR, this, device(), owner(), () -> mapPhysNow(pages, iova));
+  }
+
+  private int mapPhysNow(List<Page> pages, long iova) {
     device().checkUsable("mapPhysFmr");
     InvalidArgumentException.requireNonNull(pages, "pages");
     long length = (long) pages.size() * Page.SIZE - (iova & (Page.SIZE - 1));

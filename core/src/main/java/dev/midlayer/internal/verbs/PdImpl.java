@@ -108,6 +108,12 @@ public final class PdImpl implements ProtectionDomain, DeviceResource {
 
   @Override
   public AddressHandle createAh(AhAttr attr) {
+    dev.midlayer.monitor.ContractMonitor m = device.monitor();
+    return m == null ? createAhNow(attr) : NonSleepingVerbs.watched(m,
+        dev.midlayer.monitor.NonSleepingVerb.CREATE_AH, this, device, owner, () -> createAhNow(attr));
+  }
+
+  private AddressHandle createAhNow(AhAttr attr) {
     device.checkUsable("createAh");
     InvalidArgumentException.requireNonNull(attr, "attr");
     attr.validate(device.name(), device.portCount(), device::cachedPort);

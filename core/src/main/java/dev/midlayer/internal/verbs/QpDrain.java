@@ -26,7 +26,7 @@ final class QpDrain {
   private QpDrain() {}
 
   static CompletionStage<Done> drainSq(QpImpl qp) {
-    qp.device().contextChecker().mightSleep("drainSq");
+    qp.device().mightSleep("drainSq");
     requirePollContext(qp.sendCq, "sendCq");
     DrainMarker marker = new DrainMarker("drainSq");
     SendWr wr = SendWr.builder(WrOpcode.SEND).cqe(marker).build();
@@ -34,7 +34,15 @@ final class QpDrain {
       if (!qp.watchDrain(marker)) {
         return marker.done;
       }
-      if (!qp.sq.post(new PostedSend(wr, 0, null, null, null))) {
+      PostedSend posted = new PostedSend(wr, 0, null, null, null);
+      dev.midlayer.monitor.ContractMonitor m = qp.device().monitor();
+      if (m != null) {
+        m.ledger().posted(qp.sq, "send queue of " + qp, qp.owner(), posted, true);
+      }
+      if (!qp.sq.post(posted)) {
+        if (m != null) {
+          m.ledger().refused(qp.sq, posted);
+        }
         qp.forgetDrain(marker);
         return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
             "drainSq: no room for the marker in the send queue of QP " + qp.qpNum));
@@ -47,7 +55,7 @@ final class QpDrain {
   }
 
   static CompletionStage<Done> drainRq(QpImpl qp) {
-    qp.device().contextChecker().mightSleep("drainRq");
+    qp.device().mightSleep("drainRq");
     if (qp.srq != null) {
       return CompletableFuture.completedFuture(Done.getInstance());
     }
@@ -58,7 +66,15 @@ final class QpDrain {
       if (!qp.watchDrain(marker)) {
         return marker.done;
       }
-      if (!qp.rq.post(new PostedRecv(wr))) {
+      PostedRecv posted = new PostedRecv(wr);
+      dev.midlayer.monitor.ContractMonitor m = qp.device().monitor();
+      if (m != null) {
+        m.ledger().posted(qp.rq, "receive queue of " + qp, qp.owner(), posted, true);
+      }
+      if (!qp.rq.post(posted)) {
+        if (m != null) {
+          m.ledger().refused(qp.rq, posted);
+        }
         qp.forgetDrain(marker);
         return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
             "drainRq: no room for the marker in the receive queue of QP " + qp.qpNum));

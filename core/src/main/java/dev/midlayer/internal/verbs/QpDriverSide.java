@@ -1,5 +1,6 @@
 package dev.midlayer.internal.verbs;
 
+import dev.midlayer.monitor.ContractMonitor;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.EventElement;
@@ -99,6 +100,11 @@ public final class QpDriverSide implements QpContext {
   @Override
   public boolean completeSend(SendWqe wqe, WcStatus status) {
     PostedSend ps = (PostedSend) wqe;
+    ContractMonitor m = qp.device().monitor();
+    if (m != null) {
+      m.completionProduced(qp, "a " + status + " completion of send wr_id " + ps.wrId());
+      m.ledger().completed(qp.sq, "send queue of " + qp, qp.owner(), ps, status);
+    }
     WcOpcode opcode = ps.opcode().completion();
     // The slot stays taken until the completion is polled: the send queue's depth bounds what waits in the CQ.
     QueuedCompletion wc = status == WcStatus.SUCCESS
@@ -127,6 +133,10 @@ public final class QpDriverSide implements QpContext {
     if (count < 0) {
       throw new IllegalArgumentException("finishUnsignaled: count " + count + " < 0");
     }
+    ContractMonitor m = qp.device().monitor();
+    if (m != null) {
+      m.ledger().finishedUnsignaled(qp.sq, count);
+    }
     qp.sq.finished(count);
   }
 
@@ -135,6 +145,7 @@ public final class QpDriverSide implements QpContext {
       int immData, int invalidatedRkey, boolean solicited) {
     PostedRecv pr = (PostedRecv) wqe;
     SlotOwner owner = recvSlots();
+    recvCompleted(pr, WcStatus.SUCCESS);
     QueuedCompletion wc = new QueuedCompletion(pr.wrId(), pr.cqe(), WcStatus.SUCCESS, opcode, byteLen, qp.qpNum,
         srcQp, wcFlags, immData, invalidatedRkey, slid, qp.attr.portNum(), owner, recvEpoch());
     return push(qp.recvCq, wc, solicited);
@@ -143,8 +154,20 @@ public final class QpDriverSide implements QpContext {
   @Override
   public boolean completeRecvError(RecvWqe wqe, WcStatus status) {
     PostedRecv pr = (PostedRecv) wqe;
+    recvCompleted(pr, status);
     return push(qp.recvCq, QueuedCompletion.error(pr.wrId(), pr.cqe(), status, WcOpcode.RECV, qp.qpNum,
         recvSlots(), recvEpoch()), true);
+  }
+
+  /** Tells the monitor, if any, that the driver completed {@code pr} (check 1 and the ledger). */
+  private void recvCompleted(PostedRecv pr, WcStatus status) {
+    ContractMonitor m = qp.device().monitor();
+    if (m != null) {
+      m.completionProduced(qp, "a " + status + " completion of receive wr_id " + pr.wrId());
+      Object queue = qp.srq != null ? qp.srq : qp.rq;
+      m.ledger().completed(queue, qp.srq != null ? qp.srq.describe() + " on " + qp.device().name()
+          : "receive queue of " + qp, qp.owner(), pr, status);
+    }
   }
 
   /** Where a receive's slot is: the SRQ it came from, or the QP's own receive queue. */
@@ -172,6 +195,11 @@ public final class QpDriverSide implements QpContext {
 
   @Override
   public void reset() {
+    ContractMonitor m = qp.device().monitor();
+    if (m != null) {
+      m.ledger().reset(qp.sq);
+      m.ledger().reset(qp.rq);
+    }
     qp.sq.reset();
     qp.rq.reset();
   }
@@ -194,7 +222,7 @@ public final class QpDriverSide implements QpContext {
     // Never on the driver's thread: the device's event actor calls the handler, on the callback dispatcher,
     // unless the QP was destroyed by then.
     AsyncEvent event = new AsyncEvent(qp.device(), type, new EventElement.OfQp(qp.qpNum));
-    qp.device().raise(event, qp.eventHandler, qp.eventCallbackName, qp::alive);
+    qp.device().raise(event, qp.eventHandler, qp.eventCallbackName, qp.owner(), qp::alive);
   }
 
   @Override

@@ -202,25 +202,65 @@ public final class QpImpl implements QueuePair, DeviceResource {
 
   @Override
   public void postSend(SendWr wr) {
-    QpPost.send(this, wr, 0);
+    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+    if (m == null) {
+      QpPost.send(this, wr, 0);
+      return;
+    }
+    m.verbEntered(dev.midlayer.monitor.NonSleepingVerb.POST_SEND, this, device(), owner);
+    try {
+      QpPost.send(this, wr, 0);
+    } finally {
+      m.verbExited(dev.midlayer.monitor.NonSleepingVerb.POST_SEND);
+    }
   }
 
   @Override
   public void postSend(List<SendWr> wrs) {
-    for (int i = 0; i < wrs.size(); i++) {
-      QpPost.send(this, wrs.get(i), i);
+    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+    if (m != null) {
+      m.verbEntered(dev.midlayer.monitor.NonSleepingVerb.POST_SEND, this, device(), owner);
+    }
+    try {
+      for (int i = 0; i < wrs.size(); i++) {
+        QpPost.send(this, wrs.get(i), i);
+      }
+    } finally {
+      if (m != null) {
+        m.verbExited(dev.midlayer.monitor.NonSleepingVerb.POST_SEND);
+      }
     }
   }
 
   @Override
   public void postRecv(RecvWr wr) {
-    QpPost.recv(this, wr, 0);
+    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+    if (m == null) {
+      QpPost.recv(this, wr, 0);
+      return;
+    }
+    m.verbEntered(dev.midlayer.monitor.NonSleepingVerb.POST_RECV, this, device(), owner);
+    try {
+      QpPost.recv(this, wr, 0);
+    } finally {
+      m.verbExited(dev.midlayer.monitor.NonSleepingVerb.POST_RECV);
+    }
   }
 
   @Override
   public void postRecv(List<RecvWr> wrs) {
-    for (int i = 0; i < wrs.size(); i++) {
-      QpPost.recv(this, wrs.get(i), i);
+    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+    if (m != null) {
+      m.verbEntered(dev.midlayer.monitor.NonSleepingVerb.POST_RECV, this, device(), owner);
+    }
+    try {
+      for (int i = 0; i < wrs.size(); i++) {
+        QpPost.recv(this, wrs.get(i), i);
+      }
+    } finally {
+      if (m != null) {
+        m.verbExited(dev.midlayer.monitor.NonSleepingVerb.POST_RECV);
+      }
     }
   }
 
@@ -308,6 +348,13 @@ public final class QpImpl implements QueuePair, DeviceResource {
     QpState before = state.get();
     if (flushFirst && moveToError()) {
       driver.modified(before, QpState.ERR, attr, QpAttrMask.STATE);
+    }
+    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+    if (m != null) {
+      // In ERR (or moved there to be reclaimed), the driver flushes everything outstanding before it stops.
+      boolean flushed = state.get() == QpState.ERR;
+      m.ledger().tornDown(sq, flushed);
+      m.ledger().tornDown(rq, flushed);
     }
     driver.destroy();
     sendCq.detach(this);

@@ -108,17 +108,37 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
 
   @Override
   public void postRecv(RecvWr wr) {
-    postOne(wr, 0);
+    dev.midlayer.monitor.ContractMonitor m = pd.device().monitor();
+    if (m == null) {
+      postOne(wr, 0, null);
+      return;
+    }
+    m.verbEntered(dev.midlayer.monitor.NonSleepingVerb.POST_SRQ_RECV, this, pd.device(), owner());
+    try {
+      postOne(wr, 0, m);
+    } finally {
+      m.verbExited(dev.midlayer.monitor.NonSleepingVerb.POST_SRQ_RECV);
+    }
   }
 
   @Override
   public void postRecv(List<RecvWr> wrs) {
-    for (int i = 0; i < wrs.size(); i++) {
-      postOne(wrs.get(i), i);
+    dev.midlayer.monitor.ContractMonitor m = pd.device().monitor();
+    if (m != null) {
+      m.verbEntered(dev.midlayer.monitor.NonSleepingVerb.POST_SRQ_RECV, this, pd.device(), owner());
+    }
+    try {
+      for (int i = 0; i < wrs.size(); i++) {
+        postOne(wrs.get(i), i, m);
+      }
+    } finally {
+      if (m != null) {
+        m.verbExited(dev.midlayer.monitor.NonSleepingVerb.POST_SRQ_RECV);
+      }
     }
   }
 
-  private void postOne(RecvWr wr, int index) {
+  private void postOne(RecvWr wr, int index, dev.midlayer.monitor.ContractMonitor m) {
     if (wr == null) {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
     }
@@ -139,7 +159,11 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
       }
     } while (!occupied.compareAndSet(o, o + 1));
     outstanding.incrementAndGet();
-    ring.offer(new PostedRecv(wr));
+    PostedRecv posted = new PostedRecv(wr);
+    if (m != null) {
+      m.ledger().posted(this, describe() + " on " + pd.device().name(), owner(), posted, true);
+    }
+    ring.offer(posted);
   }
 
   @Override
@@ -189,7 +213,7 @@ public final class SrqImpl implements SharedReceiveQueue, DeviceResource, SlotOw
     if (armed > 0 && left < armed && limit.compareAndSet(armed, 0) && eventHandler != null) {
       // Delivered later by the device's event actor, never on the taking driver's thread.
       AsyncEvent event = new AsyncEvent(pd.device(), AsyncEventType.SRQ_LIMIT_REACHED, new EventElement.OfSrq(number));
-      pd.device().raise(event, eventHandler, eventCallbackName, () -> !destroyed);
+      pd.device().raise(event, eventHandler, eventCallbackName, owner(), () -> !destroyed);
     }
     return wr;
   }

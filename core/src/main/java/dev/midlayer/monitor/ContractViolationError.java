@@ -1,0 +1,19 @@
+package dev.midlayer.monitor;
+
+import java.util.List;
+
+/** Thrown by {@link ContractMonitor#assertNone()}: the monitor saw violations; the message is its report. */
+public final class ContractViolationError extends AssertionError {
+  private static final long serialVersionUID = 1L;
+  private final transient List<Violation> violations;
+
+  public ContractViolationError(String report, List<Violation> violations) {
+    super(report);
+    this.violations = List.copyOf(violations);
+  }
+
+  /** What the monitor saw. */
+  public List<Violation> violations() {
+    return violations;
+  }
+}
