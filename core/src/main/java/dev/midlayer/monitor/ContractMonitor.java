@@ -332,8 +332,9 @@ public final class ContractMonitor {
 
   /** The midlayer reclaimed {@code object} that {@code client} left on {@code device} after its remove. */
   public void leftover(ClientId client, String device, String object) {
-    record(Violation.now(Check.LEFTOVER, Rule.C15, client + " left " + object + " on " + device
-        + " when its remove returned (reclaimed)", object, client));
+    record(Violation.now(Check.LEFTOVER, Rule.C15, (client == null
+        ? object + " of no client was still on " + device + " when it was unregistered (reclaimed)"
+        : client + " left " + object + " on " + device + " when its remove returned (reclaimed)"), object, client));
   }
 
   /** For tests of the monitor: the violations of one check. */

@@ -158,6 +158,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         Behaviors.supervise(EventActor.create(device, context.getSelf(), watchdog)).onFailure(SupervisorStrategy.resume()),
         "events", DispatcherSelector.fromConfig(settings.callbackDispatcher()));
     device.bindEvents(events);
+    device.bindExecutors(context.getSystem().dispatchers().lookup(
+        DispatcherSelector.fromConfig(settings.callbackDispatcher())), replyExecutor);
     this.reclaimSteps = context.messageAdapter(Done.class, d -> new ReclaimStep());
   }
 

@@ -309,6 +309,32 @@ public final class DeviceImpl implements Device {
     return contextChecker;
   }
 
+  private volatile java.util.concurrent.Executor callbackExecutor;
+  private volatile java.util.concurrent.Executor replyExecutor;
+
+  /** Set by the device actor at its start: the callback dispatcher and the executor replies complete on. */
+  void bindExecutors(java.util.concurrent.Executor callbacks, java.util.concurrent.Executor replies) {
+    this.callbackExecutor = callbacks;
+    this.replyExecutor = replies;
+  }
+
+  /**
+   * Moves a continuation out of atomic context without starting a thread there: one hop on the callback
+   * dispatcher (whose executor never starts threads, checked at start), then {@code future} is completed on the
+   * reply executor, where the caller's continuations may sleep.
+   */
+  public <T> java.util.concurrent.CompletionStage<T> leaveAtomic(java.util.concurrent.CompletableFuture<T> source) {
+    java.util.concurrent.CompletableFuture<T> reply = new java.util.concurrent.CompletableFuture<>();
+    source.whenCompleteAsync((v, e) -> {
+      if (e != null) {
+        dev.midlayer.internal.Replies.fail(replyExecutor, reply, e);
+      } else {
+        dev.midlayer.internal.Replies.complete(replyExecutor, reply, v);
+      }
+    }, callbackExecutor);
+    return reply;
+  }
+
   /** The midlayer's contract monitor, or null (one volatile read). */
   public ContractMonitor monitor() {
     return monitor.get();

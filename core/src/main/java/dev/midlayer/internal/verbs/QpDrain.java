@@ -97,8 +97,9 @@ final class QpDrain {
       pollUntil(cq, marker.done);
     }
     // The marker completes inside a done callback (atomic context): continue on another thread, so that
-    // the caller's next step (drainRq after drainSq, destroy, ...) may sleep.
-    return marker.done.thenApplyAsync(d -> d);
+    // the caller's next step (drainRq after drainSq, destroy, ...) may sleep; and get there without starting
+    // a thread in atomic context (the common pool would, on a cold start).
+    return qp.device().leaveAtomic(marker.done);
   }
 
   /** DIRECT CQs: poll in the drainer's stead every millisecond until the marker completed. */

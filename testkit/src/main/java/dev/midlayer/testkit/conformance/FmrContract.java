@@ -24,6 +24,7 @@ import dev.midlayer.device.Device;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.WcStatus;
 import dev.midlayer.ib.WrOpcode;
+import dev.midlayer.monitor.Check;
 import dev.midlayer.testkit.conformance.OneSidedFixture.Pair;
 import dev.midlayer.verbs.Fmr;
 import dev.midlayer.verbs.MemoryRegion;
@@ -136,6 +137,7 @@ public abstract class FmrContract extends DriverContract {
   @DisplayName("mapPhys from a completion callback (PollContext.ACTOR Cqe) succeeds and its key works for a following "
       + "peer WRITE; allocFmr from the same callback throws IllegalContextException")
   void mapPhysFromCompletionCallback() throws Exception {
+    kit().expectViolations(Check.MAY_SLEEP_IN_ATOMIC); // allocFmr in the callback, refused on purpose
     // The requester side's CQ is polled by its actor: every WR carries a Cqe.
     Device devA = f.addDevice();
     ProtectionDomain pdA = await(devA.allocPd());
@@ -177,6 +179,8 @@ public abstract class FmrContract extends DriverContract {
     int key = mapped.get(ConformanceFixture.DEADLINE_MS, TimeUnit.MILLISECONDS);
     assertInstanceOf(IllegalContextException.class, alloc.get(ConformanceFixture.DEADLINE_MS, TimeUnit.MILLISECONDS),
         "allocFmr in a completion callback");
+    assertTrue(kit().monitor().violations(Check.MAY_SLEEP_IN_ATOMIC).stream()
+        .anyMatch(v -> v.message().startsWith("allocFmr")), "the monitor recorded the refused allocFmr (check 3)");
     assertEquals(key, fmr.rkey());
 
     fill(mrA, 0, 5000, 46);
