@@ -6,6 +6,7 @@ import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.spi.DeviceOps;
 import dev.midlayer.spi.QpContext;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 
@@ -92,6 +94,16 @@ public final class LoopbackFabric {
    * @param ports 1..255
    */
   public CompletionStage<LoopbackDevice> addDevice(String name, int ports) {
+    return addDevice(name, ports, UnaryOperator.identity());
+  }
+
+  /**
+   * As {@link #addDevice(String, int)}, registering the driver ops {@code decorate} makes of the loopback
+   * driver's: for a driver layered on the loopback engine, and for the testkit's deliberately broken drivers
+   * (each breaks one rule of the contract, to prove that the conformance suite catches it). <b>May sleep</b>.
+   */
+  public CompletionStage<LoopbackDevice> addDevice(String name, int ports, UnaryOperator<DeviceOps> decorate) {
+    InvalidArgumentException.requireNonNull(decorate, "decorate");
     if (ports < 1 || ports > 255) {
       throw new InvalidArgumentException("ports", "must be 1..255, was " + ports);
     }
@@ -107,7 +119,7 @@ public final class LoopbackFabric {
     }
     CompletionStage<dev.midlayer.device.Device> registration;
     try {
-      registration = midlayer.registerDevice(name, device.ops());
+      registration = midlayer.registerDevice(name, decorate.apply(device.ops()));
     } catch (RuntimeException refused) {
       unroute(device); // a name refused at once (InvalidArgumentException): nothing of it stays on the fabric
       throw refused;
