@@ -290,6 +290,14 @@ public final class ContractMonitor {
     }
   }
 
+  /**
+   * Check 5's verdict, given by whoever drove the witness (the testkit's {@code DataPathOverlap}): verbs on
+   * different objects from different threads never overlapped in {@code what}.
+   */
+  public void serialised(String what) {
+    record(Violation.now(Check.SERIALISED, Rule.C6, what, "the data path", null));
+  }
+
   /** A may-sleep verb was called in atomic context, inside {@code callback}; the midlayer refuses or warns. */
   public void maySleepInAtomic(String verb, String callback, Object device) {
     record(Violation.now(Check.MAY_SLEEP_IN_ATOMIC, Rule.C4, verb + " may sleep but was called inside "
