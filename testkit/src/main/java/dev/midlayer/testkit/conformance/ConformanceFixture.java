@@ -66,6 +66,7 @@ public final class ConformanceFixture implements AutoCloseable {
   private final MidlayerTestKit kit;
   private final List<Device> devices = new ArrayList<>();
   private boolean closed;
+  private boolean clientLeftoversAllowed;
 
   /** A new midlayer for {@code driver}: the driver's config, then {@code extra} on top. Test thread. */
   public ConformanceFixture(DriverUnderTest driver, com.typesafe.config.Config extra) {
@@ -109,7 +110,7 @@ public final class ConformanceFixture implements AutoCloseable {
     } finally {
       kit.shutdown();
     }
-    if (!ofClients.isEmpty()) {
+    if (!ofClients.isEmpty() && !clientLeftoversAllowed) {
       throw new AssertionError("a client left objects behind when its remove returned: " + ofClients);
     }
   }
@@ -146,6 +147,40 @@ public final class ConformanceFixture implements AutoCloseable {
   /** Brings a port's link up again ({@link DriverUnderTest#linkUp}). May sleep: test thread. */
   public void linkUp(Device d, int port) {
     driver.linkUp(kit, d, port);
+  }
+
+  /** Applies {@code plan} at every link ({@link DriverUnderTest#faults}). Never blocks; test thread. */
+  public void faults(dev.midlayer.drivers.fault.FaultPlan plan) {
+    driver.faults(kit, plan);
+  }
+
+  /** Removes the fault plan ({@link DriverUnderTest#clearFaults}). Never blocks; test thread. */
+  public void clearFaults() {
+    driver.clearFaults(kit);
+  }
+
+  /** Raises a fatal error of {@code d} ({@link DriverUnderTest#raiseFatal}). Never blocks; test thread. */
+  public void raiseFatal(Device d) {
+    driver.raiseFatal(kit, d);
+  }
+
+  /** Flaps a port's link ({@link DriverUnderTest#flap}); the stage completes once it is up. Test thread. */
+  public CompletionStage<?> flap(Device d, int port, java.time.Duration downFor) {
+    return driver.flap(kit, d, port, downFor);
+  }
+
+  /**
+   * For a test whose clients leave objects behind on purpose (the ownership contract): {@link #close()} does not
+   * fail on them. Assert them yourself ({@code kit().leftovers()}).
+   */
+  public ConformanceFixture allowClientLeftovers() {
+    clientLeftoversAllowed = true;
+    return this;
+  }
+
+  /** The direction from port 1 of {@code from}'s device to port 1 of {@code to}'s, for fault plans. */
+  public static dev.midlayer.drivers.fault.Direction direction(Side from, Side to) {
+    return new dev.midlayer.drivers.fault.Direction(from.gid(1), to.gid(1));
   }
 
   /** One side of a connection: a device, a PD, one CQ for both queues (no handler), one MR, and its QP. */

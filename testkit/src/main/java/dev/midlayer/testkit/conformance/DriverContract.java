@@ -77,6 +77,16 @@ public abstract class DriverContract {
     return o;
   }
 
+  /** Skips the test unless the driver applies fault plans. */
+  protected void assumeFaultInjection() {
+    assumeTrue(driver().supportsFaultInjection(), () -> driver().name() + " has no fault injection");
+  }
+
+  /** Skips the test unless the driver can raise a fatal device error. */
+  protected void assumeFatalError() {
+    assumeTrue(driver().supportsFatalError(), () -> driver().name() + " cannot raise a fatal error");
+  }
+
   /** Skips the test unless the driver can take links down and up. */
   protected void assumeLinkControl() {
     assumeTrue(driver().supportsLinkControl(), () -> driver().name() + " has no link control");

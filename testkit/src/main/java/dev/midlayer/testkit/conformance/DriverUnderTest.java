@@ -3,8 +3,12 @@ package dev.midlayer.testkit.conformance;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.midlayer.device.Device;
+import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.testkit.MidlayerTestKit;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * What a conformance contract needs of a driver: how to make its devices, and what it can do. A driver author
@@ -50,12 +54,58 @@ public interface DriverUnderTest {
     throw new UnsupportedOperationException(name() + " has no link control");
   }
 
-  /** Whether the driver can inject faults (lost or corrupted packets); no contract needs it yet. */
+  /**
+   * Whether the driver applies a {@link FaultPlan} at its links ({@link #faults}, {@link #clearFaults}):
+   * {@link FaultContract}'s packet-level tests are skipped otherwise.
+   */
   default boolean supportsFaultInjection() {
     return false;
   }
 
-  /** The loopback driver: devices {@code lo0}, {@code lo1}, ... on the kit's in-JVM fabric, with link control. */
+  /**
+   * From now on every link of {@code kit}'s devices applies {@code plan} (drops, duplicates, reorders, delays,
+   * decided by the plan's pure function and counted in it), replacing any plan before. A driver applies it where
+   * it hands a request, ACK or NAK to the peer, with the packet's PSN and attempt as the plan defines them.
+   * <b>Never blocks</b>; test thread.
+   */
+  default void faults(MidlayerTestKit kit, FaultPlan plan) {
+    throw new UnsupportedOperationException(name() + " has no fault injection");
+  }
+
+  /** Removes the fault plan: packets pass unchanged and are no longer counted. <b>Never blocks</b>; test thread. */
+  default void clearFaults(MidlayerTestKit kit) {
+    throw new UnsupportedOperationException(name() + " has no fault injection");
+  }
+
+  /** Whether {@link #raiseFatal} works: the DEVICE_FATAL tests are skipped otherwise. */
+  default boolean supportsFatalError() {
+    return false;
+  }
+
+  /**
+   * Raises a catastrophic error of {@code d}, as a NIC's fatal-error interrupt would: DEVICE_FATAL to the
+   * device's event handlers, its ports DOWN, every QP not in RESET to ERR and flushed. The device stays
+   * registered and dead until removed; only the first call does anything. <b>Never blocks</b>; test thread.
+   */
+  default void raiseFatal(MidlayerTestKit kit, Device d) {
+    throw new UnsupportedOperationException(name() + " cannot raise a fatal error");
+  }
+
+  /**
+   * Takes port {@code port} of {@code d} down and brings it up again {@code downFor} later (in real IB time:
+   * a driver scales it like its transport timers); the stage completes once the link is up. The default is
+   * {@link #linkDown} then {@link #linkUp} at once. Needs {@link #supportsLinkControl}. May sleep; test thread.
+   */
+  default CompletionStage<?> flap(MidlayerTestKit kit, Device d, int port, Duration downFor) {
+    linkDown(kit, d, port);
+    linkUp(kit, d, port);
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /**
+   * The loopback driver: devices {@code lo0}, {@code lo1}, ... on the kit's in-JVM fabric, with link control,
+   * flaps, fault injection ({@code kit.fabric().faults(plan)}) and fatal errors ({@code LoopbackDevice.raiseFatal}).
+   */
   static DriverUnderTest loopback() {
     return new DriverUnderTest() {
       @Override
@@ -91,6 +141,36 @@ public interface DriverUnderTest {
       @Override
       public void linkUp(MidlayerTestKit kit, Device d, int port) {
         of(kit, d).linkUp(port);
+      }
+
+      @Override
+      public CompletionStage<?> flap(MidlayerTestKit kit, Device d, int port, Duration downFor) {
+        return of(kit, d).flap(port, downFor);
+      }
+
+      @Override
+      public boolean supportsFaultInjection() {
+        return true;
+      }
+
+      @Override
+      public void faults(MidlayerTestKit kit, FaultPlan plan) {
+        kit.fabric().faults(plan);
+      }
+
+      @Override
+      public void clearFaults(MidlayerTestKit kit) {
+        kit.fabric().clearFaults();
+      }
+
+      @Override
+      public boolean supportsFatalError() {
+        return true;
+      }
+
+      @Override
+      public void raiseFatal(MidlayerTestKit kit, Device d) {
+        of(kit, d).raiseFatal();
       }
 
       private LoopbackDevice of(MidlayerTestKit kit, Device d) {
