@@ -6,13 +6,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.typesafe.config.ConfigFactory;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.device.AsyncEvent;
-import dev.midlayer.drivers.fault.Direction;
 import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.WcStatus;
-import dev.midlayer.verbs.AddressHandle;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.ProtectionDomain;
 import dev.midlayer.verbs.QpConnect;
@@ -33,8 +31,8 @@ import java.util.function.Supplier;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 
 /**
- * The fault-injection tests' own fixture (self-contained: the data-path fixtures may move): a fresh actor
- * system with {@code midlayer.loopback.timer-scale = 0.001}, sides (device, PD, CQ, MR, QP, events), connected
+ * The loopback fault test's own fixture (the driver-independent fault scenarios are the testkit's
+ * {@code FaultContract}): a fresh actor system with {@code midlayer.loopback.timer-scale = 0.001}, sides (device, PD, CQ, MR, QP, events), connected
  * pairs, message helpers that carry a sequence number in the immediate and in the payload, and bounded waits.
  * Nothing sleeps: every wait is a poll loop with spin/yield back-off and a deadline that fails the test.
  */
@@ -44,7 +42,6 @@ final class FaultFixture implements AutoCloseable {
   static final int MSG = 16;
   /** Room of one receive (a UD receive also holds the 40-byte GRH area). */
   static final int SLOT = 64;
-  static final int QKEY = 0x1111_2222;
   /** Timeout code 24 (about 69 ms at timer-scale 0.001) and 7 retries: no spurious RETRY_EXC_ERR under load. */
   static final QpConnect.Params RELIABLE = QpConnect.Params.defaults().withRetries(24, 7, 7, 1);
 
@@ -68,8 +65,6 @@ final class FaultFixture implements AutoCloseable {
     final ProtectionDomain pd;
     final CompletionQueue cq;
     final MemoryRegion mr;
-    /** Unaffiliated events of the device (DEVICE_FATAL, PORT_ERR, ...) in arrival order. */
-    final ConcurrentLinkedQueue<AsyncEvent> deviceEvents = new ConcurrentLinkedQueue<>();
     /** Affiliated events of the QP and the CQ. */
     final ConcurrentLinkedQueue<AsyncEvent> events;
     QueuePair qp;
@@ -95,7 +90,6 @@ final class FaultFixture implements AutoCloseable {
     CompletionQueue cq = await(dev.device().createCq(cqDepth, null, affiliated::add, null));
     MemoryRegion mr = await(pd.registerMr(ByteBuffer.allocateDirect(slots * SLOT), AccessFlags.LOCAL_WRITE));
     Side s = new Side(dev, pd, cq, mr, affiliated);
-    await(dev.device().registerEventHandler("fault-test", s.deviceEvents::add));
     return s;
   }
 
@@ -116,22 +110,6 @@ final class FaultFixture implements AutoCloseable {
     return new Side[] {a, b};
   }
 
-  /** Two UD QPs on two devices, sq_psn 0x100 and 0x200. */
-  Side[] udPair(int depth) throws Exception {
-    Side a = side(4 * depth, depth);
-    Side b = side(4 * depth, depth);
-    createQp(a, QpType.UD, depth);
-    createQp(b, QpType.UD, depth);
-    await(QpConnect.ud(a.qp, 1, QKEY, 0x100));
-    await(QpConnect.ud(b.qp, 1, QKEY, 0x200));
-    return new Side[] {a, b};
-  }
-
-  /** The direction from port 1 of {@code from} to port 1 of {@code to}. */
-  static Direction direction(Side from, Side to) {
-    return new Direction(from.dev.gid(1), to.dev.gid(1));
-  }
-
   // ---- messages ----
 
   /** Posts receives {@code 0..n-1}, receive i into slot i of the MR. */
@@ -150,15 +128,6 @@ final class FaultFixture implements AutoCloseable {
       b.putInt(seq * SLOT + 4 * k, seq);
     }
     return SendWr.sendWithImm(seq, dev.midlayer.ib.SendFlags.SIGNALED, seq, Sge.of(s.mr, seq * SLOT, MSG));
-  }
-
-  static SendWr udMessage(Side s, AddressHandle ah, Side to, int seq) {
-    ByteBuffer b = s.mr.buffer();
-    for (int k = 0; k < MSG / 4; k++) {
-      b.putInt(seq * SLOT + 4 * k, seq);
-    }
-    return SendWr.udSend(seq, dev.midlayer.ib.SendFlags.SIGNALED, ah, to.qp.qpNum(), QKEY,
-        Sge.of(s.mr, seq * SLOT, MSG));
   }
 
   /** Posts messages {@code from..to-1} in one post (one chain). */
@@ -188,11 +157,6 @@ final class FaultFixture implements AutoCloseable {
       fail("receive " + wc.wrId() + ": the payload says " + seq + ", the immediate " + wc.immData());
     }
     return seq;
-  }
-
-  /** The payload's sequence number of a receive (no checks), or -1 for an error completion. */
-  static int seqOf(Side s, WorkCompletion wc, int offset) {
-    return wc.ok() ? s.mr.buffer().getInt((int) wc.wrId() * SLOT + offset) : -1;
   }
 
   /** (wr_id, status) of each completion, as a compact replay record. */
@@ -252,40 +216,5 @@ final class FaultFixture implements AutoCloseable {
       backOff(spins++);
     }
     return got;
-  }
-
-  /** Polls until {@code last} (a predicate on a completion) arrives; returns everything polled, it included. */
-  static List<WorkCompletion> pollUntil(CompletionQueue cq, java.util.function.Predicate<WorkCompletion> last) {
-    List<WorkCompletion> got = new ArrayList<>();
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
-    int spins = 0;
-    while (true) {
-      WorkCompletion wc = cq.poll();
-      if (wc != null) {
-        got.add(wc);
-        if (last.test(wc)) {
-          return got;
-        }
-        spins = 0;
-        continue;
-      }
-      if (System.nanoTime() > deadline) {
-        fail("the awaited completion did not arrive on " + cq + " within " + DEADLINE_MS + " ms; got " + trace(got));
-      }
-      backOff(spins++);
-    }
-  }
-
-  /** Nothing more arrives on {@code cq} for {@code millis} ms (only for "this never happens" checks). */
-  static void assertQuiet(CompletionQueue cq, long millis) {
-    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-    int spins = 0;
-    while (System.nanoTime() < end) {
-      WorkCompletion wc = cq.poll();
-      if (wc != null) {
-        fail("expected no more completions on " + cq + ", got " + wc);
-      }
-      backOff(spins++);
-    }
   }
 }
