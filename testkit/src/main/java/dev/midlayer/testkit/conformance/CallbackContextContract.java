@@ -1,6 +1,6 @@
-package dev.midlayer.drivers.loopback;
+package dev.midlayer.testkit.conformance;
 
-import static dev.midlayer.drivers.loopback.DpFixture.await;
+import static dev.midlayer.testkit.conformance.ConformanceFixture.await;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -23,6 +23,7 @@ import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpState;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.SrqAttr;
+import dev.midlayer.monitor.Check;
 import dev.midlayer.verbs.Fmr;
 import dev.midlayer.verbs.MemoryRegion;
 import dev.midlayer.verbs.ProtectionDomain;
@@ -50,38 +51,32 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 /**
  * The may-sleep rule for every may-sleep verb of the consumer API (every method that returns a
- * {@code CompletionStage}): called from an event handler, it throws {@link IllegalContextException} naming
- * itself and the handler, and changes nothing. A reflective check keeps the list complete.
+ * {@code CompletionStage}): called from an event handler of the driver's device, it throws
+ * {@link IllegalContextException} naming itself and the handler, changes nothing, and the device's handlers
+ * still get later events. A reflective check keeps the list complete. The refusals are provoked on purpose: the
+ * test declares the monitor's MAY_SLEEP_IN_ATOMIC violation and asserts one per call. Needs link control (a
+ * PORT_ERR is the event).
+ *
+ * <p>Seed rules: C4 (may-sleep verbs are refused in atomic context), C3 (event handlers run in atomic context).
+ * IB spec: IBA vol. 1 §11.6.3 (unaffiliated events), Linux {@code might_sleep} in the verbs that may sleep.
+ *
+ * <p>Test methods run on JUnit's thread; the verbs under test are called from the event handler.
  */
-class MaySleepVerbsInCallbacksTest {
+public abstract class CallbackContextContract extends DriverContract {
   private static final String HANDLER = "may-sleep-probe";
   /** The consumer API's packages: everything a ULP calls (not spi, ib or internal). */
   private static final List<String> API_PACKAGES = List.of("dev.midlayer", "dev.midlayer.device",
       "dev.midlayer.verbs", "dev.midlayer.cq", "dev.midlayer.registry", "dev.midlayer.client",
       "dev.midlayer.context");
 
-  private DpFixture f;
-
   /** A may-sleep call: the verb name its IllegalContextException must carry, and the call. */
   private record Call(String verb, Supplier<?> call) {}
-
-  @BeforeEach
-  void start() {
-    f = DpFixture.start("may-sleep-in-callbacks");
-  }
-
-  @AfterEach
-  void stop() {
-    f.close();
-  }
 
   private static final class Quiet implements Client {
     private final String name;
@@ -109,11 +104,12 @@ class MaySleepVerbsInCallbacksTest {
       + "CompletionStage, listed by reflection) throws IllegalContextException naming the verb and the handler, "
       + "and nothing changes")
   void everyMaySleepVerbIsRefusedInAnEventHandler() throws Exception {
-    Midlayer ml = Midlayer.get(f.testKit.system());
-    LoopbackDevice lo = f.addDevice();
-    Device dev = lo.device();
+    assumeLinkControl(); // PORT_ERR is the event whose handler calls the verbs
+    kit().expectViolations(Check.MAY_SLEEP_IN_ATOMIC); // every call below is refused on purpose
+    Midlayer ml = kit().midlayer();
+    Device dev = f.addDevice();
     ClientId client = await(ml.registerClient(new Quiet("bystander")));
-    DpFixture.Side s = f.side(lo, 64, 4096, null);
+    ConformanceFixture.Side s = f.side(dev, 64, 4096, null);
     QueuePair qp = await(s.pd.createQp(new QpInitAttr(QpType.RC, s.cq, s.cq, new QpCap(4, 4, 1, 1, 0), true,
         null, null)));
     SharedReceiveQueue srq = await(s.pd.createSrq(new SrqAttr(4, 1, 0), null, null));
@@ -131,7 +127,7 @@ class MaySleepVerbsInCallbacksTest {
     calls.put("Midlayer.registerClient(Behavior)", new Call("registerClient",
         () -> ml.registerClient("never-b", Behaviors.<ClientMessage>ignore())));
     calls.put("Midlayer.registerClient(ActorRef)", new Call("registerClient",
-        () -> ml.registerClient("never-r", f.testKit.<ClientMessage>createTestProbe().getRef())));
+        () -> ml.registerClient("never-r", kit().testKit().<ClientMessage>createTestProbe().getRef())));
     calls.put("Midlayer.unregisterClient", new Call("unregisterClient", () -> ml.unregisterClient(client)));
     calls.put("Device.queryDevice", new Call("queryDevice", dev::queryDevice));
     calls.put("Device.queryPort", new Call("queryPort", () -> dev.queryPort(1)));
@@ -196,8 +192,8 @@ class MaySleepVerbsInCallbacksTest {
       }
       ran.complete(null);
     }));
-    lo.linkDown(1); // PORT_ERR, delivered to the handler by the device's event actor
-    ran.get(DpFixture.DEADLINE_MS, TimeUnit.MILLISECONDS);
+    f.linkDown(dev, 1); // PORT_ERR, delivered to the handler by the device's event actor
+    ran.get(ConformanceFixture.DEADLINE_MS, TimeUnit.MILLISECONDS);
 
     List<Executable> checks = new ArrayList<>();
     for (Map.Entry<String, Call> c : calls.entrySet()) {
@@ -209,6 +205,8 @@ class MaySleepVerbsInCallbacksTest {
       });
     }
     assertAll(checks);
+    assertTrue(kit().monitor().violations(Check.MAY_SLEEP_IN_ATOMIC).size() >= calls.size(),
+        () -> "the monitor reports each refused call: " + kit().monitor().report());
 
     // Nothing happened: every object is still there and the handler still registered.
     assertEquals(List.of(dev), ml.devices());
@@ -221,8 +219,8 @@ class MaySleepVerbsInCallbacksTest {
     await(spare.dealloc());
     CompletableFuture<AsyncEvent> again = new CompletableFuture<>();
     EventHandlerRegistration after = await(dev.registerEventHandler("after", e -> again.complete(e)));
-    lo.linkUp(1);
-    assertEquals(AsyncEventType.PORT_ACTIVE, again.get(DpFixture.DEADLINE_MS, TimeUnit.MILLISECONDS).type());
+    f.linkUp(dev, 1);
+    assertEquals(AsyncEventType.PORT_ACTIVE, again.get(ConformanceFixture.DEADLINE_MS, TimeUnit.MILLISECONDS).type());
     await(after.unregister());
     await(self[0].unregister());
     await(fmr.dealloc());
