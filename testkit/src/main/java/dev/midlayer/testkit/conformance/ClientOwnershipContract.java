@@ -1,6 +1,6 @@
-package dev.midlayer.drivers.loopback;
+package dev.midlayer.testkit.conformance;
 
-import static dev.midlayer.drivers.loopback.DpFixture.await;
+import static dev.midlayer.testkit.conformance.ConformanceFixture.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,9 +15,9 @@ import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.device.Device;
 import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.ib.AhAttr;
-import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpType;
+import dev.midlayer.monitor.Check;
 import dev.midlayer.registry.LeftoverReclaimed;
 import dev.midlayer.verbs.AddressHandle;
 import dev.midlayer.verbs.MemoryRegion;
@@ -36,7 +36,6 @@ import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.eventstream.EventStream;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -45,24 +44,30 @@ import org.junit.jupiter.api.Test;
  * The seed's C15 and the kernel's rule that nothing of a client runs after its remove: every object and
  * handler a client creates belongs to the (client, device) pair; when its remove returns, what it left is
  * reported (a warning naming client, device and object, and a {@link LeftoverReclaimed} event) and reclaimed
- * at once, and none of its callbacks runs afterwards.
+ * at once, and none of its callbacks runs afterwards, on the driver's devices. The clients leak on purpose: the
+ * tests allow the leftovers and declare the monitor's LEFTOVER violation, and assert both. The check that the
+ * client's event handler no longer runs needs link control (a PORT_ERR is the event).
+ *
+ * <p>Seed rules: C14 (a client uses a device only between its add and its remove), C15 (what it left is
+ * reclaimed, nothing of it runs afterwards). IB spec: none (Linux {@code ib_client} and its
+ * {@code remove} callback: the kernel's rule that a client's objects are gone when remove returns).
+ *
+ * <p>Test methods run on JUnit's thread; the clients' add and remove run on the midlayer's threads.
  */
-class ClientOwnershipTest {
-  private DpFixture f;
+public abstract class ClientOwnershipContract extends DriverContract {
   private Midlayer midlayer;
   private TestProbe<LeftoverReclaimed> leftovers;
 
   @BeforeEach
   void start() {
-    f = DpFixture.start("ownership");
-    midlayer = f.fabric.midlayer();
-    leftovers = f.testKit.createTestProbe();
-    f.testKit.system().eventStream().tell(new EventStream.Subscribe<>(LeftoverReclaimed.class, leftovers.getRef()));
-  }
-
-  @AfterEach
-  void stop() {
-    f.close();
+    // The clients below leave objects behind on purpose: the reports are what the tests check.
+    f.allowClientLeftovers();
+    // Using the reclaimed objects, and a device after the remove, is a C14 violation the tests provoke too.
+    kit().allowLeftovers().expectViolations(Check.LEFTOVER, Check.OUTSIDE_ADD_REMOVE);
+    midlayer = kit().midlayer();
+    leftovers = kit().testKit().createTestProbe();
+    kit().testKit().system().eventStream().tell(new EventStream.Subscribe<>(LeftoverReclaimed.class,
+        leftovers.getRef()));
   }
 
   /** What a leaky client made on its device. */
@@ -94,7 +99,7 @@ class ClientOwnershipTest {
     }
   }
 
-  private void assertAllReclaimed(LoopbackDevice dev, ClientId client, Made m) throws Exception {
+  private void assertAllReclaimed(Device dev, ClientId client, Made m) throws Exception {
     List<LeftoverReclaimed> reported = leftovers.receiveSeveralMessages(6);
     for (LeftoverReclaimed r : reported) {
       assertEquals(client, r.client(), r.toString());
@@ -110,21 +115,29 @@ class ClientOwnershipTest {
     assertThrows(ObjectDestroyedException.class, () -> m.cq.poll());
     assertFalse(m.mr.isValid(), "the MR was deregistered");
     assertFalse(m.ah.isValid(), "the AH was destroyed");
-    AtomicInteger other = new AtomicInteger();
-    await(dev.device().registerEventHandler("observer", e -> other.incrementAndGet()));
-    dev.driverDevice().dispatchPortEvent(AsyncEventType.SM_CHANGE, 1);
-    DpFixture.awaitTrue("the observer got the event", () -> other.get() == 1);
-    assertEquals(0, m.eventCalls.get(), "the client's event handler no longer runs");
+    assertFalse(kit().monitor().violations(Check.LEFTOVER).isEmpty(), "the monitor reports the leftovers");
+    assertFalse(kit().monitor().violations(Check.OUTSIDE_ADD_REMOVE).isEmpty(),
+        "the monitor reports the posts and polls on reclaimed objects");
+    if (driver().supportsLinkControl()) {
+      // An event after the reclaim reaches another handler (a fence), never the client's.
+      AtomicInteger other = new AtomicInteger();
+      await(dev.registerEventHandler("observer", e -> other.incrementAndGet()));
+      f.linkDown(dev, 1);
+      ConformanceFixture.awaitTrue("the observer got the event", () -> other.get() == 1);
+      assertEquals(0, m.eventCalls.get(), "the client's event handler no longer runs");
+      f.linkUp(dev, 1);
+    }
   }
 
   @Test
   @DisplayName("a plain client that leaves everything it made in add is reported and reclaimed when its remove "
       + "returns (unregisterClient), naming client, device and object, and none of it calls back afterwards")
   void plainClientLeftoversReclaimedAtRemove() throws Exception {
-    LoopbackDevice dev = f.addDevice();
+    Device dev = f.addDevice();
     Made m = new Made();
     AtomicReference<ClientId> id = new AtomicReference<>();
-    ClientId client = LoggingTestKit.warn("client 'leaky'").withOccurrences(6).expect(f.testKit.system(),
+    ClientId client = LoggingTestKit.warn("client 'leaky'").withMessageRegex("^(?!contract violation)") // not the monitor's
+        .withOccurrences(6).expect(kit().testKit().system(),
         () -> {
           ClientId c = await0(midlayer.registerClient(new Client() {
             @Override
@@ -148,14 +161,14 @@ class ClientOwnershipTest {
           return c;
         });
     assertAllReclaimed(dev, client, m);
-    assertEquals(1, dev.device().attributes().physPortCount()); // the device itself is untouched
+    assertEquals(1, dev.attributes().physPortCount()); // the device itself is untouched
   }
 
   @Test
   @DisplayName("a typed client's leftovers are reclaimed when its remove is acknowledged (unregisterDevice "
       + "reclaims them per client before the device goes)")
   void typedClientLeftoversReclaimedAtRemove() throws Exception {
-    LoopbackDevice dev = f.addDevice();
+    Device dev = f.addDevice();
     Made m = new Made();
     ClientId client = await(midlayer.registerClient("typed-leaky", Behaviors.receive(ClientMessage.class)
         .onMessage(ClientMessage.DeviceAdded.class, msg -> {
@@ -176,7 +189,7 @@ class ClientOwnershipTest {
   @DisplayName("objects made on a client's behalf through ClientContext.runAs belong to it; a client whose remove "
       + "returned may not make objects on the device any more")
   void clientContextOwnsAndRefusesAfterRemove() throws Exception {
-    LoopbackDevice dev = f.addDevice();
+    Device dev = f.addDevice();
     AtomicReference<ClientId> self = new AtomicReference<>();
     ClientId client = await(midlayer.registerClient(new Client() {
       @Override
@@ -194,13 +207,15 @@ class ClientOwnershipTest {
       public void remove(Device device, ClientId id, Object data) { }
     }));
     // Made from the test thread, for the client: it owns the PD.
-    ProtectionDomain pd = ClientContext.callAs(client, () -> await0(dev.device().allocPd()));
+    ProtectionDomain pd = ClientContext.callAs(client, () -> await0(dev.allocPd()));
     await(midlayer.unregisterClient(client));
     LeftoverReclaimed r = leftovers.receiveMessage();
     assertEquals(client, r.client());
     assertTrue(r.object().startsWith("PD #" + pd.handle()), r.toString());
     IllegalStateException late = assertThrows(IllegalStateException.class,
-        () -> ClientContext.runAs(client, () -> dev.device().allocPd()));
+        () -> ClientContext.runAs(client, () -> dev.allocPd()));
     assertTrue(late.getMessage().contains("is not added to " + dev.name()), late.getMessage());
+    assertFalse(kit().monitor().violations(Check.OUTSIDE_ADD_REMOVE).isEmpty(),
+        "the monitor reports the call after the remove");
   }
 }
