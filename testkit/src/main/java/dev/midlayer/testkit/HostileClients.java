@@ -84,6 +84,28 @@ public final class HostileClients {
   }
 
   /**
+   * A plain client that sleeps for {@code nap} in every add and every remove (which the seed's C16 allows) and
+   * counts the ones it finished, in {@code finished}: registrations and unregistrations wait for it, and nothing
+   * else on the midlayer does.
+   */
+  public static Client sleeping(String name, Duration nap, java.util.concurrent.atomic.AtomicInteger finished) {
+    return new Plain(name) {
+      @Override
+      public boolean add(Device device, ClientId self) throws InterruptedException {
+        Thread.sleep(nap.toMillis()); // the behaviour under test: a client that sleeps in add
+        finished.incrementAndGet();
+        return true;
+      }
+
+      @Override
+      public void remove(Device device, ClientId self, Object clientData) throws InterruptedException {
+        Thread.sleep(nap.toMillis());
+        finished.incrementAndGet();
+      }
+    };
+  }
+
+  /**
    * A plain client whose remove does not return until {@link Stuck#release()}: the registry waits for it (and
    * warns, naming it and the device), while operations that need neither the client nor the device go on.
    */

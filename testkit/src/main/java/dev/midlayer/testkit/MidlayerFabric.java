@@ -107,6 +107,35 @@ public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallba
         .orElseThrow(() -> new IllegalStateException(d.name() + " is not a loopback device"));
   }
 
+  /**
+   * Hot-unplug: unregisters device {@code i} (every client gets its remove) and waits for it. The index stays
+   * taken until {@link #replug}. May sleep (test thread).
+   */
+  public void unplug(int i) {
+    MidlayerTestKit k = kit();
+    Device d = started.get(i);
+    if (!k.midlayer().devices().contains(d)) {
+      throw new IllegalStateException("device " + i + " (" + d.name() + ") is unplugged already");
+    }
+    factory.remove(k, d);
+  }
+
+  /**
+   * Plugs a fresh device in at index {@code i} (after {@link #unplug}): registered, every client added, returned.
+   * May sleep (test thread).
+   */
+  public Device replug(int i) {
+    MidlayerTestKit k = kit();
+    if (k.midlayer().devices().contains(started.get(i))) {
+      throw new IllegalStateException("device " + i + " (" + started.get(i).name() + ") is still plugged in");
+    }
+    Device fresh = factory.add(k, i, ports);
+    List<Device> now = new ArrayList<>(started);
+    now.set(i, fresh);
+    started = List.copyOf(now);
+    return fresh;
+  }
+
   @Override
   public void beforeAll(ExtensionContext context) {
     if (perClass) {

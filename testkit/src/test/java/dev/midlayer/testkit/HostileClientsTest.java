@@ -43,6 +43,18 @@ class HostileClientsTest {
   }
 
   @Test
+  @DisplayName("a client that sleeps in add and remove (C16 allows it) is waited for: each verb returns after it")
+  void sleeping() {
+    java.util.concurrent.atomic.AtomicInteger finished = new java.util.concurrent.atomic.AtomicInteger();
+    LoopbackDevice lo = kit.addDevice("lo%d", 1);
+    ClientId id = kit.registerClient(HostileClients.sleeping("sleeper", java.time.Duration.ofMillis(50), finished));
+    assertEquals(1, finished.get(), "registerClient returned after the add had slept and finished");
+    kit.removeDevice(lo);
+    assertEquals(2, finished.get(), "removeDevice returned after the remove had slept and finished");
+    kit.unregisterClient(id);
+  }
+
+  @Test
   @DisplayName("a client that throws in remove is logged naming it and the device, and the device goes anyway")
   void throwingInRemove() {
     ClientId id = kit.registerClient(HostileClients.throwingInRemove("remove-thrower"));

@@ -44,6 +44,22 @@ class MidlayerFabricTest {
     Await.eventually(() -> assertEquals(PortState.DOWN, fabric.device(2).cachedPort(2).state()));
   }
 
+  @Test
+  @DisplayName("unplug and replug: clients get remove and add, the index gets a fresh device")
+  void unplugAndReplug() {
+    CallbackLog log = new CallbackLog();
+    fabric.kit().registerClient(new RecordingClient("watcher", log));
+    Device old = fabric.device(1);
+    fabric.unplug(1);
+    assertEquals(2, fabric.kit().midlayer().devices().size());
+    assertTrue(log.sequence().contains("watcher-" + old.name()), log.sequence()::toString);
+    Device fresh = fabric.replug(1);
+    assertTrue(log.sequence().contains("watcher+" + fresh.name()), log.sequence()::toString);
+    assertTrue(fabric.kit().midlayer().devices().contains(fresh));
+    assertEquals(fresh, fabric.device(1));
+    assertThrows(IllegalStateException.class, () -> fabric.replug(1));
+  }
+
   /** Two tests that record their kit; one leaks. Run only through EngineTestKit. */
   static class PerMethodScenario {
     @RegisterExtension
