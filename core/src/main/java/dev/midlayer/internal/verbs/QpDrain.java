@@ -34,15 +34,7 @@ final class QpDrain {
       if (!qp.watchDrain(marker)) {
         return marker.done;
       }
-      PostedSend posted = new PostedSend(wr, 0, null, null, null);
-      dev.midlayer.monitor.ContractMonitor m = qp.device().monitor();
-      if (m != null) {
-        m.ledger().posted(qp.sq, "send queue of " + qp, qp.owner(), posted, true);
-      }
-      if (!qp.sq.post(posted)) {
-        if (m != null) {
-          m.ledger().refused(qp.sq, posted);
-        }
+      if (!qp.offerSend(new PostedSend(wr, 0, null, null, null), true)) {
         qp.forgetDrain(marker);
         return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
             "drainSq: no room for the marker in the send queue of QP " + qp.qpNum));
@@ -66,15 +58,7 @@ final class QpDrain {
       if (!qp.watchDrain(marker)) {
         return marker.done;
       }
-      PostedRecv posted = new PostedRecv(wr);
-      dev.midlayer.monitor.ContractMonitor m = qp.device().monitor();
-      if (m != null) {
-        m.ledger().posted(qp.rq, "receive queue of " + qp, qp.owner(), posted, true);
-      }
-      if (!qp.rq.post(posted)) {
-        if (m != null) {
-          m.ledger().refused(qp.rq, posted);
-        }
+      if (!qp.offerRecv(new PostedRecv(wr))) {
         qp.forgetDrain(marker);
         return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
             "drainRq: no room for the marker in the receive queue of QP " + qp.qpNum));

@@ -372,6 +372,37 @@ public final class QpImpl implements QueuePair, DeviceResource {
 
   // ---- for the other roles ----
 
+  /**
+   * Hands {@code posted} to the send queue; false if it is full. The monitor's ledger, if any, records it first:
+   * the driver may complete it before the post returns.
+   */
+  boolean offerSend(PostedSend posted, boolean signaled) {
+    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+    if (m == null) {
+      return sq.post(posted);
+    }
+    m.ledger().posted(sq, "send queue of " + this, owner, posted, signaled);
+    if (sq.post(posted)) {
+      return true;
+    }
+    m.ledger().refused(sq, posted);
+    return false;
+  }
+
+  /** Hands {@code posted} to the receive queue; false if it is full. Recorded in the ledger as a send is. */
+  boolean offerRecv(PostedRecv posted) {
+    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+    if (m == null) {
+      return rq.post(posted);
+    }
+    m.ledger().posted(rq, "receive queue of " + this, owner, posted, true);
+    if (rq.post(posted)) {
+      return true;
+    }
+    m.ledger().refused(rq, posted);
+    return false;
+  }
+
   /** False once destroyed or reclaimed: its pending events are dropped then. */
   boolean alive() {
     return !destroyed;

@@ -89,16 +89,7 @@ final class QpPost {
       }
       inline = gatherInline(qp, wr, (int) length, index);
     }
-    PostedSend posted = new PostedSend(wr, length, inline, staged, path);
-    dev.midlayer.monitor.ContractMonitor m = qp.device().monitor();
-    if (m != null) {
-      // Before the hand-off: the driver may complete it before the post returns.
-      m.ledger().posted(qp.sq, "send queue of " + qp, qp.owner(), posted, qp.signalAll || wr.has(SendFlags.SIGNALED));
-    }
-    if (!qp.sq.post(posted)) {
-      if (m != null) {
-        m.ledger().refused(qp.sq, posted);
-      }
+    if (!qp.offerSend(new PostedSend(wr, length, inline, staged, path), qp.signalAll || wr.has(SendFlags.SIGNALED))) {
       throw new PostException(PostException.Reason.QUEUE_FULL, index,
           "the send queue of QP " + qp.qpNum + " is full (" + qp.sq.capacity() + " outstanding)");
     }
@@ -158,15 +149,7 @@ final class QpPost {
     if (wr.sgList().size() > qp.cap.maxRecvSge()) {
       throw invalid(index, wr.sgList().size() + " SGEs exceed maxRecvSge " + qp.cap.maxRecvSge());
     }
-    PostedRecv posted = new PostedRecv(wr);
-    dev.midlayer.monitor.ContractMonitor m = qp.device().monitor();
-    if (m != null) {
-      m.ledger().posted(qp.rq, "receive queue of " + qp, qp.owner(), posted, true);
-    }
-    if (!qp.rq.post(posted)) {
-      if (m != null) {
-        m.ledger().refused(qp.rq, posted);
-      }
+    if (!qp.offerRecv(new PostedRecv(wr))) {
       throw new PostException(PostException.Reason.QUEUE_FULL, index,
           "the receive queue of QP " + qp.qpNum + " is full (" + qp.rq.capacity() + " outstanding)");
     }
