@@ -151,7 +151,7 @@ public final class ContractMonitor {
   public String report() {
     StringBuilder b = new StringBuilder("contract monitor of ").append(name).append('\n');
     for (Check c : Check.values()) {
-      b.append(String.format("  %d %-24s %-3s %d%n", c.number(), c, c.rule(), count(c)));
+      b.append(String.format("  %d %-22s %-12s %d%n", c.number(), c, c.rules(), count(c)));
     }
     b.append("  ").append(ledger).append('\n');
     b.append("  ").append(witness).append('\n');
