@@ -16,7 +16,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 /**
  * A JUnit 5 extension that starts a midlayer ({@link MidlayerTestKit}) with a fabric of N devices of P ports
  * before each test (or once per class), and afterwards removes the devices and shuts the kit down, which fails the
- * test if a client left anything behind.
+ * test if a client left anything behind or the kit's contract monitor saw a violation of the seed's rules.
  *
  * <pre>{@code
  * @RegisterExtension final MidlayerFabric fabric = MidlayerFabric.loopback().devices(2).ports(2).build();
