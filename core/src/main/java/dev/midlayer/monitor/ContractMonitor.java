@@ -97,7 +97,7 @@ public final class ContractMonitor {
 
   // ---- what it saw ----
 
-  /** Every violation seen so far, in the order they were seen. */
+  /** The violations seen so far, in the order they were seen (at most {@value #KEPT_PER_CHECK} per check). */
   public List<Violation> violations() {
     return List.copyOf(violations);
   }
@@ -211,11 +211,21 @@ public final class ContractMonitor {
 
   // ---- called by the midlayer ----
 
-  /** Records {@code v}, logs it at WARN and counts it. */
+  /** How many violations are kept (and logged) per check; the rest are counted only, so a loop cannot flood. */
+  static final int KEPT_PER_CHECK = 100;
+
+  /** Records {@code v}, logs it at WARN and counts it; past {@link #KEPT_PER_CHECK} of a check, counts it only. */
   void record(Violation v) {
-    violations.add(v);
-    counts.get(v.check()).increment();
-    log.warn("contract violation: {}", v.headline());
+    LongAdder count = counts.get(v.check());
+    count.increment();
+    long n = count.sum();
+    if (n <= KEPT_PER_CHECK) {
+      violations.add(v);
+      log.warn("contract violation: {}", v.headline());
+    } else if (n == KEPT_PER_CHECK + 1) {
+      log.warn("contract violation: more than {} of check {} {}: the rest are counted, not kept", KEPT_PER_CHECK,
+          v.check().number(), v.check());
+    }
   }
 
   /**
