@@ -56,7 +56,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * and in the states that refuse them); UC and UD QPs send to a QP number nobody has (lost, completing SUCCESS).
  */
 class QpStateModelTest {
-  private static final int CI_ITERATIONS = 24;
+  private static final int CI_ITERATIONS = 150;
   private static final int STEPS = 40;
   private static final QpCap CAP = new QpCap(16, 16, 1, 1, 0);
   private static final int NOBODY = 0xABCDE;
