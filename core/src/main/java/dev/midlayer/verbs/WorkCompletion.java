@@ -34,7 +34,8 @@ public class WorkCompletion {
    * @param cqe the work request's completion callback, or null
    * @param status the outcome
    * @param opcode what completed (valid on success)
-   * @param byteLen bytes received (receives) or transferred
+   * @param byteLen bytes received (receives; on a UD QP including the 40-byte GRH area at the start of the
+   *     buffer, filled or not, as IBA 11.4.2.1 and libibverbs count it) or transferred
    * @param qpNum the local QP's number
    * @param srcQp the sender's QP number (UD receives)
    * @param wcFlags {@link WcFlags} bits

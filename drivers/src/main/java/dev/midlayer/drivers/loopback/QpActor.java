@@ -898,7 +898,8 @@ final class QpActor extends AbstractBehavior<QpActor.Command> {
       return; // UC: nothing is sent back
     }
     int invalidated = wr.opcode() == WrOpcode.SEND_WITH_INV ? wr.invalidateRkey() : 0;
-    completeRecv(recv, wr, (int) length, p.srcQp(), p.slid(), flags, invalidated);
+    // UD: byte_len counts the 40-byte GRH area too, filled or not (IBA 11.4.2.1; rxe and libibverbs do so).
+    completeRecv(recv, wr, (int) (length + grh), p.srcQp(), p.slid(), flags, invalidated);
   }
 
   /**

@@ -68,7 +68,8 @@ public abstract class UdUcContract extends DriverContract {
   }
 
   @Test
-  @DisplayName("UD SEND by LID: payload after the 40-byte GRH area, no GRH flag, src_qp and slid of the sender")
+  @DisplayName("UD SEND by LID: payload after the 40-byte GRH area (counted in byte_len), no GRH flag, src_qp and "
+      + "slid of the sender")
   void udSendByLid() throws Exception {
     ConformanceFixture.Side[] p = udPair(null);
     ConformanceFixture.Side a = p[0];
@@ -90,6 +91,7 @@ public abstract class UdUcContract extends DriverContract {
     assertEquals(a.qp.qpNum(), r.srcQp());
     assertEquals(a.lid(1), r.slid());
     assertEquals(0, r.wcFlags() & WcFlags.GRH, "addressed by LID: no GRH");
+    assertEquals(40 + 100, r.byteLen(), "a UD byte_len counts the 40-byte GRH area, filled or not (IBA 11.4.2.1)");
     byte[] payload = new byte[100];
     System.arraycopy(read(a.mr, 0, 60), 0, payload, 0, 60);
     System.arraycopy(read(a.mr, 100, 40), 0, payload, 60, 40);
