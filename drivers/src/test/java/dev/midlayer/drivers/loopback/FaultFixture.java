@@ -25,19 +25,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 
 /**
  * The loopback fault test's own fixture (the driver-independent fault scenarios are the testkit's
  * {@code FaultContract}): a fresh actor system with {@code midlayer.loopback.timer-scale = 0.001}, sides (device, PD, CQ, MR, QP, events), connected
  * pairs, message helpers that carry a sequence number in the immediate and in the payload, and bounded waits.
- * Nothing sleeps: every wait is a poll loop with spin/yield back-off and a deadline that fails the test.
+ * Nothing sleeps: the waits are DpFixture's bounded poll loops.
  */
 final class FaultFixture implements AutoCloseable {
-  static final long DEADLINE_MS = 20_000;
   /** Bytes of one message: the sequence number, big-endian, four times. */
   static final int MSG = 16;
   /** Room of one receive (a UD receive also holds the 40-byte GRH area). */
@@ -172,49 +168,11 @@ final class FaultFixture implements AutoCloseable {
   // ---- waiting ----
 
   static <T> T await(CompletionStage<T> s) throws Exception {
-    return s.toCompletableFuture().get(DEADLINE_MS, TimeUnit.MILLISECONDS);
+    return DpFixture.await(s);
   }
 
-  static void backOff(int spins) {
-    if (spins < 100) {
-      Thread.onSpinWait();
-    } else {
-      Thread.yield();
-    }
-  }
-
-  static void awaitTrue(Supplier<String> what, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
-    int spins = 0;
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        fail("timed out after " + DEADLINE_MS + " ms waiting for: " + what.get());
-      }
-      backOff(spins++);
-    }
-  }
-
-  /** Polls exactly {@code n} completions, waiting for them; fails with what came if fewer arrive in time. */
+  /** Polls exactly {@code n} completions, waiting for them ({@link DpFixture#poll}). */
   static List<WorkCompletion> poll(CompletionQueue cq, int n) {
-    List<WorkCompletion> got = new ArrayList<>(n);
-    WorkCompletion[] batch = new WorkCompletion[16];
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
-    int spins = 0;
-    while (got.size() < n) {
-      int k = cq.poll(batch, Math.min(batch.length, n - got.size()));
-      for (int i = 0; i < k; i++) {
-        got.add(batch[i]);
-      }
-      if (k > 0) {
-        spins = 0;
-        continue;
-      }
-      if (System.nanoTime() > deadline) {
-        fail("expected " + n + " completions on " + cq + " within " + DEADLINE_MS + " ms, got " + got.size()
-            + ": " + trace(got));
-      }
-      backOff(spins++);
-    }
-    return got;
+    return DpFixture.poll(cq, n);
   }
 }
