@@ -74,6 +74,7 @@ final class DpFixture implements AutoCloseable {
   @Override
   public void close() {
     testKit.shutdownTestKit();
+    MonitorVerdict.assertNone(testKit.system());
   }
 
   // ---- objects ----

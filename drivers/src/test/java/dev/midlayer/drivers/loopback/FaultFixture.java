@@ -53,6 +53,7 @@ final class FaultFixture implements AutoCloseable {
   @Override
   public void close() {
     testKit.shutdownTestKit();
+    MonitorVerdict.assertNone(testKit.system());
   }
 
   /** A device with a PD, a CQ for both queues, an MR, and the device's and its QP's events. */

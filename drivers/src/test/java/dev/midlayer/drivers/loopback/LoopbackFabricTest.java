@@ -32,6 +32,7 @@ class LoopbackFabricTest {
   @AfterEach
   void stop() {
     testKit.shutdownTestKit();
+    MonitorVerdict.assertNone(testKit.system());
   }
 
   private LoopbackDevice add(String name, int ports) throws Exception {

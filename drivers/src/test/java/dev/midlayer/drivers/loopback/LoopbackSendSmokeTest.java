@@ -39,6 +39,7 @@ class LoopbackSendSmokeTest {
   @AfterEach
   void stop() {
     testKit.shutdownTestKit();
+    MonitorVerdict.assertNone(testKit.system());
   }
 
   private static <T> T await(CompletionStage<T> s) throws Exception {
