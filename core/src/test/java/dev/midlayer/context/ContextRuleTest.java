@@ -1,6 +1,5 @@
 package dev.midlayer.context;
 
-import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.EventFixtures.TIMEOUT;
 import static dev.midlayer.testsupport.EventFixtures.await;
 import static org.junit.jupiter.api.Assertions.assertAll;
@@ -22,8 +21,11 @@ import dev.midlayer.device.EventHandlerRegistration;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.PortState;
+import dev.midlayer.monitor.Check;
 import dev.midlayer.testsupport.ContextTestClient;
 import dev.midlayer.testsupport.EventRecorder;
+import dev.midlayer.testsupport.ExpectViolations;
+import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.TestDriver;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -103,6 +105,7 @@ class ContextRuleTest {
   @Test
   @DisplayName("inside an event handler the registry's and the device's may-sleep verbs throw IllegalContextException "
       + "naming the verb and the handler (every verb of the API, on a driver with QPs: MaySleepVerbsInCallbacksTest)")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void maySleepVerbsInsideAnEventHandlerThrowIllegalContextException() {
     Midlayer ml = midlayer();
     TestDriver driver = new TestDriver();
@@ -329,6 +332,7 @@ class ContextRuleTest {
 
   @Test
   @DisplayName("with midlayer.context-check = warn a may-sleep verb in a handler logs a warning and runs")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void warnModeLogsAndRunsTheVerb() {
     ActorTestKit warn = kit("warn");
     Midlayer ml = Midlayer.get(warn.system());

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.ConfigFactory;
 import dev.midlayer.Midlayer;
 import dev.midlayer.device.Device;
+import dev.midlayer.monitor.Check;
+import dev.midlayer.testsupport.ExpectViolations;
 import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.VerbsTestDriver;
 import java.util.concurrent.CountDownLatch;
@@ -38,6 +40,7 @@ class CallbackWatchdogTest {
   @Test
   @DisplayName("a completion handler that runs longer than callback-warning-after is warned about, naming the "
       + "handler, its CQ and its device, again while it keeps running; a quick one is not")
+  @ExpectViolations(Check.BLOCKING) // the test blocks in a callback on purpose
   void longCallbackIsWarnedAboutRepeatedly() throws Exception {
     Device d = await(midlayer.registerDevice("wd%d", new VerbsTestDriver().ops()));
     CountDownLatch release = new CountDownLatch(1);

@@ -1,6 +1,5 @@
 package dev.midlayer.cq;
 
-import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.CqFixtures.TIMEOUT;
 import static dev.midlayer.testsupport.CqFixtures.success;
 import static dev.midlayer.testsupport.EventFixtures.await;
@@ -26,11 +25,14 @@ import dev.midlayer.device.DeviceUnregisteredException;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.EventElement;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.monitor.Check;
 import dev.midlayer.registry.NotRegisteredException;
 import dev.midlayer.testsupport.CqFixtures.Backoff;
 import dev.midlayer.testsupport.CqFixtures.Deadline;
 import dev.midlayer.testsupport.CqFixtures.Workers;
+import dev.midlayer.testsupport.ExpectViolations;
 import dev.midlayer.testsupport.Fences;
+import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.VerbsTestDriver;
 import dev.midlayer.verbs.ResourceBusyException;
 import dev.midlayer.verbs.WorkCompletion;
@@ -532,6 +534,7 @@ class CompletionQueueTest {
   @Test
   @DisplayName("context (9.1): createCq and allocCq from inside an async event handler fail with "
       + "IllegalContextException")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void createCqFromAnEventHandlerIsRefused() {
     Device d = register();
     CompletableFuture<List<Object>> outcome = new CompletableFuture<>();
@@ -554,6 +557,7 @@ class CompletionQueueTest {
   @Test
   @DisplayName("context (9.1): createCq and destroy of the CQ itself from inside its completion handler fail "
       + "with IllegalContextException")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void createAndDestroyCqFromACompletionHandlerAreRefused() {
     Device d = register();
     CompletableFuture<List<Object>> outcome = new CompletableFuture<>();
@@ -629,6 +633,7 @@ class CompletionQueueTest {
   @Test
   @DisplayName("fence (I3): when unregisterDevice completes, the completion handler of a CQ left behind is not "
       + "running and will not run again, even if a notification was pending")
+  @ExpectViolations(Check.BLOCKING) // the test blocks in a callback on purpose
   void unregisterDeviceIsAFenceForALeftoverCqsHandler() throws Exception {
     Device d = register();
     CountDownLatch entered = new CountDownLatch(1);
@@ -683,6 +688,7 @@ class CompletionQueueTest {
   @Test
   @DisplayName("fence (3.3): when destroy() completes, the CQ's completion handler is not running and a pending "
       + "notification never runs it")
+  @ExpectViolations(Check.BLOCKING) // the test blocks in a callback on purpose
   void destroyIsAFenceForTheCompletionHandler() throws Exception {
     Device d = register();
     CountDownLatch entered = new CountDownLatch(1);

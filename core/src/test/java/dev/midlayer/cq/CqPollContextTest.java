@@ -1,6 +1,5 @@
 package dev.midlayer.cq;
 
-import dev.midlayer.testsupport.Internal;
 import static dev.midlayer.testsupport.CqFixtures.TIMEOUT;
 import static dev.midlayer.testsupport.CqFixtures.failed;
 import static dev.midlayer.testsupport.CqFixtures.success;
@@ -16,9 +15,12 @@ import dev.midlayer.Midlayer;
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.device.Device;
 import dev.midlayer.ib.WcStatus;
+import dev.midlayer.monitor.Check;
 import dev.midlayer.testsupport.CqFixtures.Backoff;
 import dev.midlayer.testsupport.CqFixtures.Workers;
 import dev.midlayer.testsupport.EventFixtures;
+import dev.midlayer.testsupport.ExpectViolations;
+import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.VerbsTestDriver;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -152,6 +154,7 @@ class CqPollContextTest {
   @DisplayName("ACTOR budget (7.2): with midlayer.cq.poll-budget = 8 and 1,000 completions waiting at once, all "
       + "are delivered without further pushes (the actor continues by itself), and the actor yields its thread "
       + "after each budget: an actor waiting for the same single thread runs before the backlog is through")
+  @ExpectViolations(Check.BLOCKING) // the test blocks in a callback on purpose
   void actorContinuesPastItsBudgetByItself() throws Exception {
     int seen = bystanderSeesDoneCalls(8);
     // The actor's thread runs up to `throughput` (16) of its messages before it turns to another actor.
@@ -161,6 +164,7 @@ class CqPollContextTest {
   @Test
   @DisplayName("the budget check can fail: with a budget larger than the backlog the actor drains all of it in one "
       + "turn, and the bystander runs only after all 1,001 done calls")
+  @ExpectViolations(Check.BLOCKING) // the test blocks in a callback on purpose
   void withoutABudgetTheBystanderWaitsForTheWholeBacklog() throws Exception {
     assertEquals(1_001, bystanderSeesDoneCalls(1_000_000));
   }

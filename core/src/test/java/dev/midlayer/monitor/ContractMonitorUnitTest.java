@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.ib.WcStatus;
+import dev.midlayer.monitor.Check;
+import dev.midlayer.testsupport.ExpectViolations;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
@@ -92,6 +94,7 @@ class ContractMonitorUnitTest {
 
   @Test
   @DisplayName("a callback that blocks in a loop is counted in full, but only the first 100 are kept")
+  @ExpectViolations(Check.BLOCKING) // the test blocks in a callback on purpose
   void cap() {
     ContractMonitor m = new ContractMonitor("unit");
     m.attached();

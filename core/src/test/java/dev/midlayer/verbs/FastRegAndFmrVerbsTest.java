@@ -31,9 +31,11 @@ import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.internal.verbs.KeyTable;
 import dev.midlayer.internal.verbs.MrMapping;
+import dev.midlayer.monitor.Check;
 import dev.midlayer.registry.NotRegisteredException;
 import dev.midlayer.spi.DeviceOps;
 import dev.midlayer.testsupport.CqFixtures;
+import dev.midlayer.testsupport.ExpectViolations;
 import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.VerbsTestDriver;
 import java.nio.ByteBuffer;
@@ -705,6 +707,7 @@ class FastRegAndFmrVerbsTest {
   @Test
   @DisplayName("context (9.1): mapPhys and createAh work inside a CQ completion handler; allocFmr, unmap and dealloc "
       + "there fail with IllegalContextException")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void mapPhysWorksInACompletionHandler() {
     Device d = register();
     ProtectionDomain pd = await(d.allocPd());
@@ -723,6 +726,7 @@ class FastRegAndFmrVerbsTest {
   @Test
   @DisplayName("context (9.1): mapPhys and createAh work inside an async event handler; allocFmr, unmap and dealloc "
       + "there fail with IllegalContextException")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void mapPhysWorksInAnEventHandler() {
     Device d = register();
     ProtectionDomain pd = await(d.allocPd());

@@ -29,7 +29,9 @@ import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.internal.verbs.KeyTable;
 import dev.midlayer.internal.verbs.MrMapping;
+import dev.midlayer.monitor.Check;
 import dev.midlayer.registry.NotRegisteredException;
+import dev.midlayer.testsupport.ExpectViolations;
 import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.VerbsTestDriver;
 import java.nio.ByteBuffer;
@@ -538,6 +540,7 @@ class MemoryVerbsTest {
   @Test
   @DisplayName("context (9.1): createAh, modify, query and destroy work inside a CQ completion handler; allocPd, "
       + "registerMr (and deregisterMr, deallocPd) there fail with IllegalContextException")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void ahVerbsWorkInACompletionHandlerButSleepingVerbsAreRefused() {
     Device d = register(ahDriver());
     ProtectionDomain pd = await(d.allocPd());
@@ -552,6 +555,7 @@ class MemoryVerbsTest {
   @Test
   @DisplayName("context (9.1): createAh, modify, query and destroy work inside a per-WR done callback "
       + "(PollContext.ACTOR); allocPd, registerMr there fail with IllegalContextException")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void ahVerbsWorkInADoneCallbackButSleepingVerbsAreRefused() {
     Device d = register(ahDriver());
     ProtectionDomain pd = await(d.allocPd());
@@ -565,6 +569,7 @@ class MemoryVerbsTest {
   @Test
   @DisplayName("context (9.1): createAh, modify, query and destroy work inside an async event handler; allocPd, "
       + "registerMr (and deregisterMr, deallocPd) there fail with IllegalContextException")
+  @ExpectViolations(Check.MAY_SLEEP_IN_ATOMIC) // the test calls may-sleep verbs in a callback on purpose
   void ahVerbsWorkInAnEventHandlerButSleepingVerbsAreRefused() {
     Device d = register(ahDriver());
     ProtectionDomain pd = await(d.allocPd());
