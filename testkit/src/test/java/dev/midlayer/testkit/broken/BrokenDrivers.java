@@ -20,7 +20,6 @@ import dev.midlayer.testkit.MidlayerTestKit;
 import dev.midlayer.testkit.conformance.DriverUnderTest;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.UnaryOperator;
@@ -234,7 +233,10 @@ public enum BrokenDrivers {
         cq.device().watchdog().forget(watch);
       }
     };
-    ForkJoinPool.commonPool().execute(call);
+    // Its own thread for the second call: a shared pool's worker may be busy, and the barrier would wait.
+    Thread second = new Thread(call, "broken-driver-second-handler");
+    second.setDaemon(true);
+    second.start();
     call.run();
   }
 
