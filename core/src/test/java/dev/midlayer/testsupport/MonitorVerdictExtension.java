@@ -2,8 +2,6 @@ package dev.midlayer.testsupport;
 
 import dev.midlayer.monitor.Check;
 import dev.midlayer.monitor.ContractMonitor;
-import dev.midlayer.monitor.ContractViolationError;
-import dev.midlayer.monitor.Violation;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -84,23 +82,8 @@ public final class MonitorVerdictExtension implements BeforeAllCallback, AfterAl
   }
 
   private static void judge(List<ContractMonitor> monitors, Set<Check> allowed, String where) {
-    List<Violation> bad = new ArrayList<>();
-    StringBuilder reports = new StringBuilder();
     for (ContractMonitor m : monitors) {
-      List<Violation> mine = new ArrayList<>();
-      for (Violation v : m.verify()) {
-        if (!allowed.contains(v.check()) && !(v.check() == Check.LEFTOVER && v.client().equals("-"))) {
-          mine.add(v);
-        }
-      }
-      if (!mine.isEmpty()) {
-        bad.addAll(mine);
-        reports.append(m.report()).append("\n\n").append(mine.get(0).describe()).append('\n');
-      }
-    }
-    if (!bad.isEmpty()) {
-      throw new ContractViolationError(where + ": the contract monitor saw " + bad.size() + " violation(s)\n"
-          + reports, bad);
+      m.assertNone(where + " (" + m + ")", allowed, true);
     }
   }
 }

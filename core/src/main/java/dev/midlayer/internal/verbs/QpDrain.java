@@ -34,7 +34,7 @@ final class QpDrain {
       if (!qp.watchDrain(marker)) {
         return marker.done;
       }
-      if (!qp.offerSend(new PostedSend(wr, 0, null, null, null), true)) {
+      if (!qp.offerSend(new PostedSend(wr, 0, null, null, null), true, qp.device().monitor())) {
         qp.forgetDrain(marker);
         return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
             "drainSq: no room for the marker in the send queue of QP " + qp.qpNum));
@@ -58,7 +58,7 @@ final class QpDrain {
       if (!qp.watchDrain(marker)) {
         return marker.done;
       }
-      if (!qp.offerRecv(new PostedRecv(wr))) {
+      if (!qp.offerRecv(new PostedRecv(wr), qp.device().monitor())) {
         qp.forgetDrain(marker);
         return CompletableFuture.failedFuture(new PostException(PostException.Reason.QUEUE_FULL, 0,
             "drainRq: no room for the marker in the receive queue of QP " + qp.qpNum));

@@ -204,12 +204,12 @@ public final class QpImpl implements QueuePair, DeviceResource {
   public void postSend(SendWr wr) {
     dev.midlayer.monitor.ContractMonitor m = device().monitor();
     if (m == null) {
-      QpPost.send(this, wr, 0);
+      QpPost.send(this, wr, 0, null);
       return;
     }
     m.verbEntered(dev.midlayer.monitor.NonSleepingVerb.POST_SEND, this, device(), owner);
     try {
-      QpPost.send(this, wr, 0);
+      QpPost.send(this, wr, 0, m);
     } finally {
       m.verbExited(dev.midlayer.monitor.NonSleepingVerb.POST_SEND);
     }
@@ -223,7 +223,7 @@ public final class QpImpl implements QueuePair, DeviceResource {
     }
     try {
       for (int i = 0; i < wrs.size(); i++) {
-        QpPost.send(this, wrs.get(i), i);
+        QpPost.send(this, wrs.get(i), i, m);
       }
     } finally {
       if (m != null) {
@@ -236,12 +236,12 @@ public final class QpImpl implements QueuePair, DeviceResource {
   public void postRecv(RecvWr wr) {
     dev.midlayer.monitor.ContractMonitor m = device().monitor();
     if (m == null) {
-      QpPost.recv(this, wr, 0);
+      QpPost.recv(this, wr, 0, null);
       return;
     }
     m.verbEntered(dev.midlayer.monitor.NonSleepingVerb.POST_RECV, this, device(), owner);
     try {
-      QpPost.recv(this, wr, 0);
+      QpPost.recv(this, wr, 0, m);
     } finally {
       m.verbExited(dev.midlayer.monitor.NonSleepingVerb.POST_RECV);
     }
@@ -255,7 +255,7 @@ public final class QpImpl implements QueuePair, DeviceResource {
     }
     try {
       for (int i = 0; i < wrs.size(); i++) {
-        QpPost.recv(this, wrs.get(i), i);
+        QpPost.recv(this, wrs.get(i), i, m);
       }
     } finally {
       if (m != null) {
@@ -373,11 +373,10 @@ public final class QpImpl implements QueuePair, DeviceResource {
   // ---- for the other roles ----
 
   /**
-   * Hands {@code posted} to the send queue; false if it is full. The monitor's ledger, if any, records it first:
-   * the driver may complete it before the post returns.
+   * Hands {@code posted} to the send queue; false if it is full. The monitor's ledger, if {@code m} (the monitor
+   * the verb read once, or null) is one, records it first: the driver may complete it before the post returns.
    */
-  boolean offerSend(PostedSend posted, boolean signaled) {
-    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+  boolean offerSend(PostedSend posted, boolean signaled, dev.midlayer.monitor.ContractMonitor m) {
     if (m == null) {
       return sq.post(posted);
     }
@@ -390,8 +389,7 @@ public final class QpImpl implements QueuePair, DeviceResource {
   }
 
   /** Hands {@code posted} to the receive queue; false if it is full. Recorded in the ledger as a send is. */
-  boolean offerRecv(PostedRecv posted) {
-    dev.midlayer.monitor.ContractMonitor m = device().monitor();
+  boolean offerRecv(PostedRecv posted, dev.midlayer.monitor.ContractMonitor m) {
     if (m == null) {
       return rq.post(posted);
     }

@@ -22,7 +22,8 @@ import dev.midlayer.verbs.Sge;
 final class QpPost {
   private QpPost() {}
 
-  static void send(QpImpl qp, SendWr wr, int index) {
+  /** One WR of a post; {@code m} is the monitor the verb read once (null: none attached). */
+  static void send(QpImpl qp, SendWr wr, int index, dev.midlayer.monitor.ContractMonitor m) {
     if (wr == null) {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
     }
@@ -89,7 +90,8 @@ final class QpPost {
       }
       inline = gatherInline(qp, wr, (int) length, index);
     }
-    if (!qp.offerSend(new PostedSend(wr, length, inline, staged, path), qp.signalAll || wr.has(SendFlags.SIGNALED))) {
+    boolean signaled = qp.signalAll || wr.has(SendFlags.SIGNALED);
+    if (!qp.offerSend(new PostedSend(wr, length, inline, staged, path), signaled, m)) {
       throw new PostException(PostException.Reason.QUEUE_FULL, index,
           "the send queue of QP " + qp.qpNum + " is full (" + qp.sq.capacity() + " outstanding)");
     }
@@ -133,7 +135,8 @@ final class QpPost {
     return wr.regMr() instanceof FastRegMr fr ? fr.staged() : null;
   }
 
-  static void recv(QpImpl qp, RecvWr wr, int index) {
+  /** One receive of a post; {@code m} as for {@link #send}. */
+  static void recv(QpImpl qp, RecvWr wr, int index, dev.midlayer.monitor.ContractMonitor m) {
     if (wr == null) {
       throw new PostException(PostException.Reason.INVALID, index, "null work request");
     }
@@ -149,7 +152,7 @@ final class QpPost {
     if (wr.sgList().size() > qp.cap.maxRecvSge()) {
       throw invalid(index, wr.sgList().size() + " SGEs exceed maxRecvSge " + qp.cap.maxRecvSge());
     }
-    if (!qp.offerRecv(new PostedRecv(wr))) {
+    if (!qp.offerRecv(new PostedRecv(wr), m)) {
       throw new PostException(PostException.Reason.QUEUE_FULL, index,
           "the receive queue of QP " + qp.qpNum + " is full (" + qp.rq.capacity() + " outstanding)");
     }
