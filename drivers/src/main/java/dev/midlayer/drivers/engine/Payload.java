@@ -1,0 +1,34 @@
+package dev.midlayer.drivers.engine;
+
+import dev.midlayer.spi.QpContext;
+import dev.midlayer.spi.SendWqe;
+
+/**
+ * The data a {@link Packet} carries, by reference. Immutable; any thread may read it, the bytes behind a
+ * {@link Wqe} only while the WR is outstanding (an RC WR stays outstanding until it is acknowledged).
+ */
+public sealed interface Payload {
+  /** Bytes carried. */
+  long length();
+
+  /**
+   * The bytes of a posted WR, still in the requester's registered memory (its SGEs, checked against the
+   * requester's keys and protection domain wherever they are read) or its inline data. An in-JVM link hands
+   * this to the responder, which reads the requester's memory directly (zero copy), and for a READ or an
+   * atomic writes the result straight into the requester's SGEs; a wire link copies the bytes into its frame.
+   */
+  record Wqe(SendWqe wr, QpContext owner) implements Payload {
+    @Override
+    public long length() {
+      return wr.length();
+    }
+  }
+
+  /** Bytes that were copied already: an unreliable message's payload, or data that came off a wire. */
+  record Bytes(byte[] data) implements Payload {
+    @Override
+    public long length() {
+      return data.length;
+    }
+  }
+}
