@@ -32,6 +32,16 @@ public interface Link {
   /** The engine's turn ends: everything kept since the last flush leaves now. */
   void flush();
 
+  /**
+   * True if the peer engines are in this JVM and a responder may read and write the requester's registered
+   * memory directly ({@link Payload.Wqe}): READ data and atomic results are then placed by the responder,
+   * and a plain ACK completes them. False for a wire: the responder answers with READ responses and atomic
+   * acknowledgements that carry the data.
+   */
+  default boolean sharesMemory() {
+    return false;
+  }
+
   /** The QP's path changed (a modify of its AV or DEST_QPN): routes resolved before are stale. Any thread. */
   default void pathChanged() {}
 }

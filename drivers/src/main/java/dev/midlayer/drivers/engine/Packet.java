@@ -36,6 +36,12 @@ public record Packet(Opcode opcode, int srcQpn, int destQpn, int psn, boolean ac
     return payload == null ? 0 : payload.length();
   }
 
+  /** This packet with another payload (a wire link's copy of it). */
+  public Packet withPayload(Payload p) {
+    return new Packet(opcode, srcQpn, destQpn, psn, ackRequest, solicited, epoch, aeth, remoteAddr, rkey, dmaLength,
+        immOrKey, compareAdd, swap, atomicOriginal, qkey, slid, grh, p);
+  }
+
   /** An ACK, RNR NAK or NAK ({@code aeth}) of {@code psn} from {@code srcQpn} to the requester {@code destQpn}. */
   public static Packet acknowledge(int srcQpn, int destQpn, int psn, long epoch, int aeth) {
     return new Packet(Opcode.ACKNOWLEDGE, srcQpn, destQpn, psn, false, false, epoch, aeth, 0, 0, 0, 0, 0, 0, 0, 0,

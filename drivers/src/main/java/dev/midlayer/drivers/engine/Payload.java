@@ -22,7 +22,26 @@ public sealed interface Payload {
     public long length() {
       return wr.length();
     }
+
+    /**
+     * The bytes copied out as a wire link sends them (a NIC's DMA read at transmit time): {@link Bytes}, or
+     * {@link Unreadable} if an SGE no longer resolves with the owner's keys and protection domain.
+     */
+    public Payload copy() {
+      if (wr.inlineData() != null) {
+        return new Bytes(wr.inlineData());
+      }
+      var maps = SgCopy.resolveAll(wr, owner.device().memory(), owner.pdHandle(), false);
+      return maps == null ? new Unreadable(wr.length()) : new Bytes(SgCopy.gather(wr, maps, wr.length()));
+    }
   }
+
+  /**
+   * A request whose bytes could not be read when a wire link sent it: the requester's SGEs no longer resolved
+   * (the region was deregistered or invalidated after the post). The responder answers with
+   * {@link Aeth#NAK_REQUESTER_PROTECTION}, and the requester's WR completes with LOC_PROT_ERR.
+   */
+  record Unreadable(long length) implements Payload {}
 
   /** Bytes that were copied already: an unreliable message's payload, or data that came off a wire. */
   record Bytes(byte[] data) implements Payload {

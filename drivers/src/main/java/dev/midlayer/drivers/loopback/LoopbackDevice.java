@@ -1,9 +1,10 @@
 package dev.midlayer.drivers.loopback;
 
 import dev.midlayer.device.Device;
+import dev.midlayer.drivers.engine.EngineDevice;
+import dev.midlayer.drivers.engine.EngineQp;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.AsyncEventType;
-import dev.midlayer.spi.DriverDevice;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
@@ -12,14 +13,15 @@ import dev.midlayer.ib.Mtu;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.PortState;
 import dev.midlayer.spi.DeviceOps;
+import dev.midlayer.spi.DriverDevice;
 import dev.midlayer.spi.QpContext;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.pekko.Done;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import org.apache.pekko.Done;
 
 /**
  * One device on a {@link LoopbackFabric}: the driver side of a registered {@link Device}. Its ports have
@@ -29,7 +31,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * <p>Thread safety: every method is safe from any thread and never blocks (the link changes only
  * enqueue the event), so they may be called from callbacks too.
  */
-public final class LoopbackDevice {
+public final class LoopbackDevice implements EngineDevice {
   private final LoopbackFabric fabric;
   private final long nodeGuid;
   private final int[] lids;
@@ -86,18 +88,21 @@ public final class LoopbackDevice {
   }
 
   /** The LID of a port. */
+  @Override
   public int lid(int portNum) {
     checkPort(portNum);
     return lids[portNum - 1];
   }
 
   /** The GID at index 0 of a port: the default subnet prefix and the port GUID (the node GUID with the port number in its low byte). */
+  @Override
   public Gid gid(int portNum) {
     checkPort(portNum);
     return Gid.linkLocal(nodeGuid | portNum);
   }
 
   /** The port's current state as the driver sees it; DOWN for a port number that does not exist. */
+  @Override
   public PortState portState(int portNum) {
     if (portNum < 1 || portNum > lids.length) {
       return PortState.DOWN;
@@ -177,8 +182,8 @@ public final class LoopbackDevice {
     }
     d.dispatchDeviceEvent(AsyncEventType.DEVICE_FATAL);
     for (QpContext qp : d.qps()) {
-      if (qp.driver() instanceof LoopbackQp lq) {
-        lq.deviceFatal();
+      if (qp.driver() instanceof EngineQp eq) {
+        eq.deviceFatal();
       }
     }
   }
@@ -193,7 +198,8 @@ public final class LoopbackDevice {
         .queryDevice(this::queryDevice)
         .queryPort(this::queryPort)
         .enableDriver(d -> this.driverDevice = d)
-        .createQp((qp, spawner) -> LoopbackQp.create(qp, this, spawner, fabric.timerScale(), fabric.maxBatch()))
+        .createQp((qp, spawner) -> EngineQp.create(qp, this, spawner, fabric.engineSettings(),
+            eq -> new LoopbackLink(eq, this, fabric.maxBatch(), fabric.shareMemory())))
         .memoryFence(fabric::awaitTransfers)
         .build();
   }

@@ -2,6 +2,8 @@ package dev.midlayer.drivers.loopback;
 
 import com.typesafe.config.Config;
 import dev.midlayer.Midlayer;
+import dev.midlayer.drivers.engine.EngineQp;
+import dev.midlayer.drivers.engine.EngineSettings;
 import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.Gid;
@@ -47,20 +49,33 @@ public final class LoopbackFabric {
   private final Map<Gid, LoopbackDevice> byGid = new ConcurrentHashMap<>();
   private final double timerScale;
   private final int maxBatch;
+  private final boolean shareMemory;
   /**
    * The fault plan every QP of the fabric applies to the packets it sends, or null (no faults). Read once per
    * outgoing message: the whole cost of fault injection when no plan is installed.
    */
   private volatile FaultPlan faultPlan;
+  private final EngineSettings engineSettings;
 
   public LoopbackFabric(Midlayer midlayer) {
     this.midlayer = InvalidArgumentException.requireNonNull(midlayer, "midlayer");
     Config c = midlayer.system().settings().config().getConfig("midlayer.loopback");
     this.timerScale = c.getDouble("timer-scale");
     this.maxBatch = c.getInt("max-batch");
+    this.shareMemory = c.getBoolean("share-memory");
     if (timerScale <= 0 || maxBatch < 1) {
       throw new IllegalArgumentException("midlayer.loopback: timer-scale must be > 0 and max-batch >= 1");
     }
+    this.engineSettings = new EngineSettings(timerScale, maxBatch, this::faultPlan);
+  }
+
+  /** What every QP engine on the fabric is told: its timer scale, batch size and the fabric's fault plan. */
+  EngineSettings engineSettings() {
+    return engineSettings;
+  }
+
+  boolean shareMemory() {
+    return shareMemory;
   }
 
   double timerScale() {
@@ -165,10 +180,10 @@ public final class LoopbackFabric {
         continue;
       }
       for (QpContext qp : d.driverDevice().qps()) {
-        if (qp.driver() instanceof LoopbackQp lq) {
-          long epoch = lq.transferEpoch();
+        if (qp.driver() instanceof EngineQp eq) {
+          long epoch = eq.transferEpoch();
           long pause = 1_000;
-          while ((epoch & 1) != 0 && lq.transferEpoch() == epoch) {
+          while ((epoch & 1) != 0 && eq.transferEpoch() == epoch) {
             java.util.concurrent.locks.LockSupport.parkNanos(pause);
             pause = Math.min(pause * 2, 100_000);
           }

@@ -107,15 +107,28 @@ public interface DriverUnderTest {
    * flaps, fault injection ({@code kit.fabric().faults(plan)}) and fatal errors ({@code LoopbackDevice.raiseFatal}).
    */
   static DriverUnderTest loopback() {
+    return loopback("loopback", "");
+  }
+
+  /**
+   * The loopback driver with {@code midlayer.loopback.share-memory = off}: its link behaves as a wire (payloads
+   * copied as they leave, READ responses and atomic acknowledgements carrying the data), the engine's path for
+   * drivers that cross JVMs.
+   */
+  static DriverUnderTest loopbackWire() {
+    return loopback("loopback-wire", "midlayer.loopback.share-memory = off");
+  }
+
+  private static DriverUnderTest loopback(String name, String extra) {
     return new DriverUnderTest() {
       @Override
       public String name() {
-        return "loopback";
+        return name;
       }
 
       @Override
       public Config config() {
-        return ConfigFactory.parseString("midlayer.loopback.timer-scale = 0.001");
+        return ConfigFactory.parseString(extra + "\nmidlayer.loopback.timer-scale = 0.001");
       }
 
       @Override

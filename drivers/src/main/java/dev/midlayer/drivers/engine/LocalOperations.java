@@ -1,4 +1,4 @@
-package dev.midlayer.drivers.loopback;
+package dev.midlayer.drivers.engine;
 
 import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.spi.MemoryOpResult;
@@ -8,14 +8,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The memory operations of the send queue that never leave the QP: REG_MR (fast registration) and
- * LOCAL_INV, and the invalidation a SEND_WITH_INV asks of the responder. They run on the QP's actor, in
- * send-queue order (ib-semantics §3.10); the midlayer, which owns the regions, carries them out.
+ * The memory operations of the send queue that never leave the QP: REG_MR (fast registration) and LOCAL_INV,
+ * and the invalidation a SEND_WITH_INV asks of the responder. They run on the QP's engine, in send-queue order
+ * (ib-semantics §3.10; rxe's {@code rxe_reg_fast_mr} and {@code rxe_invalidate_mr}); the midlayer, which owns
+ * the regions, carries them out. Stateless; the engine actor only.
  */
-final class LocalOps {
-  private static final Logger log = LoggerFactory.getLogger(LocalOps.class);
+final class LocalOperations {
+  private static final Logger log = LoggerFactory.getLogger(LocalOperations.class);
 
-  private LocalOps() {}
+  private LocalOperations() {}
 
   /** True for the opcodes executed locally, without a packet. */
   static boolean isLocal(WrOpcode op) {

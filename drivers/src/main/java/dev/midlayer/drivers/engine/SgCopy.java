@@ -1,4 +1,4 @@
-package dev.midlayer.drivers.loopback;
+package dev.midlayer.drivers.engine;
 
 import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.spi.MemoryKeys;
@@ -13,11 +13,11 @@ import dev.midlayer.spi.SgList;
  * {@code ByteBuffer.put} per piece that is contiguous on both sides (a page of a fast-registration region,
  * or the whole region), no intermediate copy.
  */
-final class SgCopy {
+public final class SgCopy {
   private SgCopy() {}
 
   /** True if every SGE resolves in protection domain {@code pd} with the needed rights. Allocates nothing. */
-  static boolean check(SgList sg, MemoryKeys keys, int pd, boolean write) {
+  public static boolean check(SgList sg, MemoryKeys keys, int pd, boolean write) {
     for (int i = 0, n = sg.sgeCount(); i < n; i++) {
       if (resolve(sg, i, keys, pd, write) == null) {
         return false;
@@ -27,7 +27,7 @@ final class SgCopy {
   }
 
   /** The mapping of element {@code i} of {@code sg}, or null if the key, PD, range or rights do not fit. */
-  static MemoryMapping resolve(SgList sg, int i, MemoryKeys keys, int pd, boolean write) {
+  public static MemoryMapping resolve(SgList sg, int i, MemoryKeys keys, int pd, boolean write) {
     int lkey = sg.sgeLkey(i);
     MemoryMapping m = keys.resolve(lkey);
     if (m == null || m.lkey() != lkey || m.pdHandle() != pd || !m.contains(sg.sgeAddr(i), sg.sgeLength(i))) {
@@ -40,7 +40,7 @@ final class SgCopy {
   }
 
   /** The mappings of all elements of {@code sg}, or null if one does not resolve. */
-  static MemoryMapping[] resolveAll(SgList sg, MemoryKeys keys, int pd, boolean write) {
+  public static MemoryMapping[] resolveAll(SgList sg, MemoryKeys keys, int pd, boolean write) {
     MemoryMapping[] maps = new MemoryMapping[sg.sgeCount()];
     for (int i = 0; i < maps.length; i++) {
       if ((maps[i] = resolve(sg, i, keys, pd, write)) == null) {
@@ -51,7 +51,7 @@ final class SgCopy {
   }
 
   /** Copies the bytes of the resolved {@code src} elements into a new array of {@code total} bytes. */
-  static byte[] gather(SgList src, MemoryMapping[] maps, long total) {
+  public static byte[] gather(SgList src, MemoryMapping[] maps, long total) {
     byte[] out = new byte[(int) total];
     int pos = 0;
     for (int i = 0; i < maps.length; i++) {
@@ -66,7 +66,7 @@ final class SgCopy {
    * as {@code srcMaps}) into the elements {@code dst} resolved as {@code dstMaps}, starting {@code dstSkip}
    * bytes into the destination (the GRH area of UD receives). Everything must have been resolved and fit.
    */
-  static void copy(byte[] srcBytes, SgList src, MemoryMapping[] srcMaps, long length, SgList dst,
+  public static void copy(byte[] srcBytes, SgList src, MemoryMapping[] srcMaps, long length, SgList dst,
       MemoryMapping[] dstMaps, long dstSkip) {
     int di = 0;
     long dOff = dstSkip;

@@ -1,0 +1,142 @@
+package dev.midlayer.drivers.engine;
+
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpAttrMask;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.WrOpcode;
+import dev.midlayer.spi.DriverQp;
+import dev.midlayer.spi.QpContext;
+import dev.midlayer.spi.Spawner;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * The driver side of one QP of a software driver: the QP's engine actor ({@link QpEngine}) and the link it sends
+ * through. Forwards doorbells and state changes to the actor, and keeps the transfer epoch the driver's memory
+ * fence waits on.
+ *
+ * <p>Threading: {@link #sendDoorbell()}, {@link #flushDoorbell()}, {@link #deviceFatal()},
+ * {@link #transferEpoch()} and {@link #isDestroyed()} are safe from any thread and never block (they only tell
+ * the actor or read a volatile); {@link #modified} and {@link #destroy()} run on the device actor.
+ */
+public final class EngineQp implements DriverQp {
+  private final QpContext qp;
+  private final EngineDevice device;
+  private final Link link;
+  private ActorRef<QpEngine.Command> actor;
+  /**
+   * Odd while the QP's actor runs a step that may copy registered memory (a delivery, a send-queue drain);
+   * bumped on entry and exit. The memory fence waits for odd values to move on. Written only by the actor.
+   */
+  private volatile long transferEpoch;
+  private int transferDepth; // actor only: steps nest (a drain inside an ACK's handling)
+  /** Set when the midlayer destroys the QP: a peer's cached route to it is then stale. */
+  private volatile boolean destroyed;
+
+  private EngineQp(QpContext qp, EngineDevice device, Function<EngineQp, Link> links) {
+    this.qp = qp;
+    this.device = device;
+    this.link = links.apply(this);
+  }
+
+  /**
+   * Makes the driver side of {@code qp}: its link (from {@code links}) and its engine actor, spawned with
+   * {@code spawner} (the midlayer's supervision and data-path dispatcher). Called from the driver's
+   * {@code createQp}; may sleep only as that does (it does not).
+   */
+  public static EngineQp create(QpContext qp, EngineDevice device, Spawner spawner, EngineSettings settings,
+      Function<EngineQp, Link> links) {
+    EngineQp eq = new EngineQp(qp, device, links);
+    eq.actor = spawner.spawn(QpEngine.create(eq, settings), "qp-" + qp.qpNum());
+    return eq;
+  }
+
+  /** The midlayer's side of the QP. */
+  public QpContext qp() {
+    return qp;
+  }
+
+  /** The device the QP is on, as the engine sees it. */
+  public EngineDevice device() {
+    return device;
+  }
+
+  Link link() {
+    return link;
+  }
+
+  /** The engine actor; a link delivers {@link QpEngine.Inbound} messages to it. */
+  @Override
+  public ActorRef<QpEngine.Command> actor() {
+    return actor;
+  }
+
+  /** The actor enters a step that may copy memory. Actor only. */
+  void transferBegin() {
+    if (transferDepth++ == 0) {
+      transferEpoch++;
+    }
+  }
+
+  /** The actor leaves that step. Actor only. */
+  void transferEnd() {
+    if (--transferDepth == 0) {
+      transferEpoch++;
+    }
+  }
+
+  /** The transfer epoch (odd: a step that may copy is running). Any thread; never blocks. */
+  public long transferEpoch() {
+    return transferEpoch;
+  }
+
+  /** True once the midlayer destroyed the QP. Any thread; never blocks. */
+  public boolean isDestroyed() {
+    return destroyed;
+  }
+
+  @Override
+  public void sendDoorbell() {
+    actor.tell(QpEngine.Signal.SQ_DOORBELL);
+  }
+
+  @Override
+  public void flushDoorbell() {
+    actor.tell(QpEngine.Signal.FLUSH);
+  }
+
+  @Override
+  public CompletionStage<Done> modified(QpState from, QpState to, QpAttr attr, int mask) {
+    if ((mask & (QpAttrMask.AV | QpAttrMask.DEST_QPN)) != 0) {
+      link.pathChanged();
+    }
+    CompletableFuture<Done> applied = new CompletableFuture<>();
+    actor.tell(new QpEngine.Modified(from, to, applied));
+    return applied;
+  }
+
+  /** Every opcode of {@link WrOpcode}: sends, RDMA WRITE/READ, atomics, invalidation and fast registration. */
+  @Override
+  public boolean supports(WrOpcode opcode) {
+    return true;
+  }
+
+  /**
+   * The device raised DEVICE_FATAL: the QP moves to ERR (unless it is in RESET or already in ERR) and its actor
+   * flushes it in its next turn. Never blocks; any thread.
+   */
+  public void deviceFatal() {
+    if (qp.moveToError()) {
+      actor.tell(QpEngine.Signal.DEVICE_FATAL);
+    }
+  }
+
+  @Override
+  public void destroy() {
+    destroyed = true;
+    actor.tell(QpEngine.Signal.STOP);
+  }
+}
