@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code midlayer perftest floor}: what the JVM and Pekko allow on this machine, without the midlayer,
  * measured in the same process and on the same dispatcher as the data path. The data-path targets are
- * ratios to these numbers ({@code shared/tools/perf-ratios}).
+ * ratios to these numbers.
  *
  * <ul>
  *   <li><b>tell rate</b>: the command's thread tells one preallocated message {@code -n} times to a typed

@@ -9,7 +9,7 @@ import picocli.CommandLine.Spec;
  * {@code midlayer perftest}: linux-rdma perftest's {@code ib_send_bw} and {@code ib_send_lat} on the
  * loopback fabric, client and server in one JVM, and {@code floor}: what the JVM and Pekko themselves
  * allow on this machine, the yardstick the data-path targets are stated against
- * ({@code shared/tools/perf-ratios}).
+ * (the README's performance section).
  */
 @Command(name = "perftest", mixinStandardHelpOptions = true,
     description = "Data-path benchmarks on the loopback fabric, like linux-rdma perftest (client and server in "

@@ -9,7 +9,7 @@ import java.util.Map;
 
 /**
  * One result line of a perftest subcommand, printed as perftest's table or, with {@code --json}, as one
- * JSON object on one line (the keys {@code shared/tools/perf-ratios} reads). Numbers keep six significant
+ * JSON object on one line (the keys that scripts comparing runs read). Numbers keep six significant
  * digits in JSON, so a tiny run never prints a rate of {@code 0}.
  */
 final class PerftestOutput {

@@ -16,7 +16,7 @@ import picocli.CommandLine;
 
 /**
  * Runs each perftest subcommand in-process with tiny parameters and {@code --json}, and checks that the
- * line carries every key {@code shared/tools/perf-ratios} reads, as a positive number. No timing is
+ * line carries every key the ratio scripts read, as a positive number. No timing is
  * asserted: a benchmark is not a test.
  */
 class PerftestCommandTest {
