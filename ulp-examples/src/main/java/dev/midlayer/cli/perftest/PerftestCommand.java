@@ -16,7 +16,7 @@ import picocli.CommandLine.Spec;
         + "this JVM), and the floor they are measured against.",
     subcommands = {SendBwCommand.class, SendLatCommand.class, WriteBwCommand.class, ReadBwCommand.class,
         AtomicBwCommand.class, WriteLatCommand.class, ReadLatCommand.class, AtomicLatCommand.class,
-        FloorCommand.class})
+        FloorCommand.class, ArteryBwCommand.class, ArteryLatCommand.class})
 public final class PerftestCommand implements Runnable {
 
   @Spec

@@ -31,6 +31,33 @@ final class PerftestOutput {
     return ((Number) fields.get(key)).doubleValue();
   }
 
+  /** A row from its {@link #json()} line (flat: strings and numbers), as a server gets a client's result. */
+  static PerftestOutput fromJson(String json) {
+    String body = json.strip();
+    if (!body.startsWith("{") || !body.endsWith("}")) {
+      throw new PerftestException("not a result line: " + json);
+    }
+    Map<String, Object> f = new LinkedHashMap<>();
+    for (String pair : body.substring(1, body.length() - 1).split(",")) {
+      int colon = pair.indexOf(':');
+      String key = pair.substring(0, colon).strip().replace("\"", "");
+      String value = pair.substring(colon + 1).strip();
+      if (value.startsWith("\"")) {
+        f.put(key, value.replace("\"", ""));
+      } else if (value.equals("null")) {
+        f.put(key, Double.NaN);
+      } else if (key.equals("bytes") || key.equals("iterations") || key.equals("qps")) {
+        f.put(key, Long.parseLong(value));
+      } else {
+        f.put(key, Double.parseDouble(value));
+      }
+    }
+    PerftestOutput row = new PerftestOutput(String.valueOf(f.remove("test")), (Long) f.remove("bytes"),
+        (Long) f.remove("iterations"), ((Long) f.remove("qps")).intValue());
+    row.fields.putAll(f);
+    return row;
+  }
+
   /** The JSON object on one line. */
   String json() {
     StringBuilder sb = new StringBuilder("{");

@@ -1,0 +1,47 @@
+package dev.midlayer.cli.perftest;
+
+import java.io.PrintWriter;
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.actor.ActorRef;
+import org.apache.pekko.actor.ActorSystem;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code midlayer perftest artery_bw}: raw Artery message bandwidth between two JVMs, the anchor of the cluster
+ * driver's {@code *_bw} tests: {@code -s}-byte messages, at most {@code -t} in flight (see {@link ArteryAnchor}).
+ * Same columns and JSON keys as {@code send_bw}; no peak is kept ({@code bw_peak_mib_s} is the average).
+ */
+@Command(name = "artery_bw", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Raw Artery message bandwidth between two JVMs (server/client), the anchor of the cluster "
+        + "driver's bandwidth tests.", "Columns: #bytes #iterations BW peak BW average[MiB/sec] MsgRate[Mpps]."})
+final class ArteryBwCommand extends ArteryCommandBase {
+  @Option(names = {"-t", "--tx-depth"}, defaultValue = "128", paramLabel = "MSGS",
+      description = "Window: messages in flight (default ${DEFAULT-VALUE}).")
+  int window;
+
+  @Override
+  void validate() {
+    require(window >= 1, "--tx-depth must be >= 1");
+  }
+
+  @Override
+  PerftestOutput runClient(ActorSystem system, ActorRef server) throws Exception {
+    CompletableFuture<ArteryAnchor.BwResult> f = new CompletableFuture<>();
+    system.actorOf(ArteryAnchor.BwClient.props(server, size, warmup, iterations, window, f));
+    ArteryAnchor.BwResult r = await(f);
+    double seconds = r.nanos() / 1e9;
+    double mib = (double) r.messages() * size / (1024.0 * 1024.0) / seconds;
+    return new PerftestOutput("artery_bw", size, r.messages(), 1)
+        .put("bw_peak_mib_s", mib)
+        .put("bw_avg_mib_s", mib)
+        .put("msg_rate_mpps", r.messages() / seconds / 1e6);
+  }
+
+  @Override
+  void print(PrintWriter out, PerftestOutput row) {
+    PerftestOutput.print(out, json,
+        new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
+        new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, row);
+  }
+}
