@@ -217,6 +217,7 @@ class ClusterWireTest {
     WireSide[] ab = pair("""
         midlayer.cluster { frame-size = 16 KiB, credits = 4, grant-every = 2, credit-probe-interval = 1h }
         pekko.remote.artery.advanced.outbound-message-queue-size = 24
+        pekko.remote.artery.advanced.outbound-large-message-queue-size = 24
         """, QpType.UD);
     WireSide a = ab[0];
     WireSide b = ab[1];
