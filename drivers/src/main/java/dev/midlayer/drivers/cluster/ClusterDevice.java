@@ -2,6 +2,7 @@ package dev.midlayer.drivers.cluster;
 
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceUnregisteredException;
+import dev.midlayer.drivers.engine.EngineDevice;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.Gid;
@@ -28,7 +29,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *
  * <p>Threading: every method is safe from any thread and never blocks.
  */
-public final class ClusterDevice {
+public final class ClusterDevice implements EngineDevice {
   /**
    * The device's {@code create_qp}: the transport engine's side of a new QP. Called on the midlayer's device
    * actor, <b>may sleep</b>; typically spawns the QP's engine actor with {@code spawner}, gives it
@@ -95,9 +96,16 @@ public final class ClusterDevice {
   }
 
   /** The port's GID at index 0 ({@link ClusterGids}). Never blocks; any thread. */
+  @Override
   public Gid gid(int portNum) {
     checkPort(portNum);
     return gids[portNum - 1];
+  }
+
+  /** 0: RoCE-like ports have no LID (UD completions report SLID 0). Never blocks; any thread. */
+  @Override
+  public int lid(int portNum) {
+    return 0;
   }
 
   /** The ports' active MTU. Never blocks; any thread. */
@@ -117,6 +125,7 @@ public final class ClusterDevice {
   }
 
   /** The port's state as the driver sees it: ACTIVE while this node is Up; DOWN for a port that does not exist. */
+  @Override
   public PortState portState(int portNum) {
     if (portNum < 1 || portNum > gids.length) {
       return PortState.DOWN;

@@ -1,6 +1,8 @@
 package dev.midlayer.drivers.cluster;
 
 import dev.midlayer.Midlayer;
+import dev.midlayer.drivers.engine.EngineSettings;
+import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
 import java.util.List;
@@ -77,6 +79,10 @@ public final class ClusterFabric implements Extension {
   private volatile Map<Gid, Route> routes = Map.of();
   private final AtomicLong routesVersion = new AtomicLong();
   private volatile boolean selfUp;
+  /** The fault plan of this node's QPs, or null; read once per engine turn. */
+  private volatile FaultPlan faultPlan;
+  /** The engine's create_qp, with this node's timer scale, batch size and fault plan. */
+  private final EngineQps engineQps;
   private final ActorRef<Inbound.Command> inbound;
   private final ActorRef<NodeActor.Command> node;
 
@@ -84,6 +90,7 @@ public final class ClusterFabric implements Extension {
     this.system = system;
     this.settings = ClusterSettings.from(system.settings().config());
     this.midlayer = Midlayer.get(system);
+    this.engineQps = new EngineQps(new EngineSettings(settings.timerScale(), settings.maxBatch(), this::faultPlan));
     this.selfUid = Cluster.get(system).selfMember().uniqueAddress().longUid();
     DispatcherSelector dispatcher = DispatcherSelector.fromConfig(settings.dispatcher());
     this.inbound = system.systemActorOf(Inbound.create(this), ClusterSettings.DATA_ACTOR, dispatcher);
@@ -111,11 +118,31 @@ public final class ClusterFabric implements Extension {
   }
 
   /**
-   * Builds a device with {@code ports} ports that has no data path (no {@code create_qp}), and registers it.
-   * <b>May sleep</b>; not from atomic context.
+   * Builds a device with {@code ports} ports whose QPs run the shared transport engine over the cluster wire,
+   * and registers it. The stage completes once every client was added. <b>May sleep</b>; not from atomic
+   * context.
    */
   public CompletionStage<ClusterDevice> addDevice(String name, int ports) {
-    return addDevice(name, ports, null);
+    return addDevice(name, ports, engineQps);
+  }
+
+  /**
+   * Installs {@code plan} at the link of every QP of this node's devices (requests, ACKs and NAKs they send),
+   * replacing the plan before; see the module's README, "Fault injection". <b>Never blocks</b> (one volatile
+   * write); any thread and any context.
+   */
+  public void faults(FaultPlan plan) {
+    this.faultPlan = InvalidArgumentException.requireNonNull(plan, "plan");
+  }
+
+  /** Removes the fault plan. <b>Never blocks</b>; any thread and any context. */
+  public void clearFaults() {
+    this.faultPlan = null;
+  }
+
+  /** The installed fault plan, or null. <b>Never blocks</b> (one volatile read); any thread. */
+  public FaultPlan faultPlan() {
+    return faultPlan;
   }
 
   /**

@@ -16,9 +16,11 @@ import java.util.List;
  * @param creditProbe how long a sender out of credits waits for a grant before it sends a sync frame
  * @param dispatcher config path of the dispatcher of the fabric's actors
  * @param largeLane true if the frames' recipient is listed in Artery's large-message-destinations
+ * @param timerScale multiplies the engine's transport timers (1 is IB's time)
+ * @param maxBatch most requests one engine turn hands the link before it flushes
  */
 record ClusterSettings(int frameSize, int credits, int grantEvery, Mtu activeMtu, Duration creditProbe,
-    String dispatcher, boolean largeLane) {
+    String dispatcher, boolean largeLane, double timerScale, int maxBatch) {
 
   /** The name of every node's frame recipient, under /system: what large-message-destinations would list. */
   static final String DATA_ACTOR = "midlayer-cluster-data";
@@ -60,7 +62,13 @@ record ClusterSettings(int frameSize, int credits, int grantEvery, Mtu activeMtu
     if (probe.isNegative() || probe.isZero()) {
       throw new IllegalArgumentException("midlayer.cluster.credit-probe-interval must be positive");
     }
-    return new ClusterSettings(frameSize, credits, grantEvery, mtu, probe, dispatcher, largeLane);
+    double timerScale = c.getDouble("timer-scale");
+    int maxBatch = c.getInt("max-batch");
+    if (!(timerScale > 0) || maxBatch < 1) {
+      throw new IllegalArgumentException("midlayer.cluster: timer-scale must be > 0 and max-batch >= 1");
+    }
+    return new ClusterSettings(frameSize, credits, grantEvery, mtu, probe, dispatcher, largeLane, timerScale,
+        maxBatch);
   }
 
   private static Mtu mtu(int bytes) {

@@ -35,6 +35,8 @@ public final class EngineQp implements DriverQp {
   private int transferDepth; // actor only: steps nest (a drain inside an ACK's handling)
   /** Set when the midlayer destroys the QP: a peer's cached route to it is then stale. */
   private volatile boolean destroyed;
+  /** What the driver undoes when the QP is destroyed (its inbound binding), or null. */
+  private volatile Runnable onDestroy;
 
   private EngineQp(QpContext qp, EngineDevice device, Function<EngineQp, Link> links) {
     this.qp = qp;
@@ -134,9 +136,18 @@ public final class EngineQp implements DriverQp {
     }
   }
 
+  /** Runs {@code r} when the midlayer destroys the QP (on the device actor): for the driver's own cleanup. */
+  public void whenDestroyed(Runnable r) {
+    this.onDestroy = r;
+  }
+
   @Override
   public void destroy() {
     destroyed = true;
+    Runnable r = onDestroy;
+    if (r != null) {
+      r.run();
+    }
     actor.tell(QpEngine.Signal.STOP);
   }
 }
