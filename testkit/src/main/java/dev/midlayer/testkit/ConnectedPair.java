@@ -258,4 +258,14 @@ public final class ConnectedPair implements AutoCloseable {
       return new Side(s.device(), s.pd(), s.cq(), s.qp(), s.mr(), ah);
     }
   }
+
+  /**
+   * An address of port {@code port} of {@code d}: by LID on an InfiniBand port, by its GID at index 0 (with a
+   * GRH) on an Ethernet (RoCE-like) port such as the cluster driver's. Never blocks (the port cache).
+   */
+  public static AhAttr pathTo(dev.midlayer.device.Device d, int port) {
+    var attrs = d.cachedPort(port);
+    return attrs.linkLayer() == dev.midlayer.ib.LinkLayer.ETHERNET ? AhAttr.ofGid(port, attrs.gids().get(0))
+        : AhAttr.ofLid(port, attrs.lid());
+  }
 }

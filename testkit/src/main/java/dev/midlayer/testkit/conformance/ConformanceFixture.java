@@ -97,7 +97,7 @@ public final class ConformanceFixture implements AutoCloseable {
     List<LeftoverReclaimed> ofClients;
     try {
       for (int i = devices.size() - 1; i >= 0; i--) {
-        if (kit.midlayer().devices().contains(devices.get(i))) {
+        if (driver.isRegistered(kit, devices.get(i))) {
           driver.removeDevice(kit, devices.get(i));
         }
       }
@@ -108,7 +108,11 @@ public final class ConformanceFixture implements AutoCloseable {
       ofClients = kit.leftovers().stream().filter(l -> l.client() != null).toList();
       kit.allowLeftovers();
     } finally {
-      kit.shutdown();
+      try {
+        driver.close(kit);
+      } finally {
+        kit.shutdown();
+      }
     }
     if (!ofClients.isEmpty() && !clientLeftoversAllowed) {
       throw new AssertionError("a client left objects behind when its remove returned: " + ofClients);
@@ -136,7 +140,7 @@ public final class ConformanceFixture implements AutoCloseable {
 
   /** The devices added so far and not removed, in order. */
   public List<Device> devices() {
-    return devices.stream().filter(d -> kit.midlayer().devices().contains(d)).toList();
+    return devices.stream().filter(d -> driver.isRegistered(kit, d)).toList();
   }
 
   /** Takes a port's link down ({@link DriverUnderTest#linkDown}). May sleep: test thread. */
@@ -211,10 +215,23 @@ public final class ConformanceFixture implements AutoCloseable {
       return dev.cachedPort(port).gids().get(0);
     }
 
-    /** An address of port 1 by LID. */
+    /** An address of port 1: by LID on an InfiniBand port, by GID (with a GRH) on an Ethernet (RoCE-like) one. */
     public AhAttr lidPath() {
-      return AhAttr.ofLid(1, lid(1));
+      return path(1);
     }
+
+    /** An address of port {@code port}, as {@link ConformanceFixture#path(Device, int)}. */
+    public AhAttr path(int port) {
+      return ConformanceFixture.path(dev, port);
+    }
+  }
+
+  /**
+   * An address of port {@code port} of {@code d}: by LID on an InfiniBand port, by its GID at index 0 on an
+   * Ethernet (RoCE-like) port, whose address handles need a GRH. Never blocks (the port cache).
+   */
+  public static AhAttr path(Device d, int port) {
+    return dev.midlayer.testkit.ConnectedPair.pathTo(d, port);
   }
 
   /** A side on a new device with a CQ of {@code cqDepth} (handler {@code handler}, may be null) and an MR. */

@@ -103,6 +103,43 @@ public interface DriverUnderTest {
   }
 
   /**
+   * True while {@code d} (made by {@link #addDevice}) is registered. The default asks the kit's midlayer; a
+   * driver that puts devices on other nodes asks theirs. May sleep: test thread.
+   */
+  default boolean isRegistered(MidlayerTestKit kit, Device d) {
+    return kit.midlayer().devices().contains(d);
+  }
+
+  /**
+   * True if an unreliable (UC, UD) send's completion comes after the responder took the message, as in the
+   * loopback driver's one JVM, and its ports are InfiniBand (LID addressing). False for a driver over a wire with
+   * RoCE-like ports: a few UC/UD contract tests that order delivery after the send completion are skipped.
+   */
+  default boolean sendCompletionMeansDelivered() {
+    return true;
+  }
+
+  /** The fixture is done with {@code kit}: stop whatever the driver started for it (peer nodes). Test thread. */
+  default void close(MidlayerTestKit kit) {}
+
+  /**
+   * The cluster driver ({@code dev.midlayer.drivers.cluster}) with two nodes: the kit's actor system is a
+   * cluster node on Artery TCP at 127.0.0.1, and a second actor system in this JVM joins it. Devices alternate
+   * between the nodes (the first on the kit's, the second on the peer's, ...), so traffic between a contract's
+   * first two devices crosses Artery. Fault injection applies the plan on both nodes. No link control or fatal
+   * errors (ports follow membership). Data-path contracts only: the peer's devices are not registered with the
+   * kit's midlayer, so its clients do not see them.
+   */
+  static DriverUnderTest cluster() {
+    return new ClusterUnderTest(true);
+  }
+
+  /** The cluster driver on one node: every device on the kit's node, frames through the wire codec. */
+  static DriverUnderTest clusterOneNode() {
+    return new ClusterUnderTest(false);
+  }
+
+  /**
    * The loopback driver: devices {@code lo0}, {@code lo1}, ... on the kit's in-JVM fabric, with link control,
    * flaps, fault injection ({@code kit.fabric().faults(plan)}) and fatal errors ({@code LoopbackDevice.raiseFatal}).
    */

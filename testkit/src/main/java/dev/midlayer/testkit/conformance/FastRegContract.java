@@ -464,7 +464,7 @@ public abstract class FastRegContract extends DriverContract {
     ConformanceFixture.Side u = f.side(p.resp.dev, 16, 4096, null);
     ConformanceFixture.createQp(u, QpType.UD, new QpCap(8, 8, 1, 1, 0), true);
     await(QpConnect.ud(u.qp, 1, 0x1234, 0));
-    AddressHandle ah = u.pd.createAh(AhAttr.ofLid(1, p.req.lid(1)));
+    AddressHandle ah = u.pd.createAh(p.req.path(1));
     SendWr udInv = SendWr.builder(WrOpcode.SEND_WITH_INV).wrId(10).invalidateRkey(k).ud(ah, u.qp.qpNum(), 0x1234)
         .sge(Sge.of(u.mr, 0, 8)).build();
     PostException e = assertThrows(PostException.class, () -> u.qp.postSend(udInv));

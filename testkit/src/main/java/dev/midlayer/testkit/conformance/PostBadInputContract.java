@@ -1,9 +1,8 @@
 package dev.midlayer.testkit.conformance;
 
-import dev.midlayer.ib.WcStatus;
-import static dev.midlayer.testkit.conformance.ConformanceFixture.pollOne;
 import static dev.midlayer.testkit.conformance.ConformanceFixture.await;
 import static dev.midlayer.testkit.conformance.ConformanceFixture.poll;
+import static dev.midlayer.testkit.conformance.ConformanceFixture.pollOne;
 import static dev.midlayer.testkit.conformance.ConformanceFixture.wrIds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -23,6 +22,7 @@ import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpState;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.SendFlags;
+import dev.midlayer.ib.WcStatus;
 import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.AddressHandle;
 import dev.midlayer.verbs.PostException;

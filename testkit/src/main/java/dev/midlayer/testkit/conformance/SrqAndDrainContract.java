@@ -74,8 +74,8 @@ public abstract class SrqAndDrainContract extends DriverContract {
     QpCap cap = new QpCap(32, 32, 2, 2, 0);
     QueuePair qa = await(pdA.createQp(QpInitAttr.of(QpType.RC, cqA, cap)));
     QueuePair qb = await(pdB.createQp(QpInitAttr.of(QpType.RC, cqB, cap).withSrq(srqB)));
-    await(QpConnect.connect(qa, AhAttr.ofLid(1, lid(b)), qb.qpNum(), 1, 2, QpConnect.Params.defaults()));
-    await(QpConnect.connect(qb, AhAttr.ofLid(1, lid(a)), qa.qpNum(), 2, 1, QpConnect.Params.defaults()));
+    await(QpConnect.connect(qa, ConformanceFixture.path(b, 1), qb.qpNum(), 1, 2, QpConnect.Params.defaults()));
+    await(QpConnect.connect(qb, ConformanceFixture.path(a, 1), qa.qpNum(), 2, 1, QpConnect.Params.defaults()));
     return new QueuePair[] {qa, qb};
   }
 
@@ -133,8 +133,8 @@ public abstract class SrqAndDrainContract extends DriverContract {
     QueuePair qa = await(pdA.createQp(QpInitAttr.of(QpType.RC, cqA, cap)));
     QueuePair qb = await(pdB.createQp(QpInitAttr.of(QpType.RC, cqB, cap)));
     // No receives at qb and RNR retry forever: the sends stay outstanding until the drain flushes them.
-    await(QpConnect.connect(qa, AhAttr.ofLid(1, lid(b)), qb.qpNum(), 1, 2, QpConnect.Params.defaults()));
-    await(QpConnect.connect(qb, AhAttr.ofLid(1, lid(a)), qa.qpNum(), 2, 1, QpConnect.Params.defaults()));
+    await(QpConnect.connect(qa, ConformanceFixture.path(b, 1), qb.qpNum(), 1, 2, QpConnect.Params.defaults()));
+    await(QpConnect.connect(qb, ConformanceFixture.path(a, 1), qa.qpNum(), 2, 1, QpConnect.Params.defaults()));
     MemoryRegion buf = await(pdA.registerMr(ByteBuffer.allocateDirect(64), AccessFlags.LOCAL_WRITE));
     for (int i = 0; i < 5; i++) {
       qa.postSend(SendWr.builder(dev.midlayer.ib.WrOpcode.SEND).wrId(i).cqe(record).sge(Sge.of(buf, 0, 8)).build());
