@@ -38,15 +38,18 @@ final class RemoteOptions {
   }
 
   HostPort bindAddress(CommandSpec spec) {
-    return parse(spec, "--bind", bind);
+    return parse(spec, "--bind", bind, "--bind");
   }
 
   HostPort connectAddress(CommandSpec spec) {
-    return parse(spec, "--connect", connect);
+    return parse(spec, "--connect", connect, "--connect");
   }
 
-  /** {@code host:port} with a port 0..65535 (0 only for --bind: any free port), or a usage error naming it. */
-  static HostPort parse(CommandSpec spec, String option, String value) {
+  /**
+   * {@code host:port} with a port 0..65535 (0 only for a listening address, {@code kind} "--bind": any free
+   * port), or a usage error naming {@code option}.
+   */
+  static HostPort parse(CommandSpec spec, String kind, String value, String option) {
     int colon = value == null ? -1 : value.lastIndexOf(':');
     if (colon <= 0 || colon == value.length() - 1) {
       throw new ParameterException(spec.commandLine(), option + " must be HOST:PORT, was '" + value + "'");
@@ -57,9 +60,10 @@ final class RemoteOptions {
     } catch (NumberFormatException e) {
       port = -1;
     }
-    if (port < 0 || port > 65535 || (port == 0 && !option.equals("--bind"))) {
+    boolean listening = kind.equals("--bind");
+    if (port < 0 || port > 65535 || (port == 0 && !listening)) {
       throw new ParameterException(spec.commandLine(),
-          option + ": port must be " + (option.equals("--bind") ? "0" : "1") + "..65535, was '"
+          option + ": port must be " + (listening ? "0" : "1") + "..65535, was '"
               + value.substring(colon + 1) + "'");
     }
     return new HostPort(value.substring(0, colon), port);
