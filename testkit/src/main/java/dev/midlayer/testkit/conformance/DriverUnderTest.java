@@ -119,6 +119,15 @@ public interface DriverUnderTest {
     return true;
   }
 
+  /**
+   * True if a fresh fixture's devices get the same GIDs again (the loopback fabric numbers them), so that a
+   * fault plan, which decides by the ports' GIDs, replays across fixtures. False for the cluster driver, whose
+   * GIDs hold the node incarnation's random uid.
+   */
+  default boolean stableAddresses() {
+    return true;
+  }
+
   /** The fixture is done with {@code kit}: stop whatever the driver started for it (peer nodes). Test thread. */
   default void close(MidlayerTestKit kit) {}
 

@@ -412,6 +412,8 @@ public abstract class FaultContract extends DriverContract {
   @Test
   @DisplayName("UC replay: the same seed loses the same messages on a fresh midlayer; another seed loses others")
   void ucReplay() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(driver().stableAddresses(),
+        () -> driver().name() + ": its GIDs change with every incarnation, and the plan decides by them");
     assumeFaultInjection();
     List<Integer> first = unreliableRun(QpType.UC, 2024);
     assertEquals(first, restartAndRun(() -> unreliableRun(QpType.UC, 2024)));

@@ -1,6 +1,9 @@
 package dev.midlayer.testkit.conformance;
 
-/** {@link DeviceAttributesContract} on the cluster driver, two nodes in this JVM (see {@link DriverUnderTest.clusterOneNode()}). */
+/**
+ * {@link DeviceAttributesContract} on the cluster driver, one node: what it checks is seen by the kit's own midlayer
+ * (see {@link DriverUnderTest#clusterOneNode()}).
+ */
 class ClusterDeviceAttributesConformanceTest extends DeviceAttributesContract {
   @Override
   protected DriverUnderTest driver() {

@@ -1,9 +1,13 @@
 package dev.midlayer.testkit.conformance;
 
-/** {@link QpStateContract} on the cluster driver, two nodes in this JVM (see {@link DriverUnderTest#cluster()}). */
+/**
+ * {@link QpStateContract} on the cluster driver, one node: what it checks is local to the device and its
+ * midlayer, and the two-node runs of the data-path contracts cover the wire (see
+ * {@link DriverUnderTest#clusterOneNode()}).
+ */
 class ClusterQpStateConformanceTest extends QpStateContract {
   @Override
   protected DriverUnderTest driver() {
-    return DriverUnderTest.cluster();
+    return DriverUnderTest.clusterOneNode();
   }
 }

@@ -1,6 +1,9 @@
 package dev.midlayer.testkit.conformance;
 
-/** {@link UnregisterContract} on the cluster driver, two nodes in this JVM (see {@link DriverUnderTest.clusterOneNode()}). */
+/**
+ * {@link UnregisterContract} on the cluster driver, one node: what it checks is seen by the kit's own midlayer
+ * (see {@link DriverUnderTest#clusterOneNode()}).
+ */
 class ClusterUnregisterConformanceTest extends UnregisterContract {
   @Override
   protected DriverUnderTest driver() {
