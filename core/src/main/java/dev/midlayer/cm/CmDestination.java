@@ -7,7 +7,7 @@ import org.apache.pekko.actor.Address;
 /**
  * Where {@link ConnectionManager#connect} and {@link ConnectionManager#resolveUd} go: a port GID, or a node
  * (the Pekko {@link Address} of its actor system) with a device name and port, which the CM resolves to that
- * port's GID through what the CMs publish to each other. Immutable.
+ * port's GID through what the CMs publish to each other. Immutable; the factories never block, any thread.
  */
 public sealed interface CmDestination {
   /** The port whose GID table holds {@code gid}. */

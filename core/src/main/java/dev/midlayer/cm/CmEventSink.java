@@ -5,7 +5,8 @@ import org.apache.pekko.actor.typed.ActorRef;
 
 /**
  * Where the CM delivers the events of a listener or a connection: an actor (told, in order) or a callback (run
- * guarded on the consumer-callback dispatcher, see {@link CmEventHandler}). Immutable.
+ * guarded on the consumer-callback dispatcher, see {@link CmEventHandler}). Immutable; the factories
+ * never block, any thread.
  */
 public sealed interface CmEventSink {
   /** Events are told to {@code ref}. A {@link CmEvent.ConnectRequest} it never answers times out at the peer. */

@@ -4,7 +4,10 @@ import dev.midlayer.device.Device;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 
-/** A listener ({@code rdma_listen}): REQs and SIDR_REQs for its service ID on its port go to its sink. */
+/**
+ * A listener ({@code rdma_listen}): REQs and SIDR_REQs for its service ID on its port go to its sink. Getters never
+ * block; any thread.
+ */
 public interface CmListener {
   Device device();
 

@@ -6,7 +6,7 @@ import dev.midlayer.ib.Mtu;
 /**
  * The transport parameters of a connection that REQ proposes and REP settles (IBTA vol. 1, §12.7.x; Linux
  * {@code struct ib_cm_req_param} / {@code ib_cm_rep_param}). In a {@link CmEvent.ConnectRequest} they are what
- * the active side proposed; on an established {@link CmConnection} what the two sides agreed. Immutable.
+ * the active side proposed; on an established {@link CmConnection} what the two sides agreed. Immutable; any thread.
  *
  * @param startPsn the first PSN the side that proposed them sends, 24 bits
  * @param pathMtu the path MTU

@@ -5,7 +5,8 @@ import dev.midlayer.ib.InvalidArgumentException;
 /**
  * What the active side proposes in its REQ besides QP and private data ({@code struct rdma_conn_param}). The
  * passive side answers each resource with the smaller of the proposal and its own, so the defaults ask for
- * much. Immutable; {@link #defaults()} and the {@code with...} methods.
+ * much. Immutable; {@link #defaults()} and the {@code with...} methods never block and may be called from any thread
+ * (a bad value throws {@link InvalidArgumentException} at once).
  *
  * @param responderResources incoming RDMA READs and atomics this side accepts at once
  * @param initiatorDepth RDMA READs and atomics this side issues at once

@@ -4,7 +4,7 @@ import dev.midlayer.ib.MidlayerException;
 
 /**
  * The failure of a {@link ConnectionManager#connect}, {@link CmRequest#accept} or {@link ConnectionManager#resolveUd}
- * stage: the connection was not made, for {@link #reason()}, with the peer's REJ private data if it sent any.
+ * stage: the connection was not made, for {@link #reason()}, with the peer's REJ private data if it sent any. Getters never block; any thread.
  */
 public final class ConnectionRejectedException extends MidlayerException {
   private static final long serialVersionUID = 1L;

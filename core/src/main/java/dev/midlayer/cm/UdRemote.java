@@ -5,7 +5,7 @@ import dev.midlayer.ib.Gid;
 
 /**
  * The result of a SIDR resolution ({@link ConnectionManager#resolveUd}): what a UD send to the service needs.
- * Immutable but for the byte array.
+ * Immutable but for the byte array; any thread.
  *
  * @param remoteGid the service's port GID
  * @param qpn its UD QP number
