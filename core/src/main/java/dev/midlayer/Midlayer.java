@@ -151,6 +151,15 @@ public interface Midlayer extends Extension {
    */
   CompletionStage<Done> unregisterClient(ClientId client);
 
+  // ---- connection manager ----
+
+  /**
+   * The connection manager of this midlayer ({@code rdma_cm}), started on first use: it then registers as the
+   * client {@code "midlayer-cm"} (to learn of devices and deliver DEVICE_REMOVAL) and joins the other CMs
+   * through the Receptionist. Never blocks; any thread, callbacks included.
+   */
+  dev.midlayer.cm.ConnectionManager connectionManager();
+
   // ---- lookups: never wait on the registry ----
 
   /** What is registered now. Never blocks; any thread, callbacks included. */

@@ -7,9 +7,11 @@ import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.Client;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.client.ClientMessage;
+import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.context.ContextChecker;
 import dev.midlayer.device.Device;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.internal.cm.ConnectionManagerImpl;
 import dev.midlayer.internal.device.DeviceImpl;
 import dev.midlayer.internal.registry.ClientSource;
 import dev.midlayer.internal.registry.RegistryActor;
@@ -41,6 +43,7 @@ public final class MidlayerImpl implements Midlayer {
   private final ActorRef<RegistryActor.Command> registry;
   private final CallbackWatchdog watchdog;
   private final MonitorSlot monitor = new MonitorSlot();
+  private volatile ConnectionManager connectionManager;
 
   public MidlayerImpl(ActorSystem<?> system) {
     this.system = system;
@@ -222,6 +225,22 @@ public final class MidlayerImpl implements Midlayer {
     CompletableFuture<Done> result = new CompletableFuture<>();
     registry.tell(new RegistryActor.UnregisterClient(client, result));
     return result;
+  }
+
+  @Override
+  public ConnectionManager connectionManager() {
+    ConnectionManager c = connectionManager;
+    if (c != null) {
+      return c;
+    }
+    synchronized (this) {
+      // Made on first use, so a midlayer that never connects has no CM client in its registry.
+      if (connectionManager == null) {
+        connectionManager = new ConnectionManagerImpl(system, settings.controlDispatcher(),
+            settings.callbackDispatcher(), watchdog, ref -> register("midlayer-cm", new ClientSource.Existing(ref)));
+      }
+      return connectionManager;
+    }
   }
 
   // ---- lookups: never wait on the registry ----

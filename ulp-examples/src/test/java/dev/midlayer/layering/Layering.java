@@ -35,7 +35,8 @@ import java.util.stream.Collectors;
  * ib        IB value types and the base errors      depends on nothing of the project
  * spi       what a driver implements and is given   depends on ib only
  * api       Midlayer, registry, device, client,     may depend on spi and ib; never on internal
- *           context, cq, verbs, dispatch, monitor   (but for the extension's bootstrap, listed below)
+ *           context, cq, verbs, dispatch, monitor,  (but for the extension's bootstrap, listed below)
+ *           cm
  * internal  the actors and tables behind the API    not exposed by any public signature of the API
  * drivers   software drivers                        see ib, spi and the public handles only
  * ulp, cli, testkit                                 the public API only (never internal)
@@ -49,7 +50,8 @@ final class Layering {
   private Layering() {}
 
   /** The packages of the consumer API below a base package ({@code base} itself holds Midlayer and MidlayerId). */
-  static final String[] API = {"registry", "device", "client", "context", "cq", "verbs", "dispatch", "monitor"};
+  static final String[] API = {"registry", "device", "client", "context", "cq", "verbs", "dispatch", "monitor",
+      "cm"};
 
   /**
    * The dependencies that close a cycle between groups, each with why it is there. Keyed by

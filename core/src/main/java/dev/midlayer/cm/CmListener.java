@@ -1,0 +1,24 @@
+package dev.midlayer.cm;
+
+import dev.midlayer.device.Device;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
+
+/**
+ * A listener ({@code rdma_listen}): REQs and SIDR_REQs for its service ID on its port go to its sink. Getters never
+ * block; any thread.
+ */
+public interface CmListener {
+  Device device();
+
+  int port();
+
+  long serviceId();
+
+  /**
+   * Stops listening ({@code rdma_destroy_id} of a listening id): later REQs are rejected with
+   * {@link RejectReason#NO_LISTENER}; connections accepted through it are not affected. <b>Never blocks</b>; any
+   * thread. The stage completes once the CM has dropped the listener.
+   */
+  CompletionStage<Done> stop();
+}

@@ -1,0 +1,9 @@
+package dev.midlayer.testkit.conformance;
+
+/** {@link ConnectionManagerContract} on the loopback driver. */
+class LoopbackConnectionManagerConformanceTest extends ConnectionManagerContract {
+  @Override
+  protected DriverUnderTest driver() {
+    return DriverUnderTest.loopback();
+  }
+}
