@@ -174,12 +174,18 @@ final class NodeActor {
     }
     told.retainAll(refs);
     // A directory actor the listing dropped: its node is gone (or its system stopped), and so are its routes.
+    // Only one the listing showed before: a node's directory can arrive before the Receptionist's replica here
+    // lists it, and dropping it then would lose it for good (it has told us already and will not again).
     for (Wire.Directory d : List.copyOf(directories.values())) {
-      if (!refs.contains(d.control())) {
+      if (!refs.contains(d.control()) && listed.contains(d.control())) {
         removePeer(d.uid(), false);
       }
     }
+    listed = Set.copyOf(refs);
   }
+
+  /** The directory actors of the last Receptionist listing. */
+  private Set<ActorRef<Command>> listed = Set.of();
 
   private void onDirectory(Wire.Directory d) {
     if (d.uid() == fabric.selfUid() || removed.contains(d.uid())) {
