@@ -82,6 +82,9 @@ public final class CmActor {
 
   private record SidrForget(SidrKey key) implements Command {}
 
+  /** A connect or SIDR resolve waited {@code resolve-timeout} for its destination to be announced. */
+  private record ResolveTimeout(Command request) implements Command {}
+
   private record LocalPort(Device device, int port) {}
 
   private record ListenKey(Device device, int port, long serviceId) {}
@@ -209,8 +212,45 @@ public final class CmActor {
       sidrSeen.remove(f.key());
     } else if (c instanceof DeviceCleared d) {
       d.replyTo().tell(Done.getInstance());
+    } else if (c instanceof ResolveTimeout t) {
+      if (unresolved.remove(t.request())) {
+        gaveUp.add(t.request());
+        handle(t.request());
+      }
     }
     return Behaviors.same();
+  }
+
+  /**
+   * Requests whose destination no CM has announced yet, oldest first: tried again whenever a CM announces its
+   * ports, failed with UNREACHABLE when their resolve timeout fires ({@code gaveUp}).
+   */
+  private final List<Command> unresolved = new ArrayList<>();
+  private final java.util.Set<Command> gaveUp =
+      java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+
+  /** Parks {@code request} until its destination is announced; false if its wait is over (fail it now). */
+  private boolean awaitDestination(Command request) {
+    if (gaveUp.remove(request)) {
+      return false;
+    }
+    unresolved.add(request);
+    if (!timers.isTimerActive(request)) {
+      timers.startSingleTimer(request, new ResolveTimeout(request), cm.settings().resolveTimeout());
+    }
+    return true;
+  }
+
+  /** Some CM announced ports: the parked requests try again (their timers keep running). */
+  private void retryUnresolved() {
+    if (unresolved.isEmpty()) {
+      return;
+    }
+    List<Command> again = new ArrayList<>(unresolved);
+    unresolved.clear();
+    for (Command c : again) {
+      handle(c);
+    }
   }
 
   // ---- devices and directory ----
@@ -319,6 +359,7 @@ public final class CmActor {
     if (p.answer()) {
       p.cm().tell(ports(false));
     }
+    retryUnresolved();
   }
 
   /** The GID of the destination, or null if no CM is known to serve it. */
@@ -381,6 +422,10 @@ public final class CmActor {
     Gid dst = resolve(k.destination());
     long id = commId();
     ConnectionImpl conn = new ConnectionImpl(id, device, k.port(), k.serviceId(), k.qp(), localGid, dst, true);
+    if (dst == null && awaitDestination(k)) {
+      return;
+    }
+    timers.cancel(k);
     if (dst == null) {
       String why = "no CM serves " + k.destination() + " (known: this node's ports and those the CMs in the "
           + "Receptionist listing announced)";
@@ -406,6 +451,10 @@ public final class CmActor {
       return;
     }
     Gid dst = resolve(r.destination());
+    if (dst == null && awaitDestination(r)) {
+      return;
+    }
+    timers.cancel(r);
     if (dst == null) {
       Replies.fail(cm.replies(), r.result(), new ConnectionRejectedException(RejectReason.UNREACHABLE, null,
           "no CM serves " + r.destination()));

@@ -13,11 +13,8 @@ import org.apache.pekko.actor.typed.ActorRef;
  * Receptionist is cluster-wide: nothing here refers to a consumer object or a QP; the only actor references are
  * those of CM actors in {@link Ports}.
  *
- * <p>Serialization: to cross JVMs, {@code dev.midlayer.internal.cm.CmProtocol} must be bound to a serializer
- * that handles records, enums, {@code byte[]} and typed {@code ActorRef}s, e.g. in the cluster driver's config
- * {@code pekko.actor.serialization-bindings { "dev.midlayer.internal.cm.CmProtocol" = jackson-cbor }} with
- * {@code pekko-serialization-jackson}, or a {@code SerializerWithStringManifest} that writes the fields (and the
- * ref with {@code ActorRefResolver}). In one JVM nothing is serialized, so core binds none.
+ * <p>Serialization: {@link CmSerializer}, bound in core's {@code reference.conf}, writes their fields when they
+ * cross JVMs; in one JVM nothing is serialized.
  */
 public sealed interface CmProtocol {
 
