@@ -53,11 +53,15 @@ final class ClusterUnderTest implements DriverUnderTest {
       "midlayer.cluster.timer-scale = 0.01",
       "midlayer.loopback.timer-scale = 0.001");
 
+  /** One instance per mode: a contract asks {@code driver()} more than once and must find its kit's nodes. */
+  static final ClusterUnderTest TWO_NODES = new ClusterUnderTest(true);
+  static final ClusterUnderTest ONE_NODE = new ClusterUnderTest(false);
+
   private final boolean twoNodes;
   /** Per kit: its peer node (null until the first device), and how many devices were added. */
-  private final Map<MidlayerTestKit, Nodes> nodes = new IdentityHashMap<>();
+  private final Map<MidlayerTestKit, Nodes> nodes = java.util.Collections.synchronizedMap(new IdentityHashMap<>());
 
-  ClusterUnderTest(boolean twoNodes) {
+  private ClusterUnderTest(boolean twoNodes) {
     this.twoNodes = twoNodes;
   }
 
@@ -146,6 +150,11 @@ final class ClusterUnderTest implements DriverUnderTest {
     if (n != null && n.peer != null) {
       n.peer.shutdownTestKit();
     }
+  }
+
+  @Override
+  public Midlayer midlayerOf(MidlayerTestKit kit, Device d) {
+    return Midlayer.get(of(kit, d).fabric().midlayer().system());
   }
 
   @Override

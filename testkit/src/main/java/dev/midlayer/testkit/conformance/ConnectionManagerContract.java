@@ -34,6 +34,7 @@ import dev.midlayer.cm.ConnectionRejectedException;
 import dev.midlayer.cm.PrivateDataLimits;
 import dev.midlayer.cm.RejectReason;
 import dev.midlayer.cm.UdRemote;
+import dev.midlayer.device.Device;
 import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
@@ -78,7 +79,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
   protected Config contractConfig() {
     // Retries and timewait short enough that a test sees them end; connect-timeout roomy for a loaded machine.
     return ConfigFactory.parseString("midlayer.cm { retry-interval = 50ms, connect-timeout = 5s, "
-        + "disconnect-timeout = 2s, timewait = 50ms }");
+        + "disconnect-timeout = 2s, timewait = 50ms, resolve-timeout = 2s }");
   }
 
   /** Records every event; answers connect requests with {@link #onRequest} if set. Runs on the CM's callback. */
@@ -116,8 +117,9 @@ public abstract class ConnectionManagerContract extends DriverContract {
     }
   }
 
-  private ConnectionManager cm() {
-    return kit().midlayer().connectionManager();
+  /** The connection manager of the midlayer {@code d} is registered with (on a cluster: that node's). */
+  private ConnectionManager cm(Device d) {
+    return driver().midlayerOf(kit(), d).connectionManager();
   }
 
   private static byte[] bytes(String s) {
@@ -131,7 +133,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
   }
 
   private CmListener listen(ConformanceFixture.Side s, Recorder r) throws Exception {
-    return await(cm().listen(s.dev, 1, SID, r));
+    return await(cm(s.dev).listen(s.dev, 1, SID, r));
   }
 
   /** Listens on {@code b} accepting with {@code b.qp}, connects {@code a.qp}; returns both sides' connections. */
@@ -139,7 +141,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
       Recorder server, ConnectOptions options) throws Exception {
     server.onRequest = r -> r.accept(b.qp, bytes("rep"));
     listen(b, server);
-    CmConnection active = await(cm().connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, bytes("req"),
+    CmConnection active = await(cm(a.dev).connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, bytes("req"),
         options.withEvents(client.sink())));
     CmConnection passive = server.await(CmEvent.Established.class).connection();
     return new CmConnection[] {active, passive};
@@ -208,8 +210,8 @@ public abstract class ConnectionManagerContract extends DriverContract {
   void receivesPostedBeforeEstablishmentAreConsumed() throws Exception {
     ConformanceFixture.Side a = rcSide();
     ConformanceFixture.Side b = rcSide();
-    await(cm().initQp(a.qp, 1));
-    await(cm().initQp(b.qp, 1));
+    await(cm(a.dev).initQp(a.qp, 1));
+    await(cm(b.dev).initQp(b.qp, 1));
     assertEquals(QpState.INIT, a.qp.state());
     a.qp.postRecv(RecvWr.of(1, Sge.of(a.mr, 0, 64)));
     b.qp.postRecv(RecvWr.of(2, Sge.of(b.mr, 0, 64)));
@@ -221,7 +223,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
       server.onRequest = null;
     };
     listen(b, server);
-    CmConnection active = await(cm().connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, null,
+    CmConnection active = await(cm(a.dev).connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, null,
         ConnectOptions.defaults().withRetries(0, 7, 14).withEvents(client.sink())));
     assertEquals(0, active.params().rnrRetryCount());
     a.qp.postSend(SendWr.send(10, 0, Sge.of(a.mr, 1000, 8))); // at once: b's receive was there before the REP
@@ -244,7 +246,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
     server.onRequest = r -> r.reject(bytes("go away"));
     listen(b, server);
     Recorder client = new Recorder();
-    Throwable t = failureOf(cm().connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, null,
+    Throwable t = failureOf(cm(a.dev).connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, null,
         ConnectOptions.defaults().withEvents(client.sink())));
     ConnectionRejectedException e = assertInstanceOf(ConnectionRejectedException.class, t);
     assertEquals(RejectReason.CONSUMER_REJECT, e.reason());
@@ -263,10 +265,10 @@ public abstract class ConnectionManagerContract extends DriverContract {
     ConformanceFixture.Side b = rcSide();
     Recorder server = new Recorder();
     listen(b, server);
-    Throwable dup = failureOf(cm().listen(b.dev, 1, SID, new Recorder()));
+    Throwable dup = failureOf(cm(b.dev).listen(b.dev, 1, SID, new Recorder()));
     assertInstanceOf(NameTakenException.class, dup);
     Recorder client = new Recorder();
-    Throwable t = failureOf(cm().connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID + 1, a.qp, null,
+    Throwable t = failureOf(cm(a.dev).connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID + 1, a.qp, null,
         ConnectOptions.defaults().withEvents(client.sink())));
     assertEquals(RejectReason.NO_LISTENER, assertInstanceOf(ConnectionRejectedException.class, t).reason());
     assertEquals(RejectReason.NO_LISTENER, client.await(CmEvent.Rejected.class).reason());
@@ -280,15 +282,15 @@ public abstract class ConnectionManagerContract extends DriverContract {
     ConformanceFixture.Side a = rcSide();
     Recorder client = new Recorder();
     CmDestination nowhere = CmDestination.gid(Gid.linkLocal(0xdead_beefL));
-    Throwable t = failureOf(cm().connect(a.dev, 1, nowhere, SID, a.qp, null,
+    Throwable t = failureOf(cm(a.dev).connect(a.dev, 1, nowhere, SID, a.qp, null,
         ConnectOptions.defaults().withEvents(client.sink())));
     assertEquals(RejectReason.UNREACHABLE, assertInstanceOf(ConnectionRejectedException.class, t).reason());
     assertEquals(nowhere, client.await(CmEvent.Unreachable.class).destination());
     assertEquals(QpState.RESET, a.qp.state());
     CmDestination noDevice = CmDestination.node(kit().testKit().system().address(), "no-such-device", 1);
-    Throwable t2 = failureOf(cm().connect(a.dev, 1, noDevice, SID, a.qp, null));
+    Throwable t2 = failureOf(cm(a.dev).connect(a.dev, 1, noDevice, SID, a.qp, null));
     assertEquals(RejectReason.UNREACHABLE, assertInstanceOf(ConnectionRejectedException.class, t2).reason());
-    Throwable t3 = failureOf(cm().resolveUd(a.dev, 1, nowhere, SID, null));
+    Throwable t3 = failureOf(cm(a.dev).resolveUd(a.dev, 1, nowhere, SID, null));
     assertEquals(RejectReason.UNREACHABLE, assertInstanceOf(ConnectionRejectedException.class, t3).reason());
   }
 
@@ -302,7 +304,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
     Recorder server = new Recorder();
     listen(b, server);
     Recorder client = new Recorder();
-    Throwable t = failureOf(cm().connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, null,
+    Throwable t = failureOf(cm(a.dev).connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, null,
         ConnectOptions.defaults().withEvents(client.sink())));
     assertEquals(RejectReason.TIMEOUT, assertInstanceOf(ConnectionRejectedException.class, t).reason());
     assertEquals(RejectReason.TIMEOUT, client.await(CmEvent.Rejected.class).reason());
@@ -320,7 +322,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
   void oversizedPrivateDataIsRefusedAtOnce() throws Exception {
     ConformanceFixture.Side a = rcSide();
     ConformanceFixture.Side b = rcSide();
-    InvalidArgumentException req = assertThrows(InvalidArgumentException.class, () -> cm().connect(a.dev, 1,
+    InvalidArgumentException req = assertThrows(InvalidArgumentException.class, () -> cm(a.dev).connect(a.dev, 1,
         CmDestination.gid(b.gid(1)), SID, a.qp, new byte[PrivateDataLimits.REQ + 1]));
     assertEquals("privateData", req.field());
     assertTrue(req.getMessage().contains("REQ") && req.getMessage().contains("92"), req.getMessage());
@@ -329,7 +331,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
     assertEquals("rtuPrivateData", rtu.field());
     assertTrue(rtu.getMessage().contains("224"), rtu.getMessage());
     InvalidArgumentException sidrReq = assertThrows(InvalidArgumentException.class,
-        () -> cm().resolveUd(a.dev, 1, CmDestination.gid(b.gid(1)), SID, new byte[PrivateDataLimits.SIDR_REQ + 1]));
+        () -> cm(a.dev).resolveUd(a.dev, 1, CmDestination.gid(b.gid(1)), SID, new byte[PrivateDataLimits.SIDR_REQ + 1]));
     assertTrue(sidrReq.getMessage().contains("216"), sidrReq.getMessage());
 
     ConcurrentLinkedQueue<String> refused = new ConcurrentLinkedQueue<>();
@@ -348,7 +350,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
       r.accept(b.qp, new byte[PrivateDataLimits.REP]); // the refusals answered nothing
     };
     listen(b, server);
-    CmConnection c = await(cm().connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp,
+    CmConnection c = await(cm(a.dev).connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp,
         new byte[PrivateDataLimits.REQ], ConnectOptions.defaults().withRtuPrivateData(new byte[PrivateDataLimits.RTU])));
     assertEquals(PrivateDataLimits.REP, c.remotePrivateData().length);
     List<String> r = List.copyOf(refused);
@@ -372,8 +374,8 @@ public abstract class ConnectionManagerContract extends DriverContract {
       }
       s.request().accept(u.qp, null);
     };
-    await(cm().listen(b.dev, 1, SID + 7, udServer));
-    UdRemote remote = await(cm().resolveUd(a.dev, 1, CmDestination.gid(b.gid(1)), SID + 7,
+    await(cm(b.dev).listen(b.dev, 1, SID + 7, udServer));
+    UdRemote remote = await(cm(a.dev).resolveUd(a.dev, 1, CmDestination.gid(b.gid(1)), SID + 7,
         new byte[PrivateDataLimits.SIDR_REQ]));
     assertEquals(u.qp.qpNum(), remote.qpn());
     assertEquals(1, sidrRefused.size());
@@ -405,11 +407,11 @@ public abstract class ConnectionManagerContract extends DriverContract {
     ConformanceFixture.Side y = rcSide();
     Recorder client2 = new Recorder();
     Recorder server2 = new Recorder();
-    await(cm().initQp(y.qp, 1));
+    await(cm(y.dev).initQp(y.qp, 1));
     y.qp.postRecv(RecvWr.of(99, Sge.of(y.mr, 0, 64)));
     server2.onRequest = r -> r.accept(y.qp, null);
-    await(cm().listen(y.dev, 1, SID + 1, server2));
-    CmConnection x2 = await(cm().connect(x.dev, 1, CmDestination.gid(y.gid(1)), SID + 1, x.qp, null,
+    await(cm(y.dev).listen(y.dev, 1, SID + 1, server2));
+    CmConnection x2 = await(cm(x.dev).connect(x.dev, 1, CmDestination.gid(y.gid(1)), SID + 1, x.qp, null,
         ConnectOptions.defaults().withEvents(client2.sink())));
     CmConnection y2 = server2.await(CmEvent.Established.class).connection();
     // y's one receive takes x's first send; the second one keeps x retrying RNR, as does y's send.
@@ -447,7 +449,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
     Recorder server = new Recorder();
     server.onSidr = s -> s.request().accept(b.qp, bytes("ud here"));
     listen(b, server);
-    UdRemote remote = await(cm().resolveUd(a.dev, 1, CmDestination.gid(b.gid(1)), SID, bytes("who")));
+    UdRemote remote = await(cm(a.dev).resolveUd(a.dev, 1, CmDestination.gid(b.gid(1)), SID, bytes("who")));
     assertEquals(b.qp.qpNum(), remote.qpn());
     assertEquals(QKEY, remote.qkey());
     assertEquals(b.gid(1), remote.remoteGid());
@@ -464,7 +466,7 @@ public abstract class ConnectionManagerContract extends DriverContract {
     assertEquals(a.qp.qpNum(), r.srcQp());
     assertBytes(read(a.mr, 0, 100), b.mr, 40, "UD payload to the resolved QP");
 
-    Throwable t = failureOf(cm().resolveUd(a.dev, 1, CmDestination.gid(b.gid(1)), SID + 9, null));
+    Throwable t = failureOf(cm(a.dev).resolveUd(a.dev, 1, CmDestination.gid(b.gid(1)), SID + 9, null));
     assertEquals(RejectReason.NO_LISTENER, assertInstanceOf(ConnectionRejectedException.class, t).reason());
   }
 
@@ -476,8 +478,8 @@ public abstract class ConnectionManagerContract extends DriverContract {
     Recorder server = new Recorder();
     server.onRequest = r -> r.accept(b.qp, null);
     listen(b, server);
-    CmDestination dest = CmDestination.node(kit().testKit().system().address(), b.dev.name(), 1);
-    CmConnection c = await(cm().connect(a.dev, 1, dest, SID, a.qp, null));
+    CmDestination dest = CmDestination.node(driver().midlayerOf(kit(), b.dev).system().address(), b.dev.name(), 1);
+    CmConnection c = await(cm(a.dev).connect(a.dev, 1, dest, SID, a.qp, null));
     assertEquals(b.gid(1), c.remoteGid());
     assertEquals(b.qp.qpNum(), c.remoteQpn());
     assertEquals(QpState.RTS, a.qp.state());
@@ -518,10 +520,10 @@ public abstract class ConnectionManagerContract extends DriverContract {
       r.accept(b.qp, null);
     };
     listen(b, server);
-    Throwable t = failureOf(cm().connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, null));
+    Throwable t = failureOf(cm(a.dev).connect(a.dev, 1, CmDestination.gid(b.gid(1)), SID, a.qp, null));
     assertEquals(RejectReason.CONSUMER_REJECT, assertInstanceOf(ConnectionRejectedException.class, t).reason());
     ConformanceFixture.Side a2 = rcSide();
-    CmConnection c = await(cm().connect(a2.dev, 1, CmDestination.gid(b.gid(1)), SID, a2.qp, null));
+    CmConnection c = await(cm(a2.dev).connect(a2.dev, 1, CmDestination.gid(b.gid(1)), SID, a2.qp, null));
     assertEquals(b.qp.qpNum(), c.remoteQpn());
     assertEquals(2, calls.get());
     assertNull(server.all(CmEvent.Rejected.class).stream().findFirst().orElse(null));

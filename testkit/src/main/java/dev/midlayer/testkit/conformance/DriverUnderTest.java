@@ -128,6 +128,11 @@ public interface DriverUnderTest {
     return true;
   }
 
+  /** The midlayer {@code d} is registered with: the kit's, unless the driver put it on another node. */
+  default dev.midlayer.Midlayer midlayerOf(MidlayerTestKit kit, Device d) {
+    return kit.midlayer();
+  }
+
   /** The fixture is done with {@code kit}: stop whatever the driver started for it (peer nodes). Test thread. */
   default void close(MidlayerTestKit kit) {}
 
@@ -140,12 +145,12 @@ public interface DriverUnderTest {
    * kit's midlayer, so its clients do not see them.
    */
   static DriverUnderTest cluster() {
-    return new ClusterUnderTest(true);
+    return ClusterUnderTest.TWO_NODES;
   }
 
   /** The cluster driver on one node: every device on the kit's node, frames through the wire codec. */
   static DriverUnderTest clusterOneNode() {
-    return new ClusterUnderTest(false);
+    return ClusterUnderTest.ONE_NODE;
   }
 
   /**
