@@ -71,6 +71,11 @@ final class ClusterUnderTest implements DriverUnderTest {
   }
 
   @Override
+  public double timerScale() {
+    return 0.01;
+  }
+
+  @Override
   public String name() {
     return twoNodes ? "cluster" : "cluster-one-node";
   }

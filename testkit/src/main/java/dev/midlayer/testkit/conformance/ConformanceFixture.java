@@ -62,6 +62,18 @@ public final class ConformanceFixture implements AutoCloseable {
    */
   public static final QpConnect.Params RELIABLE = QpConnect.Params.defaults().withRetries(24, 7, 7, 1);
 
+  /**
+   * {@link #RELIABLE} with the ACK timeout code chosen for the driver's {@link DriverUnderTest#timerScale()} so
+   * that one timeout lasts about 68 ms, as code 24 does at the loopback's 0.001: for contracts of small messages
+   * that drop packets on purpose, where each lost ACK costs one timeout and the test's deadline must hold
+   * dozens of them. Not for large transfers: a timeout shorter than a message's time on the wire resends it.
+   * Never sleeps.
+   */
+  public QpConnect.Params reliableForLosses() {
+    int code = 24 + (int) Math.round(Math.log(0.001 / driver.timerScale()) / Math.log(2));
+    return RELIABLE.withRetries(Math.max(1, Math.min(31, code)), 7, 7, 1);
+  }
+
   private final DriverUnderTest driver;
   private final MidlayerTestKit kit;
   private final List<Device> devices = new ArrayList<>();

@@ -36,6 +36,15 @@ public interface DriverUnderTest {
   /** Unregisters {@code device} and returns once every client's remove finished (C15). May sleep. */
   void removeDevice(MidlayerTestKit kit, Device device);
 
+  /**
+   * The factor the driver's transport timers (ACK timeout, RNR NAK delay) run at under {@link #config()}: 0.001
+   * for the loopback driver. Contracts that lose packets on purpose pick their ACK timeout code from it, so a
+   * retransmission waits about as long on every driver. Never sleeps.
+   */
+  default double timerScale() {
+    return 0.001;
+  }
+
   /** Whether {@link #linkDown} and {@link #linkUp} work: contracts that need them are skipped otherwise. */
   default boolean supportsLinkControl() {
     return false;

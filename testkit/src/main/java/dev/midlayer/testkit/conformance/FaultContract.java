@@ -203,7 +203,7 @@ public abstract class FaultContract extends DriverContract {
       + "order, with its bytes, one SUCCESS per signaled WR")
   void rcExactlyOnceInOrderUnderFaults() throws Exception {
     assumeFaultInjection();
-    ConformanceFixture.Side[] p = pair(QpType.RC, 256, ConformanceFixture.RELIABLE);
+    ConformanceFixture.Side[] p = pair(QpType.RC, 256, f.reliableForLosses());
     ConformanceFixture.Side a = p[0];
     ConformanceFixture.Side b = p[1];
     FaultPlan plan = FaultPlan.builder(0x5EED)
@@ -228,7 +228,7 @@ public abstract class FaultContract extends DriverContract {
       + "plan counts one drop per PSN")
   void rcDropFirstCountsExactly() throws Exception {
     assumeFaultInjection();
-    ConformanceFixture.Side[] p = pair(QpType.RC, 64, ConformanceFixture.RELIABLE);
+    ConformanceFixture.Side[] p = pair(QpType.RC, 64, f.reliableForLosses());
     FaultPlan plan = FaultPlan.builder(1).dropFirst(ANY.data(), 1).build();
     f.faults(plan);
     sendAndCheckExactlyOnce(p[0], p[1], 40);
@@ -244,7 +244,7 @@ public abstract class FaultContract extends DriverContract {
   @DisplayName("clearFaults: once removed, packets pass unchanged and are no longer counted")
   void clearFaultsStopsTheCounting() throws Exception {
     assumeFaultInjection();
-    ConformanceFixture.Side[] p = pair(QpType.RC, 32, ConformanceFixture.RELIABLE);
+    ConformanceFixture.Side[] p = pair(QpType.RC, 32, f.reliableForLosses());
     FaultPlan plan = FaultPlan.none(1);
     f.faults(plan);
     sendAndCheckExactlyOnce(p[0], p[1], 8);
@@ -288,8 +288,8 @@ public abstract class FaultContract extends DriverContract {
 
   /** One run of the RC replay scenario: the sender's and the receiver's completion traces. */
   private List<List<String>> rcReplayRun(long seed) throws Exception {
-    // RELIABLE's long timeout: only the request that is always dropped may exhaust the retries.
-    ConformanceFixture.Side[] p = pair(QpType.RC, 64, ConformanceFixture.RELIABLE);
+    // reliableForLosses' long timeout: only the request that is always dropped may exhaust the retries.
+    ConformanceFixture.Side[] p = pair(QpType.RC, 64, f.reliableForLosses());
     ConformanceFixture.Side a = p[0];
     ConformanceFixture.Side b = p[1];
     // Seeded noise that RC absorbs, and one request (the 21st: PSN 0x100 + 20) that never gets through.
@@ -348,7 +348,7 @@ public abstract class FaultContract extends DriverContract {
 
   /** One run: N messages a to b through {@link #lossyPlan}; returns the receiver's sequence of message numbers. */
   private List<Integer> unreliableRun(QpType type, long seed) throws Exception {
-    ConformanceFixture.Side[] p = type == QpType.UD ? udPair(N + 1) : pair(type, N + 1, ConformanceFixture.RELIABLE);
+    ConformanceFixture.Side[] p = type == QpType.UD ? udPair(N + 1) : pair(type, N + 1, f.reliableForLosses());
     ConformanceFixture.Side a = p[0];
     ConformanceFixture.Side b = p[1];
     FaultPlan plan = lossyPlan(seed);
@@ -490,7 +490,7 @@ public abstract class FaultContract extends DriverContract {
       + "across the flap arrives exactly once and in order, each send SUCCESS")
   void linkFlapDuringRcTraffic() throws Exception {
     assumeLinkControl();
-    ConformanceFixture.Side[] p = pair(QpType.RC, 64, ConformanceFixture.RELIABLE);
+    ConformanceFixture.Side[] p = pair(QpType.RC, 64, f.reliableForLosses());
     ConformanceFixture.Side a = p[0];
     ConformanceFixture.Side b = p[1];
     ConcurrentLinkedQueue<AsyncEvent> events = new ConcurrentLinkedQueue<>();
