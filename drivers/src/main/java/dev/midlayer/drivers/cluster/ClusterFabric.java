@@ -8,8 +8,10 @@ import dev.midlayer.ib.InvalidArgumentException;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -77,6 +79,8 @@ public final class ClusterFabric implements Extension {
   final InboundStats stats = new InboundStats();
   /** The GID table, replaced whole by the directory actor: lock-free reads. */
   private volatile Map<Gid, Route> routes = Map.of();
+  /** Callers of {@link #whenRoutable} whose GID was not routable yet; completed by {@link #publish}. */
+  private final ConcurrentLinkedQueue<RouteWaiter> routeWaiters = new ConcurrentLinkedQueue<>();
   private final AtomicLong routesVersion = new AtomicLong();
   private volatile boolean selfUp;
   /** The fault plan of this node's QPs, or null; read once per engine turn. */
@@ -110,6 +114,15 @@ public final class ClusterFabric implements Extension {
   /** The uid of this node's incarnation ({@code SelfUniqueAddress}), which its GIDs hold. Never blocks; any thread. */
   public long selfUid() {
     return selfUid;
+  }
+
+  /**
+   * The incarnation uid ({@code UniqueAddress.longUid}, as in cluster membership events) of the node whose port
+   * {@code gid} is, or 0 for a GID that is not a cluster fabric's: so that a consumer can tell which member's
+   * leaving ends its connections. Never blocks; any thread.
+   */
+  public static long nodeUid(Gid gid) {
+    return gid != null && ClusterGids.isClusterGid(gid) ? ClusterGids.uid(gid) : 0;
   }
 
   /** True while this node is an Up member (its ports are ACTIVE). Never blocks; any thread. */
@@ -202,6 +215,36 @@ public final class ClusterFabric implements Extension {
     return routes.keySet();
   }
 
+  /**
+   * Completes once the fabric can route to {@code gid} (it is in {@link #gids()}): at once if it can now, else when
+   * discovery publishes it, as {@code rdma_resolve_route} does for a path. Connect through the CM first, then
+   * wait for the peer's GID here before the first send: a packet to a GID not yet discovered is dropped (RC
+   * resends it within its retry budget; UC and UD lose it). The stage never fails by itself; bound it with
+   * {@code orTimeout}. <b>Never blocks</b>; any thread and any context.
+   */
+  public CompletionStage<Done> whenRoutable(Gid gid) {
+    InvalidArgumentException.requireNonNull(gid, "gid");
+    CompletableFuture<Done> routable = new CompletableFuture<>();
+    routeWaiters.add(new RouteWaiter(gid, routable));
+    // Added before the look-up: a publish between the two completes the waiter, one before is seen here.
+    completeRouteWaiters();
+    return routable;
+  }
+
+  private record RouteWaiter(Gid gid, CompletableFuture<Done> routable) {}
+
+  private void completeRouteWaiters() {
+    Map<Gid, Route> now = routes;
+    for (RouteWaiter w : routeWaiters) {
+      if (w.routable().isDone()) {
+        routeWaiters.remove(w);
+      } else if (now.containsKey(w.gid())) {
+        routeWaiters.remove(w);
+        w.routable().complete(Done.getInstance());
+      }
+    }
+  }
+
   /** Where {@code gid} lives, or null: lock-free (one volatile read), any thread, never blocks. */
   Route route(Gid gid) {
     return routes.get(gid);
@@ -214,6 +257,9 @@ public final class ClusterFabric implements Extension {
   void publish(Map<Gid, Route> table) {
     routes = Map.copyOf(table);
     routesVersion.incrementAndGet();
+    if (!routeWaiters.isEmpty()) {
+      completeRouteWaiters();
+    }
   }
 
   Peer peer(long uid) {

@@ -88,4 +88,23 @@ class ClusterDiscoveryTest {
     assertTrue(ClusterGids.isClusterGid(port.gids().get(0)));
     assertEquals("cluster", after.device().driverName());
   }
+
+  @Test
+  @DisplayName("whenRoutable completes once discovery publishes the peer's GID, and at once for a known one")
+  void whenRoutable() throws Exception {
+    ActorSystem<?> a = nodes.start("");
+    ClusterNodes.join(a, a);
+    ClusterFabric fa = ClusterFabric.get(a);
+    ClusterDevice local = ClusterNodes.get(fa.addDevice("cl%d", 1));
+    await().atMost(ClusterNodes.DEADLINE).until(() -> fa.gids().contains(local.gid(1)));
+    assertTrue(fa.whenRoutable(local.gid(1)).toCompletableFuture().isDone(), "a routable GID: at once");
+    ActorSystem<?> b = nodes.start("");
+    ClusterFabric fb = ClusterFabric.get(b);
+    ClusterDevice remote = ClusterNodes.get(fb.addDevice("cl%d", 1));
+    var routable = fa.whenRoutable(remote.gid(1)).toCompletableFuture();
+    assertTrue(!routable.isDone(), "the peer is not a member yet: not routable");
+    ClusterNodes.join(b, a);
+    routable.get(ClusterNodes.DEADLINE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+    assertTrue(fa.gids().contains(remote.gid(1)), "completed only once the route is published");
+  }
 }
