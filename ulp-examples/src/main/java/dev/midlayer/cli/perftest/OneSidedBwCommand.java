@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 
 /**
  * What {@code write_bw}, {@code read_bw} and {@code atomic_bw} share: {@code ib_write_bw}, {@code ib_read_bw}
- * and {@code ib_atomic_bw} on the loopback fabric.
+ * and {@code ib_atomic_bw} on the loopback fabric (or across JVMs with --fabric cluster).
  *
  * <p>How it measures: as {@code send_bw}, without receives. The server side only provides one registered MR
  * per QP (LOCAL_WRITE | REMOTE_WRITE | REMOTE_READ | REMOTE_ATOMIC) that the client's RDMA WRITEs go to, its
@@ -30,6 +30,9 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
 
   @Mixin
   TransportOptions transport;
+
+  @Mixin
+  FabricOptions fabric;
 
   @Option(names = {"-n", "--iterations"}, defaultValue = "100000",
       description = "Work requests in all, over all QPs (default ${DEFAULT-VALUE}; scaled down per size with -a).")
@@ -80,29 +83,44 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
     require(transport.inlineSize >= 0, "--inline-size must be >= 0");
     int[] sizes = OneSidedSizes.sizes(all, transport.size, atomic());
     int maxSize = sizes[sizes.length - 1];
+    PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, maxSize, transport.txDepth, 1,
         opcode() == WrOpcode.RDMA_WRITE ? transport.inlineSize : 0, false, waiter.handler(), waiter.handler(),
         maxSize, PerftestSetup.REMOTE_ACCESS);
     List<PerftestOutput> rows = new ArrayList<>();
-    try (PerftestSetup setup = PerftestSetup.create(spec)) {
-      waiter.bind();
-      if (jitWarmup > 0) {
-        new Run(setup, waiter, Math.min(JIT_WARMUP_SIZE, sizes[0]), sizes[0]).phase(jitWarmup);
-      }
-      for (int size : sizes) {
-        long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.BW_BUDGET, OneSidedSizes.BW_FLOOR);
-        long w = warmup >= 0 ? warmup : Math.max(1000, Math.min(1_000_000, (8L << 30) / size));
-        if (all) {
-          w = Math.min(w, n);
-        }
-        PerftestOutput row = new Run(setup, waiter, size, size).measure(n, w);
-        rows.add(row);
+    try (PerftestSetup setup = PerftestSetup.create(spec, role, test(), fabric.addressOf(role, this.spec),
+        this.spec.commandLine().getErr())) {
+      if (role == PerftestSetup.Role.SERVER) {
+        // The server end runs no code of its own: its driver places the WRITEs, answers READs and atomics.
+        rows = setup.awaitClientResult();
+      } else {
+        rows = runClient(setup, waiter, sizes);
+        setup.handOver(rows);
       }
     }
     PerftestOutput.print(out, json,
         new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
         new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, rows);
+  }
+
+  /** The client's end (both ends in this JVM on loopback): every size's run, after the JIT warm-up. */
+  private List<PerftestOutput> runClient(PerftestSetup setup, CompletionWaiter waiter, int[] sizes) {
+    List<PerftestOutput> rows = new ArrayList<>();
+    waiter.bind();
+    if (jitWarmup > 0) {
+      new Run(setup, waiter, Math.min(JIT_WARMUP_SIZE, sizes[0]), sizes[0]).phase(jitWarmup);
+    }
+    for (int size : sizes) {
+      long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.BW_BUDGET, OneSidedSizes.BW_FLOOR);
+      long w = warmup >= 0 ? warmup : Math.max(1000, Math.min(1_000_000, (8L << 30) / size));
+      if (all) {
+        w = Math.min(w, n);
+      }
+      PerftestOutput row = new Run(setup, waiter, size, size).measure(n, w);
+      rows.add(row);
+    }
+    return rows;
   }
 
   /** One size's state; every field is touched by the command's thread only. */
@@ -124,15 +142,15 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
       int flags = opcode() == WrOpcode.RDMA_WRITE && flagsOf <= transport.inlineSize ? SendFlags.INLINE : 0;
       for (int i = 0; i < qps; i++) {
         // wr_id = the QP's index: completions say which window they free. Built once, posted again and again.
-        unsignaled[i] = wr(i, flags, s.clientMrs[i], s.serverMrs[i]);
-        signaled[i] = wr(i, flags | SendFlags.SIGNALED, s.clientMrs[i], s.serverMrs[i]);
+        unsignaled[i] = wr(i, flags, s.clientMrs[i], s.serverMrsRemote[i]);
+        signaled[i] = wr(i, flags | SendFlags.SIGNALED, s.clientMrs[i], s.serverMrsRemote[i]);
       }
       sends = new SendWindow(test(), s.clientQps, transport.txDepth, Math.min(cqMod, transport.txDepth), unsignaled,
           signaled, wcs.length);
       meter = PeakMeter.bandwidth(size);
     }
 
-    private SendWr wr(int i, int flags, MemoryRegion local, MemoryRegion remote) {
+    private SendWr wr(int i, int flags, MemoryRegion local, PerftestSetup.RemoteMr remote) {
       SendWr.Builder b = SendWr.builder(opcode()).wrId(i).flags(flags).sge(Sge.of(local, 0, size))
           .remote(remote.iova(), remote.rkey());
       if (atomic()) {

@@ -28,6 +28,9 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
   @Mixin
   TransportOptions transport;
 
+  @Mixin
+  FabricOptions fabric;
+
   @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
       description = "Round trips measured (default ${DEFAULT-VALUE}; scaled down per size with -a).")
   long iterations;
@@ -75,16 +78,24 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
     require(warmup >= 0, "--warmup must be >= 0");
     int[] sizes = OneSidedSizes.sizes(all, transport.size, atomic());
     int maxSize = sizes[sizes.length - 1];
+    PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, Math.max(1, transport.txDepth), 1, 0, true,
         waiter.handler(), waiter.handler(), maxSize, PerftestSetup.REMOTE_ACCESS);
     List<PerftestOutput> rows = new ArrayList<>();
     WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH];
-    try (PerftestSetup s = PerftestSetup.create(spec)) {
+    try (PerftestSetup s = PerftestSetup.create(spec, role, test(), fabric.addressOf(role, this.spec),
+        this.spec.commandLine().getErr())) {
+      if (role == PerftestSetup.Role.SERVER) {
+        // The server end runs no code of its own: its driver answers the READs and atomics.
+        rows = s.awaitClientResult();
+        PerftestOutput.print(out, json, HEADER, KEYS, rows);
+        return;
+      }
       waiter.bind();
       QueuePair qp = s.clientQps[0];
       MemoryRegion local = s.clientMrs[0];
-      MemoryRegion remote = s.serverMrs[0];
+      PerftestSetup.RemoteMr remote = s.serverMrsRemote[0];
       for (int size : sizes) {
         long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET, OneSidedSizes.LAT_FLOOR);
         long w = all ? Math.min(warmup, n) : warmup;
@@ -129,6 +140,7 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
         }
         rows.add(row(test(), size, n, rtt, min, max, 1));
       }
+      s.handOver(rows);
     }
     PerftestOutput.print(out, json, HEADER, KEYS, rows);
   }

@@ -7,12 +7,13 @@ import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.WorkCompletion;
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code midlayer perftest send_bw}: {@code ib_send_bw} on the loopback fabric.
+ * {@code midlayer perftest send_bw}: {@code ib_send_bw} on the loopback fabric (or across JVMs with --fabric cluster).
  *
  * <p>How it measures: the server side pre-posts {@code -t} receives per QP and re-posts one per receive
  * completion; the client keeps up to {@code -t} sends outstanding per QP until {@code -n} messages (in all,
@@ -32,7 +33,7 @@ import picocli.CommandLine.Option;
  * is SIGNALED; a signaled completion means every earlier send of that QP completed too.
  */
 @Command(name = "send_bw", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Send bandwidth test (ib_send_bw) over RC QP pairs on the loopback fabric.",
+    description = {"Send bandwidth test (ib_send_bw) over RC QP pairs on the loopback fabric (or across JVMs with --fabric cluster).",
         "Columns: #bytes #iterations BW peak[MiB/sec] BW average[MiB/sec] MsgRate[Mpps] (aggregate over all QPs).",
         "BW peak is the best rate over intervals of at least " + SendBwCommand.PEAK_INTERVAL_MS
             + " ms; a run shorter than that reports the average as the peak.",
@@ -43,6 +44,9 @@ final class SendBwCommand extends PerftestCommandBase {
 
   @Mixin
   TransportOptions transport;
+
+  @Mixin
+  FabricOptions fabric;
 
   @Option(names = {"-n", "--iterations"}, defaultValue = "100000",
       description = "Messages in all, over all QPs (default ${DEFAULT-VALUE}).")
@@ -69,16 +73,25 @@ final class SendBwCommand extends PerftestCommandBase {
     require(cqMod >= 1, "--cq-mod must be >= 1");
     require(warmup >= 0, "--warmup must be >= 0");
     require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, transport.size, transport.txDepth, transport.txDepth,
         transport.inlineSize, false, waiter.handler(), waiter.handler());
-    PerftestOutput row;
-    try (PerftestSetup setup = PerftestSetup.create(spec)) {
-      row = new Run(setup, waiter).run();
+    List<PerftestOutput> rows;
+    try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_bw", fabric.addressOf(role, this.spec),
+        this.spec.commandLine().getErr())) {
+      Run run = new Run(setup, waiter);
+      if (role == PerftestSetup.Role.SERVER) {
+        run.serve();
+        rows = setup.awaitClientResult();
+      } else {
+        rows = List.of(run.run());
+        setup.handOver(rows);
+      }
     }
     PerftestOutput.print(out, json,
         new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
-        new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, row);
+        new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, rows);
   }
 
   /** One run's state; every field is touched by the command's thread only. */
@@ -101,20 +114,51 @@ final class SendBwCommand extends PerftestCommandBase {
       int flags = transport.inlineFlag();
       for (int i = 0; i < qps; i++) {
         // wr_id = the QP's index: completions say which window they free. Built once, posted again and again.
-        unsignaled[i] = SendWr.send(i, flags, PerftestSetup.sges(s.clientMrs[i], transport.size));
-        signaled[i] = SendWr.send(i, flags | SendFlags.SIGNALED, PerftestSetup.sges(s.clientMrs[i], transport.size));
-        recvs[i] = RecvWr.of(i, PerftestSetup.sges(s.serverMrs[i], transport.size));
+        if (s.clientQps != null) {
+          unsignaled[i] = SendWr.send(i, flags, PerftestSetup.sges(s.clientMrs[i], transport.size));
+          signaled[i] = SendWr.send(i, flags | SendFlags.SIGNALED,
+              PerftestSetup.sges(s.clientMrs[i], transport.size));
+        }
+        if (s.serverQps != null) {
+          recvs[i] = RecvWr.of(i, PerftestSetup.sges(s.serverMrs[i], transport.size));
+        }
       }
-      sends = new SendWindow("send_bw", s.clientQps, window, Math.min(cqMod, transport.txDepth), unsignaled, signaled,
-          clientWcs.length);
+      sends = s.clientQps == null ? null : new SendWindow("send_bw", s.clientQps, window,
+          Math.min(cqMod, transport.txDepth), unsignaled, signaled, clientWcs.length);
     }
 
-    PerftestOutput run() {
+    /**
+     * The server's end across JVMs: pre-posts the receives and re-posts one per receive completion until the
+     * client's result arrived or its disconnect flushed them.
+     */
+    void serve() {
       waiter.bind();
+      postAllRecvs();
+      while (!s.clientDone()) {
+        int m = drainServer();
+        if (m < 0) {
+          return;
+        }
+        if (m == 0) {
+          waiter.idle("send_bw server", s.serverCq);
+        } else {
+          waiter.progressed();
+        }
+      }
+    }
+
+    private void postAllRecvs() {
       for (int i = 0; i < qps; i++) {
         for (int k = 0; k < window; k++) {
           postRecv(i);
         }
+      }
+    }
+
+    PerftestOutput run() {
+      waiter.bind();
+      if (s.serverQps != null) {
+        postAllRecvs();
       }
       if (warmup > 0) {
         phase(warmup);
@@ -138,11 +182,15 @@ final class SendBwCommand extends PerftestCommandBase {
       while (completed < total) {
         int n = s.clientCq.poll(clientWcs);
         completed += sends.reap(clientWcs, n);
-        int m = drainServer();
+        int m = s.serverCq == null ? 0 : drainServer();
         sends.topUpReaped(n);
         if (n == 0) {
           if (m == 0) {
-            waiter.idle("send_bw", s.clientCq, s.serverCq);
+            if (s.serverCq == null) {
+              waiter.idle("send_bw", s.clientCq);
+            } else {
+              waiter.idle("send_bw", s.clientCq, s.serverCq);
+            }
           } else {
             waiter.progressed();
           }
@@ -154,7 +202,10 @@ final class SendBwCommand extends PerftestCommandBase {
       return meter.peakRate();
     }
 
-    /** Takes every waiting receive completion and re-posts one receive for each. */
+    /**
+     * Takes every waiting receive completion and re-posts one receive for each; -1 once the client's
+     * disconnect flushed them (a server across JVMs).
+     */
     private int drainServer() {
       int total = 0;
       int n;
@@ -163,6 +214,9 @@ final class SendBwCommand extends PerftestCommandBase {
           WorkCompletion wc = serverWcs[k];
           serverWcs[k] = null;
           if (!wc.ok()) {
+            if (s.clientGone(wc)) {
+              return -1;
+            }
             throw PerftestException.failed("send_bw server CQ", wc);
           }
           postRecv((int) wc.wrId());

@@ -8,6 +8,7 @@ import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.WorkCompletion;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine.Command;
@@ -15,7 +16,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code midlayer perftest send_lat}: {@code ib_send_lat} on the loopback fabric.
+ * {@code midlayer perftest send_lat}: {@code ib_send_lat} on the loopback fabric (or across JVMs with --fabric cluster).
  *
  * <p>How it measures: one RC QP pair, {@code -t} receives pre-posted on each side (re-posted one per
  * receive). The client (the command's thread) takes {@link System#nanoTime}, posts a send and polls its CQ
@@ -26,7 +27,7 @@ import picocli.CommandLine.Option;
  * (or, with {@code -e}, wait for completion events).
  */
 @Command(name = "send_lat", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Send latency test (ib_send_lat): ping-pong over one RC QP pair on the loopback fabric.",
+    description = {"Send latency test (ib_send_lat): ping-pong over one RC QP pair on the loopback fabric (or across JVMs with --fabric cluster).",
         "Columns: #bytes #iterations t_min t_max t_typical (median) t_avg t_stdev 99% 99.9% percentile,",
         "all half round trips in usec."})
 final class SendLatCommand extends PerftestCommandBase {
@@ -35,6 +36,9 @@ final class SendLatCommand extends PerftestCommandBase {
 
   @Mixin
   TransportOptions transport;
+
+  @Mixin
+  FabricOptions fabric;
 
   @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
       description = "Round trips measured (default ${DEFAULT-VALUE}).")
@@ -51,15 +55,33 @@ final class SendLatCommand extends PerftestCommandBase {
     require(iterations >= 1, "--iterations must be >= 1");
     require(warmup >= 0, "--warmup must be >= 0");
     require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter clientWaiter = new CompletionWaiter(transport.events);
     CompletionWaiter serverWaiter = new CompletionWaiter(transport.events);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(1, transport.size, transport.txDepth, transport.txDepth,
         transport.inlineSize, true, clientWaiter.handler(), serverWaiter.handler());
     Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
     long[] minMax = {Long.MAX_VALUE, 0};
-    try (PerftestSetup setup = PerftestSetup.create(spec)) {
-      runPingPong(setup, clientWaiter, serverWaiter, rtt, minMax);
+    List<PerftestOutput> rows;
+    try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_lat", fabric.addressOf(role, this.spec),
+        this.spec.commandLine().getErr())) {
+      if (role == PerftestSetup.Role.SERVER) {
+        serveRemote(setup, serverWaiter);
+        rows = setup.awaitClientResult();
+      } else {
+        runPingPong(setup, clientWaiter, serverWaiter, rtt, minMax);
+        rows = List.of(row(rtt, minMax));
+        setup.handOver(rows);
+      }
     }
+    PerftestOutput.print(out, json,
+        new String[] {"#bytes", "#iterations", "t_min[usec]", "t_max[usec]", "t_typical[usec]", "t_avg[usec]",
+            "t_stdev[usec]", "99% percentile[usec]", "99.9% percentile[usec]"},
+        new String[] {"bytes", "iterations", "t_min_us", "t_max_us", "t_typical_us", "t_avg_us", "t_stdev_us",
+            "p99_us", "p999_us"}, rows);
+  }
+
+  private PerftestOutput row(Histogram rtt, long[] minMax) {
     double half = 2 * 1000.0; // ns of a round trip to us of half of it
     PerftestOutput row = new PerftestOutput("send_lat", transport.size, iterations, 1)
         .put("t_min_us", minMax[0] / half)
@@ -69,11 +91,21 @@ final class SendLatCommand extends PerftestCommandBase {
         .put("t_stdev_us", rtt.getStdDeviation() / half)
         .put("p99_us", rtt.getValueAtPercentile(99) / half)
         .put("p999_us", rtt.getValueAtPercentile(99.9) / half);
-    PerftestOutput.print(out, json,
-        new String[] {"#bytes", "#iterations", "t_min[usec]", "t_max[usec]", "t_typical[usec]", "t_avg[usec]",
-            "t_stdev[usec]", "99% percentile[usec]", "99.9% percentile[usec]"},
-        new String[] {"bytes", "iterations", "t_min_us", "t_max_us", "t_typical_us", "t_avg_us", "t_stdev_us",
-            "p99_us", "p999_us"}, row);
+    return row;
+  }
+
+  /** The server's end across JVMs: answers every receive until the client's result or disconnect. */
+  private void serveRemote(PerftestSetup s, CompletionWaiter serverWaiter) {
+    int flags = SendFlags.SIGNALED | transport.inlineFlag();
+    Server server = new Server(s, serverWaiter, null, Long.MAX_VALUE, transport.txDepth, flags);
+    for (int k = 0; k < transport.txDepth; k++) {
+      post(() -> s.serverQps[0].postRecv(server.recv), "server postRecv");
+    }
+    try {
+      server.serve();
+    } catch (PostException e) {
+      throw new PerftestException("send_lat: server post refused: " + e.getMessage(), e);
+    }
   }
 
   private void runPingPong(PerftestSetup s, CompletionWaiter clientWaiter, CompletionWaiter serverWaiter,
@@ -84,12 +116,15 @@ final class SendLatCommand extends PerftestCommandBase {
     QueuePair client = s.clientQps[0];
     SendWr ping = SendWr.send(SEND_ID, flags, PerftestSetup.sges(s.clientMrs[0], transport.size));
     RecvWr clientRecv = RecvWr.of(RECV_ID, PerftestSetup.sges(s.clientMrs[0], transport.size));
-    Server server = new Server(s, serverWaiter, clientWaiter, total, depth, flags);
+    // Across JVMs (a client) the server end runs in the other JVM.
+    Server server = s.serverQps == null ? null : new Server(s, serverWaiter, clientWaiter, total, depth, flags);
     for (int k = 0; k < depth; k++) {
       post(() -> client.postRecv(clientRecv), "client postRecv");
-      post(() -> s.serverQps[0].postRecv(server.recv), "server postRecv");
+      if (server != null) {
+        post(() -> s.serverQps[0].postRecv(server.recv), "server postRecv");
+      }
     }
-    Thread serverThread = new Thread(server, "perftest-send_lat-server");
+    Thread serverThread = new Thread(server == null ? () -> { } : server, "perftest-send_lat-server");
     serverThread.setDaemon(true);
     serverThread.start();
     try {
@@ -117,15 +152,19 @@ final class SendLatCommand extends PerftestCommandBase {
         c.poll();
       }
       serverThread.join(TimeUnit.SECONDS.toMillis(60));
-      server.check();
+      if (server != null) {
+        server.check();
+      }
       if (serverThread.isAlive()) {
         throw new PerftestException("send_lat: the server thread did not finish");
       }
     } catch (PostException e) {
       throw new PerftestException("send_lat: client post refused: " + e.getMessage(), e);
     } finally {
-      server.stop = true;
-      serverWaiter.onCompletion(null);
+      if (server != null) {
+        server.stop = true;
+        serverWaiter.onCompletion(null);
+      }
     }
   }
 
@@ -152,7 +191,9 @@ final class SendLatCommand extends PerftestCommandBase {
     void poll() {
       int n = s.clientCq.poll(wcs);
       if (n == 0) {
-        server.check();
+        if (server != null) {
+          server.check();
+        }
         waiter.idle("send_lat client", s.clientCq);
         return;
       }
@@ -211,7 +252,9 @@ final class SendLatCommand extends PerftestCommandBase {
         serve();
       } catch (Throwable e) {
         failure = e;
-        clientWaiter.onCompletion(null); // wake the client if it sleeps on events
+        if (clientWaiter != null) {
+          clientWaiter.onCompletion(null); // wake the client if it sleeps on events
+        }
       }
     }
 
@@ -225,6 +268,9 @@ final class SendLatCommand extends PerftestCommandBase {
       while (!stop && (received < total || pending > 0 || sendsOut > 0)) {
         int n = s.serverCq.poll(wcs);
         if (n == 0) {
+          if (s.clientDone()) {
+            return; // across JVMs: the client's result arrived, its run is over
+          }
           waiter.idle("send_lat server", s.serverCq);
           continue;
         }
@@ -234,6 +280,9 @@ final class SendLatCommand extends PerftestCommandBase {
           WorkCompletion wc = wcs[k];
           wcs[k] = null;
           if (!wc.ok()) {
+            if (s.clientGone(wc)) {
+              return;
+            }
             throw PerftestException.failed("send_lat server CQ", wc);
           }
           if (wc.wrId() == RECV_ID) {

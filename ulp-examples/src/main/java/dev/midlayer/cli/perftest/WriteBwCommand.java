@@ -3,9 +3,9 @@ package dev.midlayer.cli.perftest;
 import dev.midlayer.ib.WrOpcode;
 import picocli.CommandLine.Command;
 
-/** {@code midlayer perftest write_bw}: {@code ib_write_bw} on the loopback fabric; see {@link OneSidedBwCommand}. */
+/** {@code midlayer perftest write_bw}: {@code ib_write_bw} on the loopback fabric (or across JVMs with --fabric cluster); see {@link OneSidedBwCommand}. */
 @Command(name = "write_bw", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"RDMA WRITE bandwidth test (ib_write_bw) over RC QP pairs on the loopback fabric; no receives, the server side only provides "
+    description = {"RDMA WRITE bandwidth test (ib_write_bw) over RC QP pairs on the loopback fabric (or across JVMs with --fabric cluster); no receives, the server side only provides "
         + "registered target memory.",
         "Columns: #bytes #iterations BW peak[MiB/sec] BW average[MiB/sec] MsgRate[Mpps] (aggregate over all QPs).",
         "-n counts WRs in all, not per QP; every -Q-th WR is signaled; --warmup WRs run first, unmeasured."})

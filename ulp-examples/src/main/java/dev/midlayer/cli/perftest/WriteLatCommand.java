@@ -21,7 +21,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code midlayer perftest write_lat}: {@code ib_write_lat} on the loopback fabric.
+ * {@code midlayer perftest write_lat}: {@code ib_write_lat} on the loopback fabric (or across JVMs with --fabric cluster).
  *
  * <p>How it measures: one RC QP pair; each side has one MR (registered for remote write) of two halves: it sends from the first and the peer writes into the second. Ping-pong by RDMA WRITE:
  * in round {@code i} the client (the command's thread) puts {@code (byte) (i + 1)} into the last byte of its
@@ -42,6 +42,9 @@ final class WriteLatCommand extends PerftestCommandBase {
 
   @Mixin
   TransportOptions transport;
+
+  @Mixin
+  FabricOptions fabric;
 
   @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
       description = "Round trips measured (default ${DEFAULT-VALUE}; scaled down per size with -a).")
@@ -66,29 +69,59 @@ final class WriteLatCommand extends PerftestCommandBase {
     require(warmup >= 0, "--warmup must be >= 0");
     int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
     int maxSize = sizes[sizes.length - 1];
+    PerftestSetup.Role role = fabric.role(spec);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, transport.txDepth, 1, transport.inlineSize, false,
         null, null, 2 * maxSize, PerftestSetup.REMOTE_ACCESS);
+    int half = maxSize;
     List<PerftestOutput> rows = new ArrayList<>();
-    try (PerftestSetup s = PerftestSetup.create(spec)) {
+    // The rounds of every size, which both ends must agree on: a server across JVMs answers as many.
+    StringBuilder shape = new StringBuilder("write_lat");
+    for (int size : sizes) {
+      shape.append(' ').append(size).append('x').append(rounds(size));
+    }
+    // Every size's arrival byte starts at 0, before the peer can write: a WRITE of a size never reaches the
+    // arrival byte of a larger one, so none is reset while a WRITE may be on its way.
+    java.util.function.Consumer<ByteBuffer> zeroArrivals = buffer -> {
       for (int size : sizes) {
-        long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET, OneSidedSizes.LAT_FLOOR);
-        long w = all ? Math.min(warmup, n) : warmup;
-        rows.add(runSize(s, size, n, w));
+        buffer.put(half + size - 1, (byte) 0);
+      }
+    };
+    try (PerftestSetup s = PerftestSetup.create(spec, role, shape.toString(), fabric.addressOf(role, this.spec),
+        this.spec.commandLine().getErr(), zeroArrivals)) {
+      if (role == PerftestSetup.Role.SERVER) {
+        for (int size : sizes) {
+          Side server = new Side("write_lat server", s.serverQps[0], s.serverCq, s.serverMrs[0],
+              s.clientMrsRemote[0], size, half, rounds(size));
+          server.serve();
+          server.check();
+        }
+        rows = s.awaitClientResult();
+      } else {
+        for (int size : sizes) {
+          long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET,
+              OneSidedSizes.LAT_FLOOR);
+          rows.add(runSize(s, size, n, rounds(size) - n, half));
+        }
+        s.handOver(rows);
       }
     }
     PerftestOutput.print(out, json, OneSidedLatCommand.HEADER, OneSidedLatCommand.KEYS, rows);
   }
 
-  private PerftestOutput runSize(PerftestSetup s, int size, long n, long w) throws Exception {
-    int half = s.clientMrs[0].buffer().capacity() / 2;
-    s.clientMrs[0].buffer().put(half + size - 1, (byte) 0);
-    s.serverMrs[0].buffer().put(half + size - 1, (byte) 0);
+  /** Round trips of one size, warm-up included. */
+  private long rounds(int size) {
+    long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET, OneSidedSizes.LAT_FLOOR);
+    return n + (all ? Math.min(warmup, n) : warmup);
+  }
+
+  private PerftestOutput runSize(PerftestSetup s, int size, long n, long w, int half) throws Exception {
     long total = w + n;
-    Side client = new Side("write_lat client", s.clientQps[0], s.clientCq, s.clientMrs[0], s.serverMrs[0], size,
-        half, total);
-    Side server = new Side("write_lat server", s.serverQps[0], s.serverCq, s.serverMrs[0], s.clientMrs[0], size,
-        half, total);
-    Thread serverThread = new Thread(server::serve, "perftest-write_lat-server");
+    Side client = new Side("write_lat client", s.clientQps[0], s.clientCq, s.clientMrs[0], s.serverMrsRemote[0],
+        size, half, total);
+    // Across JVMs (a client) the server end runs in the other JVM.
+    Side server = s.serverQps == null ? null : new Side("write_lat server", s.serverQps[0], s.serverCq,
+        s.serverMrs[0], s.clientMrsRemote[0], size, half, total);
+    Thread serverThread = new Thread(server == null ? () -> { } : server::serve, "perftest-write_lat-server");
     serverThread.setDaemon(true);
     serverThread.start();
     Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
@@ -110,12 +143,16 @@ final class WriteLatCommand extends PerftestCommandBase {
       }
       client.drain();
       serverThread.join(TimeUnit.SECONDS.toMillis(60));
-      server.check();
+      if (server != null) {
+        server.check();
+      }
       if (serverThread.isAlive()) {
         throw new PerftestException("write_lat: the server thread did not finish");
       }
     } finally {
-      server.stop = true;
+      if (server != null) {
+        server.stop = true;
+      }
     }
     return OneSidedLatCommand.row("write_lat", size, n, rtt, min, max, 2);
   }
@@ -140,8 +177,8 @@ final class WriteLatCommand extends PerftestCommandBase {
     volatile boolean stop;
     private volatile Throwable failure;
 
-    Side(String what, QueuePair qp, CompletionQueue cq, MemoryRegion local, MemoryRegion remote, int size,
-        int half, long total) {
+    Side(String what, QueuePair qp, CompletionQueue cq, MemoryRegion local, PerftestSetup.RemoteMr remote,
+        int size, int half, long total) {
       this.what = what;
       this.qp = qp;
       this.cq = cq;
