@@ -1,6 +1,8 @@
 package dev.midlayer.cli;
 
 import dev.midlayer.Midlayer;
+import dev.midlayer.cm.CmDestination;
+import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
 import dev.midlayer.ulp.fetch.FetchInitiator;
@@ -11,6 +13,7 @@ import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -28,6 +31,9 @@ import picocli.CommandLine.Option;
     description = "Run the fetch template ULP (FRWR + RDMA WRITE + SEND_WITH_INV) on two loopback devices and "
         + "check every byte fetched.")
 public final class FetchCommand implements Callable<Integer> {
+  /** The CM service ID the fetch target listens on. */
+  static final long SERVICE_ID = 0x4D4C_4645_5443_4800L; // "MLFETCH"
+
   @Option(names = {"-n", "--fetches"}, defaultValue = "10000", description = "Fetches (default ${DEFAULT-VALUE}).")
   int fetches;
 
@@ -60,8 +66,11 @@ public final class FetchCommand implements Callable<Integer> {
     new Random(1).nextBytes(store);
     try (FetchTarget target = new FetchTarget(b.device(), ByteBuffer.allocateDirect(store.length).put(store).flip(), depth);
         FetchInitiator initiator = new FetchInitiator(a.device(), depth, pages)) {
-      target.connect(initiator.lid(), initiator.qpNum(), 1, 2);
-      initiator.connect(target.lid(), target.qpNum(), 2, 1);
+      // The connection manager exchanges QPNs and PSNs: the target listens, the initiator connects to its GID.
+      ConnectionManager cm = Midlayer.get(system).connectionManager();
+      CompletionStage<?> established = target.listen(cm, SERVICE_ID);
+      initiator.connect(cm, CmDestination.gid(target.gid()), SERVICE_ID);
+      established.toCompletableFuture().get(10, TimeUnit.SECONDS);
       out.printf("fetch: %d fetches of 1..%d bytes from a %d MiB store, %d in flight, initiator %s, target %s%n",
           fetches, initiator.maxLength(), storeMib, depth, a.name(), b.name());
       Random rnd = new Random(2);

@@ -1,10 +1,17 @@
 package dev.midlayer.ulp.fetch;
 
+import dev.midlayer.cm.CmConnection;
+import dev.midlayer.cm.CmDestination;
+import dev.midlayer.cm.CmEvent;
+import dev.midlayer.cm.CmEventSink;
+import dev.midlayer.cm.CmListener;
+import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.cq.PollContext;
 import dev.midlayer.device.Device;
 import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.verbs.MemoryRegion;
@@ -13,6 +20,7 @@ import dev.midlayer.verbs.QpConnect;
 import dev.midlayer.verbs.QpInitAttr;
 import dev.midlayer.verbs.QueuePair;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 
@@ -34,6 +42,9 @@ public abstract class FetchEndpoint implements AutoCloseable {
   protected final ProtectionDomain pd;
   protected final CompletionQueue cq;
   protected final QueuePair qp;
+  /** Set by {@link #listen} or {@link #connect(ConnectionManager, CmDestination, long)}; a CM callback may write it. */
+  private volatile CmConnection connection;
+  private volatile CmListener listener;
 
   /** May sleep. {@code depth} requests may be outstanding; each needs up to 3 send WRs (REG_MR, SEND, LOCAL_INV). */
   protected FetchEndpoint(Device device, int depth) {
@@ -46,7 +57,57 @@ public abstract class FetchEndpoint implements AutoCloseable {
         null, null)));
   }
 
-  /** This side's QP number, to hand to the peer out of band (what a connection manager would carry). */
+  /**
+   * The target's side of a connection through the connection manager {@code cm} (the one of the device's
+   * midlayer, {@code Midlayer.connectionManager()}): listens for {@code serviceId} on port 1,
+   * and accepts the first REQ with this side's QP. The receives are posted before the REP goes out (the CM
+   * moved the QP to INIT first, as {@code rdma_cm} allows), so the initiator's first SEND finds one. Returns
+   * once the listener is in place (<b>may sleep</b>); the stage completes when the connection is established.
+   */
+  public final CompletionStage<CmConnection> listen(ConnectionManager cm, long serviceId) {
+    CompletableFuture<CmConnection> established = new CompletableFuture<>();
+    java.util.concurrent.atomic.AtomicBoolean claimed = new java.util.concurrent.atomic.AtomicBoolean();
+    listener = await(cm.listen(device, 1, serviceId, CmEventSink.of(event -> {
+      if (event instanceof CmEvent.ConnectRequest r) {
+        if (!claimed.compareAndSet(false, true)) {
+          r.reject(null); // one initiator per endpoint: its QP is taken
+          return;
+        }
+        cm.initQp(qp, 1).thenCompose(done -> {
+          postReceives();
+          return r.accept(qp, null);
+        }).whenComplete((c, failure) -> complete(established, c, failure));
+      }
+    })));
+    return established;
+  }
+
+  /**
+   * The initiator's side: moves the QP to INIT, posts the receives, then connects it to the listener of
+   * {@code serviceId} at {@code destination} (a GID, or a node address and device name) through the connection
+   * manager, which exchanges QPNs and PSNs. <b>May sleep</b> until the connection is established.
+   */
+  public final void connect(ConnectionManager cm, CmDestination destination, long serviceId) {
+    await(cm.initQp(qp, 1));
+    postReceives();
+    connection = await(cm.connect(device, 1, destination, serviceId, qp, null));
+  }
+
+  private void complete(CompletableFuture<CmConnection> established, CmConnection c, Throwable failure) {
+    if (failure != null) {
+      established.completeExceptionally(failure);
+    } else {
+      connection = c;
+      established.complete(c);
+    }
+  }
+
+  /** This side's GID on port 1: the destination an initiator connects to. */
+  public Gid gid() {
+    return device.cachedPort(1).gids().get(0);
+  }
+
+  /** This side's QP number, to hand to the peer out of band when not connecting through the CM. */
   public int qpNum() {
     return qp.qpNum();
   }
@@ -82,6 +143,13 @@ public abstract class FetchEndpoint implements AutoCloseable {
   /** Destroys the QP and the CQ, then the rest of the subclass's resources, then the PD. May sleep. */
   @Override
   public void close() {
+    CmConnection c = connection;
+    if (c != null && c.active()) {
+      await(c.disconnect()); // DREQ/DREP: both QPs to ERR, the peer's outstanding WRs flush
+    }
+    if (listener != null) {
+      await(listener.stop());
+    }
     await(qp.destroy());
     await(cq.destroy());
     closeResources();
