@@ -70,6 +70,12 @@ public final class CmActor {
   record ResolveUd(Device device, int port, CmDestination destination, long serviceId, byte[] privateData,
       CompletableFuture<UdRemote> result) implements Command {}
 
+  /**
+   * {@code initQp}: the modify is made here, on the CM's actor, never on the caller's thread, which may be a
+   * callback (atomic context: no may-sleep verb, no thread creation, which submitting to a pool can do).
+   */
+  record InitQp(QueuePair qp, int port, CompletableFuture<Done> result) implements Command {}
+
   /** A connection actor is done; forget its routes. */
   record ConnectionGone(long localCommId) implements Command {}
 
@@ -198,6 +204,14 @@ public final class CmActor {
       onConnect(k);
     } else if (c instanceof ResolveUd r) {
       onResolveUd(r);
+    } else if (c instanceof InitQp i) {
+      CmQp.toInit(i.qp(), i.port()).whenComplete((done, failure) -> {
+        if (failure != null) {
+          Replies.fail(cm.replies(), i.result(), failure);
+        } else {
+          Replies.complete(cm.replies(), i.result(), Done.getInstance());
+        }
+      });
     } else if (c instanceof ConnectionGone g) {
       Conn gone = connections.remove(g.localCommId());
       if (gone != null && gone.remote() != null) {

@@ -19,7 +19,6 @@ import dev.midlayer.internal.ClientFuture;
 import dev.midlayer.verbs.QueuePair;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import org.apache.pekko.Done;
@@ -33,14 +32,12 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
  */
 public final class ConnectionManagerImpl implements ConnectionManager {
   private final ActorRef<CmActor.Command> actor;
-  private final Executor executor;
 
   public ConnectionManagerImpl(ActorSystem<?> system, String controlDispatcher, String callbackDispatcher,
       CallbackWatchdog watchdog, Function<ActorRef<ClientMessage>, CompletionStage<ClientId>> register) {
     CmSettings settings = CmSettings.fromConfig(system.settings().config());
     this.actor = system.systemActorOf(CmActor.create(settings, watchdog, callbackDispatcher, register),
         "midlayer-cm", DispatcherSelector.fromConfig(controlDispatcher));
-    this.executor = system.executionContext();
   }
 
   static int randomPsn() {
@@ -85,8 +82,10 @@ public final class ConnectionManagerImpl implements ConnectionManager {
     InvalidArgumentException.requireNonNull(qp, "qp");
     checkPort(qp.device(), port);
     checkConnectedQp(qp, qp.device());
-    // The modify may sleep: made from the system's executor, never from the caller (which may be a callback).
-    return CompletableFuture.supplyAsync(() -> CmQp.toInit(qp, port), executor).thenCompose(s -> s);
+    // The modify is made by the CM's actor, never on the caller's thread (which may be a callback).
+    CompletableFuture<Done> result = new ClientFuture<>();
+    actor.tell(new CmActor.InitQp(qp, port, result));
+    return result;
   }
 
   private static void checkPort(Device device, int port) {
