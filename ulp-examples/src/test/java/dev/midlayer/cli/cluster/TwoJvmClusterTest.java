@@ -4,6 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.cli.ClusterNode;
+import dev.midlayer.cm.CmDestination;
+import dev.midlayer.cm.CmEvent;
+import dev.midlayer.cm.CmEventSink;
+import dev.midlayer.cm.ConnectOptions;
+import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.device.Device;
 import dev.midlayer.drivers.cluster.ClusterFabric;
@@ -12,6 +17,7 @@ import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.PortState;
 import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.SendFlags;
 import dev.midlayer.ib.WcOpcode;
@@ -49,7 +55,8 @@ import org.junit.jupiter.api.Test;
  * second JVM started from the built classpath ({@link TwoJvmPeer}) that echoes RC messages. Covers traffic both
  * ways, a {@code kill -9} of the peer mid-traffic (every outstanding WR on the survivor completes, RETRY_EXC_ERR
  * then WR_FLUSH_ERR, within the retry budget; its port stays ACTIVE; a freshly started node can be connected),
- * and a graceful leave (SIGTERM: CoordinatedShutdown leaves the cluster; the survivor's QP towards it flushes).
+ * and a graceful leave (SIGTERM: CoordinatedShutdown leaves the cluster; the survivor's QP towards it flushes;
+ * connected through the CM, the survivor gets DISCONNECTED and its QP flushes).
  * Waits are bounded polls and Awaitility; nothing sleeps.
  */
 class TwoJvmClusterTest {
@@ -163,6 +170,47 @@ class TwoJvmClusterTest {
     assertEquals(PortState.ACTIVE, dev.cachedPort(1).state());
   }
 
+  @Test
+  void gracefulLeaveGivesTheCmPeerDisconnectedAndFlushes() throws Exception {
+    Peer peer = spawn("cm");
+    String line = peer.next();
+    while (!line.startsWith("LISTENING ")) {
+      line = peer.next();
+    }
+    String[] words = line.split("[ =/]");
+    Gid peerGid = new Gid(Long.parseUnsignedLong(words[2], 16), Long.parseUnsignedLong(words[3], 16));
+    ClusterFabric.get(system).whenRoutable(peerGid).toCompletableFuture().get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    CompletionQueue cq = dev.createCq(4 * DEPTH, null, null, null).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    MemoryRegion mr = pd.registerMr(ByteBuffer.allocateDirect((DEPTH + 1) * SIZE), AccessFlags.LOCAL_WRITE)
+        .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    QueuePair qp = pd.createQp(QpInitAttr.of(QpType.RC, cq, new QpCap(DEPTH, DEPTH, 1, 1, 0)))
+        .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    Conn c = new Conn(peer.process(), qp, cq, mr);
+    ConnectionManager cm = ClusterFabric.get(system).midlayer().connectionManager();
+    cm.initQp(qp, 1).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    for (int i = 0; i < DEPTH; i++) {
+      qp.postRecv(RecvWr.of(i, Sge.of(mr, (long) i * SIZE, SIZE)));
+      c.recvsPosted++;
+    }
+    BlockingQueue<CmEvent> events = new LinkedBlockingQueue<>();
+    cm.connect(dev, 1, CmDestination.gid(peerGid), TwoJvmPeer.SERVICE_ID, qp, null,
+        ConnectOptions.defaults().withEvents(CmEventSink.of(events::add))).toCompletableFuture()
+        .get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    assertEquals("READY", peer.next(), "the peer accepted");
+    pingPong(c, 20);
+
+    c.process.destroy(); // SIGTERM: CoordinatedShutdown unregisters the peer's device, whose CM sends DREQ
+    CmEvent e = events.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    while (e != null && !(e instanceof CmEvent.Disconnected)) {
+      e = events.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    }
+    assertTrue(e instanceof CmEvent.Disconnected, "DISCONNECTED within " + DEADLINE + ", got " + e);
+    List<WorkCompletion> flushed = poll(c, c.recvsPosted);
+    assertTrue(flushed.stream().allMatch(w -> w.status() == WcStatus.WR_FLUSH_ERR), flushed.toString());
+    assertEquals(QpState.ERR, qp.state(), "the CM moved the QP to ERR");
+    assertTrue(c.process.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS), "the peer exited");
+  }
+
   /** {@code n} round trips: a message out, its echo back, bytes checked. */
   private void pingPong(Conn c, int n) throws Exception {
     ByteBuffer b = c.mr.buffer();
@@ -210,11 +258,13 @@ class TwoJvmClusterTest {
     }
   }
 
-  private Peer spawn() throws Exception {
+  private Peer spawn(String... mode) throws Exception {
     String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
     var address = system.address();
-    ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-        TwoJvmPeer.class.getName(), address.host().get() + ":" + address.port().get());
+    List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
+        TwoJvmPeer.class.getName(), address.host().get() + ":" + address.port().get()));
+    command.addAll(List.of(mode));
+    ProcessBuilder pb = new ProcessBuilder(command);
     pb.redirectError(ProcessBuilder.Redirect.INHERIT);
     Process p = pb.start();
     peers.add(p);

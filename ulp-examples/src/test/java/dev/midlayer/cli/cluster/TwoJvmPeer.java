@@ -1,6 +1,9 @@
 package dev.midlayer.cli.cluster;
 
 import dev.midlayer.cli.ClusterNode;
+import dev.midlayer.cm.CmEvent;
+import dev.midlayer.cm.CmEventSink;
+import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.device.Device;
 import dev.midlayer.drivers.cluster.ClusterFabric;
@@ -35,11 +38,14 @@ import org.apache.pekko.actor.typed.ActorSystem;
  * cluster device and one RC QP that echoes every message it receives. It prints {@code PEER qpn=N gid=P/I} (the
  * GID's subnet prefix and interface id in hex), reads {@code CONNECT qpn=N gid=P/I} from stdin, connects, posts
  * its receives, prints {@code READY}, and echoes until it is killed or terminated (SIGTERM leaves the cluster
- * through CoordinatedShutdown).
+ * through CoordinatedShutdown). With {@code cm} as {@code args[1]} it listens through the connection manager on
+ * {@link #SERVICE_ID} instead, prints {@code LISTENING gid=P/I}, and prints {@code READY} once connected.
  */
 public final class TwoJvmPeer {
   static final int DEPTH = 128;
   static final int SLOT = 256;
+  /** The service ID the peer listens on in {@code cm} mode. */
+  static final long SERVICE_ID = 0x5457_4F4A_564DL;
 
   private TwoJvmPeer() {}
 
@@ -56,6 +62,24 @@ public final class TwoJvmPeer {
     QueuePair qp = pd.createQp(QpInitAttr.of(QpType.RC, cq, new QpCap(DEPTH, DEPTH, 1, 1, 0)))
         .toCompletableFuture().get(10, TimeUnit.SECONDS);
     Gid gid = dev.cachedPort(1).gids().get(0);
+    if (args.length > 1 && args[1].equals("cm")) {
+      // Through the connection manager: listen, accept the first REQ with the receives posted in INIT.
+      ConnectionManager cm = ClusterFabric.get(system).midlayer().connectionManager();
+      cm.listen(dev, 1, SERVICE_ID, CmEventSink.of(event -> {
+        if (event instanceof CmEvent.ConnectRequest r) {
+          cm.initQp(qp, 1).thenCompose(done -> {
+            for (int i = 0; i < DEPTH; i++) {
+              qp.postRecv(RecvWr.of(i, Sge.of(mr, (long) i * SLOT, SLOT)));
+            }
+            return r.accept(qp, null);
+          }).thenAccept(c -> System.out.println("READY"));
+        }
+      })).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      System.out.println("LISTENING gid=" + Long.toHexString(gid.subnetPrefix()) + "/"
+          + Long.toHexString(gid.interfaceId()));
+      echo(qp, cq, mr);
+      return;
+    }
     System.out.println("PEER qpn=" + qp.qpNum() + " gid=" + Long.toHexString(gid.subnetPrefix()) + "/"
         + Long.toHexString(gid.interfaceId()));
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -74,6 +98,11 @@ public final class TwoJvmPeer {
       qp.postRecv(RecvWr.of(i, Sge.of(mr, (long) i * SLOT, SLOT)));
     }
     System.out.println("READY");
+    echo(qp, cq, mr);
+  }
+
+  /** Echoes every message received on {@code qp} until the JVM ends. */
+  private static void echo(QueuePair qp, CompletionQueue cq, MemoryRegion mr) {
     WorkCompletion[] wcs = new WorkCompletion[64];
     int idle = 0;
     while (true) {
