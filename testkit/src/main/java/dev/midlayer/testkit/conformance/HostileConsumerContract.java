@@ -41,8 +41,10 @@ import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.Sge;
 import dev.midlayer.verbs.SharedReceiveQueue;
 import dev.midlayer.verbs.WorkCompletion;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
@@ -107,12 +109,14 @@ public abstract class HostileConsumerContract extends DriverContract {
     CountDownLatch release = new CountDownLatch(1);
     CountDownLatch entered = new CountDownLatch(1);
     AtomicReference<String> handlerThread = new AtomicReference<>();
+    Queue<Thread> blocked = new ConcurrentLinkedQueue<>();
     ConformanceFixture.Side a = f.side(64, 4096, null);
     ConformanceFixture.Side b = f.side(64, 4096, null);
     ConformanceFixture.createQp(a, QpType.RC, CAP, true);
     b.qp = await(b.pd.createQp(new QpInitAttr(QpType.RC, b.cq, b.cq, CAP, true, e -> {
       if (e.type() == AsyncEventType.COMM_EST) {
         handlerThread.set(Thread.currentThread().getName());
+        blocked.add(Thread.currentThread());
         entered.countDown();
         awaitUninterruptibly(release);
       }
@@ -132,7 +136,7 @@ public abstract class HostileConsumerContract extends DriverContract {
       assertEquals(8, poll(b.cq, 8, "their receives").size());
       assertTrue(handlerThread.get().contains("callback-dispatcher"), "the handler ran on " + handlerThread.get());
     } finally {
-      release.countDown();
+      releaseParked(blocked, release);
     }
     assertBlockingSeen();
   }
@@ -221,10 +225,12 @@ public abstract class HostileConsumerContract extends DriverContract {
     Device a0 = f.addDevice();
     ConformanceFixture.Side a0Side = f.side(a0, 64, 4096, null);
     AddressHandle toA1 = a0Side.pd.createAh(a1.lidPath());
+    Queue<Thread> blocked = new ConcurrentLinkedQueue<>();
     List<QueuePair> blockedQps = new ArrayList<>();
     List<CompletionQueue> blockedCqs = new ArrayList<>();
     for (int i = 0; i < threads; i++) {
       CompletionQueue cq = await(a0.createCq(16, c -> {
+        blocked.add(Thread.currentThread());
         entered.countDown();
         awaitUninterruptibly(release);
       }, null, null));
@@ -252,7 +258,7 @@ public abstract class HostileConsumerContract extends DriverContract {
       assertStatus(WcStatus.SUCCESS, poll(b0.cq, 1, "the send of " + what).get(0), "the send of " + what);
       assertStatus(WcStatus.SUCCESS, poll(b1.cq, 1, "the receive of " + what).get(0), "the receive of " + what);
     } finally {
-      release.countDown();
+      releaseParked(blocked, release);
     }
     assertBlockingSeen();
   }
@@ -362,6 +368,21 @@ public abstract class HostileConsumerContract extends DriverContract {
 
 
   /** Blocks until {@code latch} opens, at most a minute (the test opens it in a finally). */
+  /**
+   * Releases the blocking handlers once each one that entered is parked in its wait: a release that came first
+   * would let a handler through without blocking, and the monitor would have nothing to report.
+   */
+  private static void releaseParked(Queue<Thread> blocked, CountDownLatch release) {
+    try {
+      org.awaitility.Awaitility.await().atMost(Duration.ofMillis(DEADLINE_MS))
+          .until(() -> blocked.stream().allMatch(t -> t.getState() == Thread.State.TIMED_WAITING));
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      // Released anyway; the assertion that follows reports what the monitor saw.
+    } finally {
+      release.countDown();
+    }
+  }
+
   private static void awaitUninterruptibly(CountDownLatch latch) {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
     while (latch.getCount() > 0 && System.nanoTime() < deadline) {
