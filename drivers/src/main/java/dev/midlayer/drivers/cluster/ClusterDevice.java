@@ -181,7 +181,7 @@ public final class ClusterDevice implements EngineDevice {
           this.driverDevice = d;
           fabric.devicesChanged(); // routable, and in the directory, before any client's add
         })
-        .memoryFence(fabric.transfers()::await);
+        .memoryFence(fabric::awaitTransfers);
     if (qps != null) {
       b.createQp((qp, spawner) -> qps.create(this, qp, spawner));
     }

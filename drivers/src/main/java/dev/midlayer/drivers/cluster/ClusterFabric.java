@@ -1,6 +1,7 @@
 package dev.midlayer.drivers.cluster;
 
 import dev.midlayer.Midlayer;
+import dev.midlayer.drivers.engine.EngineQp;
 import dev.midlayer.drivers.engine.EngineSettings;
 import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.ib.Gid;
@@ -268,6 +269,18 @@ public final class ClusterFabric implements Extension {
 
   ClusterDevice localDevice(int number) {
     return byNumber.get(number);
+  }
+
+  /**
+   * The devices' memory fence: waits for the frames being encoded from registered memory (Artery's thread) and
+   * for the engine steps of this node's QPs that copy registered memory (a responder placing an arriving WRITE
+   * runs on its QP's actor, not under the frame's bracket). <b>May sleep</b>; the device actor.
+   */
+  void awaitTransfers() {
+    transfers.await();
+    for (ClusterDevice d : devices) {
+      EngineQp.awaitTransfers(d.driverDevice());
+    }
   }
 
   ClusterSettings settings() {

@@ -90,6 +90,29 @@ public final class EngineQp implements DriverQp {
     }
   }
 
+  /**
+   * The memory fence's wait on the engine: returns once every engine QP of {@code device} that was inside a step
+   * that may copy registered memory when the call began (a responder placing a WRITE, a requester reading a
+   * source) has left it. A step that begins later resolves keys that already stopped working (the midlayer
+   * fences after invalidating). <b>May sleep</b> (parks briefly, for as long as a step's copy takes); the device
+   * actor, from the driver's memory fence. A null device (not enabled yet) has nothing to wait for.
+   */
+  public static void awaitTransfers(dev.midlayer.spi.DriverDevice device) {
+    if (device == null) {
+      return;
+    }
+    for (QpContext qp : device.qps()) {
+      if (qp.driver() instanceof EngineQp eq) {
+        long epoch = eq.transferEpoch();
+        long pause = 1_000;
+        while ((epoch & 1) != 0 && eq.transferEpoch() == epoch) {
+          java.util.concurrent.locks.LockSupport.parkNanos(pause);
+          pause = Math.min(pause * 2, 100_000);
+        }
+      }
+    }
+  }
+
   /** The transfer epoch (odd: a step that may copy is running). Any thread; never blocks. */
   public long transferEpoch() {
     return transferEpoch;

@@ -9,7 +9,6 @@ import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.spi.DeviceOps;
-import dev.midlayer.spi.QpContext;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
@@ -176,19 +175,7 @@ public final class LoopbackFabric {
    */
   void awaitTransfers() {
     for (LoopbackDevice d : devices) {
-      if (d.driverDevice() == null) {
-        continue;
-      }
-      for (QpContext qp : d.driverDevice().qps()) {
-        if (qp.driver() instanceof EngineQp eq) {
-          long epoch = eq.transferEpoch();
-          long pause = 1_000;
-          while ((epoch & 1) != 0 && eq.transferEpoch() == epoch) {
-            java.util.concurrent.locks.LockSupport.parkNanos(pause);
-            pause = Math.min(pause * 2, 100_000);
-          }
-        }
-      }
+      EngineQp.awaitTransfers(d.driverDevice());
     }
   }
 
