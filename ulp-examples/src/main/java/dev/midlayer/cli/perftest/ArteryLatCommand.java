@@ -24,23 +24,12 @@ final class ArteryLatCommand extends ArteryCommandBase {
     CompletableFuture<Void> done = new CompletableFuture<>();
     system.actorOf(ArteryAnchor.LatClient.props(server, size, warmup, iterations, rtt, minMax, done));
     await(done);
-    double half = 2 * 1000.0; // ns of a round trip to us of half of it
-    return new PerftestOutput("artery_lat", size, iterations, 1)
-        .put("t_min_us", minMax[0] / half)
-        .put("t_max_us", minMax[1] / half)
-        .put("t_typical_us", rtt.getValueAtPercentile(50) / half)
-        .put("t_avg_us", rtt.getMean() / half)
-        .put("t_stdev_us", rtt.getStdDeviation() / half)
-        .put("p99_us", rtt.getValueAtPercentile(99) / half)
-        .put("p999_us", rtt.getValueAtPercentile(99.9) / half);
+    // Half round trips, as the verbs *_lat tests report them.
+    return OneSidedLatCommand.row("artery_lat", size, iterations, rtt, minMax[0], minMax[1], 2);
   }
 
   @Override
   void print(PrintWriter out, PerftestOutput row) {
-    PerftestOutput.print(out, json,
-        new String[] {"#bytes", "#iterations", "t_min[usec]", "t_max[usec]", "t_typical[usec]", "t_avg[usec]",
-            "t_stdev[usec]", "99% percentile[usec]", "99.9% percentile[usec]"},
-        new String[] {"bytes", "iterations", "t_min_us", "t_max_us", "t_typical_us", "t_avg_us", "t_stdev_us",
-            "p99_us", "p999_us"}, row);
+    PerftestOutput.print(out, json, OneSidedLatCommand.HEADER, OneSidedLatCommand.KEYS, row);
   }
 }

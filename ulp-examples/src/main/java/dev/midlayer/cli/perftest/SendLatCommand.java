@@ -70,28 +70,11 @@ final class SendLatCommand extends PerftestCommandBase {
         rows = setup.awaitClientResult();
       } else {
         runPingPong(setup, clientWaiter, serverWaiter, rtt, minMax);
-        rows = List.of(row(rtt, minMax));
+        rows = List.of(OneSidedLatCommand.row("send_lat", transport.size, iterations, rtt, minMax[0], minMax[1], 2));
         setup.handOver(rows);
       }
     }
-    PerftestOutput.print(out, json,
-        new String[] {"#bytes", "#iterations", "t_min[usec]", "t_max[usec]", "t_typical[usec]", "t_avg[usec]",
-            "t_stdev[usec]", "99% percentile[usec]", "99.9% percentile[usec]"},
-        new String[] {"bytes", "iterations", "t_min_us", "t_max_us", "t_typical_us", "t_avg_us", "t_stdev_us",
-            "p99_us", "p999_us"}, rows);
-  }
-
-  private PerftestOutput row(Histogram rtt, long[] minMax) {
-    double half = 2 * 1000.0; // ns of a round trip to us of half of it
-    PerftestOutput row = new PerftestOutput("send_lat", transport.size, iterations, 1)
-        .put("t_min_us", minMax[0] / half)
-        .put("t_max_us", minMax[1] / half)
-        .put("t_typical_us", rtt.getValueAtPercentile(50) / half)
-        .put("t_avg_us", rtt.getMean() / half)
-        .put("t_stdev_us", rtt.getStdDeviation() / half)
-        .put("p99_us", rtt.getValueAtPercentile(99) / half)
-        .put("p999_us", rtt.getValueAtPercentile(99.9) / half);
-    return row;
+    PerftestOutput.print(out, json, OneSidedLatCommand.HEADER, OneSidedLatCommand.KEYS, rows);
   }
 
   /** The server's end across JVMs: answers every receive until the client's result or disconnect. */
