@@ -17,8 +17,8 @@ import java.util.Map;
 /**
  * One QP's link on a cluster device: resolves GIDs through the node's GID table (lock-free), and hands packets
  * to the destination node's sender queue. {@link #send} queues at once; {@link #flush} rings each touched
- * sender's doorbell, a message only when that queue goes idle→busy, so a burst of one engine turn leaves in as
- * few frames as fit. Packets to an endpoint that is not {@link Endpoint#up() up} are dropped here (the route is
+ * sender's doorbell: if that queue was idle, this thread runs the node's {@link FrameSender} there and then (no
+ * actor hop), so a burst of one engine turn leaves in as few frames as fit. Packets to an endpoint that is not {@link Endpoint#up() up} are dropped here (the route is
  * down; RC retransmits).
  *
  * <p>Threading: {@link #connected}, {@link #datagram}, {@link #send} and {@link #flush} are for the QP's engine

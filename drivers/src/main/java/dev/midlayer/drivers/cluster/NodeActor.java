@@ -247,7 +247,7 @@ final class NodeActor {
 
   private Peer newPeer(long uid, boolean self) {
     Peer p = new Peer(uid, self);
-    p.attach(ctx.spawn(Outbound.create(p, fabric.selfUid(), fabric.settings()),
+    p.attach(new FrameSender(p, fabric.selfUid(), fabric.settings()), ctx.spawn(Outbound.create(p, fabric.settings()),
         "to-" + Long.toHexString(uid) + "-" + fabric.nextSenderId(),
         DispatcherSelector.fromConfig(fabric.settings().dispatcher())));
     return p;

@@ -18,11 +18,15 @@ final class Peer {
   final boolean self;
   /** The packets for this node, in the order the links offered them. Unbounded: credits never drop. */
   final Queue<Outgoing> queue = new ConcurrentLinkedQueue<>();
-  /** True from a doorbell until the sender found the queue empty: only idle→busy rings. */
+  /**
+   * True from a doorbell until the sender found the queue empty (or while it is out of credits): whoever sets
+   * it runs the {@link FrameSender}.
+   */
   final AtomicBoolean scheduled = new AtomicBoolean();
   /** Packets offered since the start, for tests and reports. */
   final AtomicLong offered = new AtomicLong();
   private volatile ActorRef<Outbound.Command> outbound;
+  private volatile FrameSender sender;
   private volatile ActorRef<NodeActor.Command> control;
   private volatile ActorRef<Inbound.Command> data;
   private volatile boolean up;
@@ -41,9 +45,10 @@ final class Peer {
     this.self = self;
   }
 
-  /** Set once, right after the sender is spawned (before the peer is published). */
-  void attach(ActorRef<Outbound.Command> sender) {
-    this.outbound = sender;
+  /** Set once, right after the credit actor is spawned (before the peer is published). */
+  void attach(FrameSender sender, ActorRef<Outbound.Command> outbound) {
+    this.sender = sender;
+    this.outbound = outbound;
   }
 
   /** Queues {@code o}; the caller {@link #ring()}s once its burst is queued. Lock-free. */
@@ -52,11 +57,18 @@ final class Peer {
     offered.incrementAndGet();
   }
 
-  /** Wakes the sender if it was idle (one doorbell message per idle→busy). Lock-free. */
+  /**
+   * If the sender was idle, runs it now on the caller's thread: the queued packets leave as frames before this
+   * returns, or wait for credits. Lock-free, never blocks.
+   */
   void ring() {
     if (!queue.isEmpty() && scheduled.compareAndSet(false, true)) {
-      outbound.tell(Outbound.Doorbell.INSTANCE);
+      sender.pump();
     }
+  }
+
+  FrameSender sender() {
+    return sender;
   }
 
   ActorRef<Outbound.Command> outbound() {
