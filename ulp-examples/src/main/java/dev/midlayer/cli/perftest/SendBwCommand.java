@@ -15,8 +15,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code midlayer perftest send_bw}: {@code ib_send_bw} on the loopback fabric (or across JVMs with --fabric cluster).
  *
- * <p>How it measures: the server side pre-posts {@code -t} receives per QP and re-posts one per receive
- * completion; the client keeps up to {@code -t} sends outstanding per QP until {@code -n} messages (in all,
+ * <p>How it measures: the server side pre-posts {@code -r} receives per QP (perftest's rx-depth, 512 by
+ * default, so that a server in another JVM, which re-posts on its own thread, keeps ahead of a window of
+ * {@code -t} sends and never answers with an RNR NAK) and re-posts one per receive completion; the client keeps up to {@code -t} sends outstanding per QP until {@code -n} messages (in all,
  * spread evenly over the {@code -q} QPs) have completed. Time runs from the first post to the last send
  * completion (every send completes after its receive completed: RC). A warm-up phase of {@code --warmup}
  * messages runs the same way first and is not measured: unlike perftest's C, the data path here is
@@ -60,6 +61,10 @@ final class SendBwCommand extends PerftestCommandBase {
   @Option(names = {"-q", "--qp"}, defaultValue = "1", description = "Number of QP pairs (default ${DEFAULT-VALUE}).")
   int qps;
 
+  @Option(names = {"-r", "--rx-depth"}, defaultValue = "512", paramLabel = "WRS",
+      description = "Receives the server keeps posted per QP (default ${DEFAULT-VALUE}).")
+  int rxDepth;
+
   @Option(names = {"-Q", "--cq-mod"}, defaultValue = "16",
       description = "Signal every this many sends per QP (capped at -t; 1 signals every send; default ${DEFAULT-VALUE}).")
   int cqMod;
@@ -71,11 +76,12 @@ final class SendBwCommand extends PerftestCommandBase {
     require(qps >= 1, "--qp must be >= 1");
     require(iterations >= 1, "--iterations must be >= 1");
     require(cqMod >= 1, "--cq-mod must be >= 1");
+    require(rxDepth >= 1, "--rx-depth must be >= 1");
     require(warmup >= 0, "--warmup must be >= 0");
     require(transport.inlineSize >= 0, "--inline-size must be >= 0");
     PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
-    PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, transport.size, transport.txDepth, transport.txDepth,
+    PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, transport.size, transport.txDepth, rxDepth,
         transport.inlineSize, false, waiter.handler(), waiter.handler());
     List<PerftestOutput> rows;
     try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_bw", fabric.addressOf(role, this.spec),
@@ -149,7 +155,7 @@ final class SendBwCommand extends PerftestCommandBase {
 
     private void postAllRecvs() {
       for (int i = 0; i < qps; i++) {
-        for (int k = 0; k < window; k++) {
+        for (int k = 0; k < rxDepth; k++) {
           postRecv(i);
         }
       }

@@ -155,6 +155,16 @@ class PerftestCommandTest {
   }
 
   @Test
+  void rxDepthBelowOneIsAUsageError() {
+    StringWriter err = new StringWriter();
+    CommandLine cmd = PerftestCommand.commandLine();
+    cmd.setOut(new PrintWriter(new StringWriter()));
+    cmd.setErr(new PrintWriter(err));
+    assertEquals(2, cmd.execute("send_bw", "-r", "0", "--json"), err.toString());
+    assertEquals("perftest send_bw: --rx-depth must be >= 1 (see --help)", err.toString().strip());
+  }
+
+  @Test
   void aFailedSetupExitsWithOneAndAMessageOnStderr() {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
