@@ -4,6 +4,7 @@ import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceUnregisteredException;
 import dev.midlayer.drivers.engine.EngineDevice;
 import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.drivers.engine.SoftLimits;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
@@ -189,7 +190,7 @@ public final class ClusterDevice implements EngineDevice {
   }
 
   private DeviceAttributes queryDevice() {
-    return DeviceAttributes.builder()
+    return SoftLimits.device()
         .firmwareVersion("midlayer-cluster 0.1")
         .vendorId(ClusterFabric.VENDOR_ID)
         .nodeGuid(nodeGuid())
@@ -199,7 +200,7 @@ public final class ClusterDevice implements EngineDevice {
   }
 
   private PortAttributes queryPort(int portNum) {
-    return PortAttributes.builder()
+    return SoftLimits.port()
         .state(portStates.get(portNum - 1))
         .maxMtu(Mtu.MTU_4096)
         .activeMtu(activeMtu())

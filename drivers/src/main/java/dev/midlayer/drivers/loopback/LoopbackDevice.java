@@ -5,6 +5,7 @@ import dev.midlayer.drivers.engine.EngineDevice;
 import dev.midlayer.drivers.engine.EngineQp;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.drivers.engine.SoftLimits;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
@@ -215,7 +216,7 @@ public final class LoopbackDevice implements EngineDevice {
   }
 
   private DeviceAttributes queryDevice() {
-    return DeviceAttributes.builder()
+    return SoftLimits.device()
         .firmwareVersion("midlayer-loopback 0.1")
         .vendorId(LoopbackFabric.VENDOR_ID)
         .nodeGuid(nodeGuid)
@@ -225,7 +226,7 @@ public final class LoopbackDevice implements EngineDevice {
   }
 
   private PortAttributes queryPort(int portNum) {
-    return PortAttributes.builder()
+    return SoftLimits.port()
         .state(portStates.get(portNum - 1))
         .maxMtu(Mtu.MTU_4096)
         .activeMtu(Mtu.MTU_4096)
