@@ -4,46 +4,119 @@ import dev.midlayer.device.Device;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.PortAttributes;
-import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
-/** {@code midlayer devinfo}: registers loopback devices and prints what the midlayer reports, like ibv_devinfo. */
+/**
+ * {@code midlayer devinfo}: registers loopback devices and prints what the midlayer reports, with
+ * {@code ibv_devinfo}'s options: {@code -d} one device by name, {@code -i} one port, {@code -l} the names only,
+ * {@code -v} the device limits and the ports' GIDs. An unknown device or port is a usage error (exit code 2);
+ * no device at all prints "No IB devices found" on stderr and exits 1, as {@code ibv_devinfo} fails.
+ */
 @Command(name = "devinfo", mixinStandardHelpOptions = true,
     description = "Register loopback devices and print their attributes and ports, like ibv_devinfo.")
 public final class DevInfoCommand implements Callable<Integer> {
+  /** The most loopback devices devinfo registers. */
+  static final int MAX_DEVICES = 64;
+  /** The most ports of a loopback device ({@code LoopbackFabric.addDevice}). */
+  static final int MAX_PORTS = 255;
 
-  @Option(names = {"-d", "--devices"}, defaultValue = "2", description = "Number of loopback devices (default ${DEFAULT-VALUE}).")
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = "--devices", defaultValue = "2", paramLabel = "N",
+      description = "Loopback devices to register, 0.." + MAX_DEVICES + " (default ${DEFAULT-VALUE}).")
   int devices;
 
-  @Option(names = {"-p", "--ports"}, defaultValue = "1", description = "Ports per device (default ${DEFAULT-VALUE}).")
+  @Option(names = {"-p", "--ports"}, defaultValue = "1", paramLabel = "N",
+      description = "Ports per loopback device, 1.." + MAX_PORTS + " (default ${DEFAULT-VALUE}).")
   int ports;
 
-  @Option(names = {"-v", "--verbose"}, description = "Also print the device limits (max_qp, max_cqe, ...).")
+  @Option(names = {"-d", "--ib-dev"}, paramLabel = "DEVICE",
+      description = "Print only this device (default: all), e.g. lo0.")
+  String ibDev;
+
+  @Option(names = {"-i", "--ib-port"}, paramLabel = "PORT", description = "Print only this port (default: all).")
+  Integer ibPort;
+
+  @Option(names = {"-l", "--list"}, description = "Print only the device names.")
+  boolean list;
+
+  @Option(names = {"-v", "--verbose"}, description = "Also print the device limits and each port's GID table.")
   boolean verbose;
 
   @Override
   public Integer call() throws Exception {
+    Bounds.check(spec, "--devices", devices, 0, MAX_DEVICES);
+    Bounds.check(spec, "--ports", ports, 1, MAX_PORTS);
+    if (ibPort != null) {
+      Bounds.check(spec, "--ib-port", ibPort, 1, ports, "phys_port_cnt");
+    }
+    // The loopback devices get the names lo0, lo1, ... in order: a wrong name is refused before they exist.
+    if (ibDev != null && !loopbackNames().contains(ibDev)) {
+      throw new ParameterException(spec.commandLine(), "--ib-dev '" + ibDev + "': no such device (devices: "
+          + (devices == 0 ? "none" : String.join(", ", loopbackNames())) + ")");
+    }
+    PrintWriter out = spec.commandLine().getOut();
     ActorSystem<Void> system = MidlayerCli.startSystem();
     try {
       LoopbackFabric fabric = LoopbackFabric.create(system);
       for (int i = 0; i < devices; i++) {
         fabric.addDevice("lo%d", ports).toCompletableFuture().get(10, TimeUnit.SECONDS);
       }
+      List<Device> shown = new ArrayList<>();
       for (Device device : fabric.midlayer().devices()) {
-        print(System.out, device, verbose);
+        if (ibDev == null || ibDev.equals(device.name())) {
+          shown.add(device);
+        }
       }
+      if (list) {
+        out.printf("%d HCA%s found:%n", shown.size(), shown.size() == 1 ? "" : "s");
+        for (Device device : shown) {
+          out.printf("\t%s%n", device.name());
+        }
+        out.flush();
+        return 0;
+      }
+      if (shown.isEmpty()) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println("No IB devices found");
+        err.flush();
+        return 1;
+      }
+      for (Device device : shown) {
+        print(out, device, ibPort == null ? 0 : ibPort, verbose, verbose);
+      }
+      out.flush();
       return 0;
     } finally {
       MidlayerCli.stopSystem(system);
     }
   }
 
-  /** Prints a device in ibv_devinfo's layout, querying each port through the midlayer. */
-  static void print(PrintStream out, Device device, boolean verbose) throws Exception {
+  private List<String> loopbackNames() {
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < devices; i++) {
+      names.add("lo" + i);
+    }
+    return names;
+  }
+
+  /**
+   * Prints a device in ibv_devinfo's layout, querying each port through the midlayer: every port, or only
+   * {@code onlyPort} if it is not 0; the device limits if {@code verbose}; the GID tables if {@code gids}.
+   * <b>May sleep</b> (the query verbs); not from a midlayer callback.
+   */
+  static void print(PrintWriter out, Device device, int onlyPort, boolean verbose, boolean gids) throws Exception {
     DeviceAttributes a = device.queryDevice().toCompletableFuture().get(10, TimeUnit.SECONDS);
     out.printf("hca_id:\t%s%n", device.name());
     out.printf("\ttransport:\t\t\tInfiniBand (0)%n");
@@ -76,6 +149,9 @@ public final class DevInfoCommand implements Callable<Integer> {
       out.printf("\tmax_inline_data:\t\t%d%n", a.maxInlineData());
     }
     for (int p = 1; p <= a.physPortCount(); p++) {
+      if (onlyPort != 0 && p != onlyPort) {
+        continue;
+      }
       PortAttributes port = device.queryPort(p).toCompletableFuture().get(10, TimeUnit.SECONDS);
       out.printf("\t\tport:\t%d%n", p);
       out.printf("\t\t\tstate:\t\t\tPORT_%s (%d)%n", port.state(), port.state().value());
@@ -86,8 +162,15 @@ public final class DevInfoCommand implements Callable<Integer> {
       out.printf("\t\t\tport_lmc:\t\t0x%02x%n", port.lmc());
       out.printf("\t\t\tlink_layer:\t\t%s%n", port.linkLayer() == dev.midlayer.ib.LinkLayer.INFINIBAND
           ? "InfiniBand" : "Ethernet");
-      for (int g = 0; g < port.gids().size(); g++) {
-        out.printf("\t\t\tGID[%3d]:\t\t%s%n", g, port.gids().get(g));
+      if (verbose) {
+        out.printf("\t\t\tmax_msg_sz:\t\t0x%x%n", port.maxMsgSize());
+        out.printf("\t\t\tpkey_tbl_len:\t\t%d%n", port.pkeyTableLength());
+        out.printf("\t\t\tgid_tbl_len:\t\t%d%n", port.gids().size());
+      }
+      if (gids) {
+        for (int g = 0; g < port.gids().size(); g++) {
+          out.printf("\t\t\tGID[%3d]:\t\t%s%n", g, port.gids().get(g));
+        }
       }
     }
     out.println();

@@ -3,10 +3,13 @@ package dev.midlayer.cli;
 import dev.midlayer.Midlayer;
 import dev.midlayer.cm.CmDestination;
 import dev.midlayer.cm.ConnectionManager;
+import dev.midlayer.drivers.engine.SoftLimits;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
+import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
 import dev.midlayer.ulp.fetch.FetchInitiator;
 import dev.midlayer.ulp.fetch.FetchTarget;
+import dev.midlayer.verbs.Page;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -20,7 +23,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorSystem;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code midlayer fetch}: runs the fetch template ULP ({@code dev.midlayer.ulp.fetch}) between two loopback
@@ -34,10 +40,17 @@ public final class FetchCommand implements Callable<Integer> {
   /** The CM service ID the fetch target listens on. */
   static final long SERVICE_ID = 0x4D4C_4645_5443_4800L; // "MLFETCH"
 
+  /** The largest store, and the largest page pool of the initiator (depth x pages x 4 KiB). */
+  static final int MAX_MIB = 1024;
+
+  @Spec
+  CommandSpec spec;
+
   @Option(names = {"-n", "--fetches"}, defaultValue = "10000", description = "Fetches (default ${DEFAULT-VALUE}).")
   int fetches;
 
-  @Option(names = "--store-mib", defaultValue = "16", description = "Store size in MiB (default ${DEFAULT-VALUE}).")
+  @Option(names = "--store-mib", defaultValue = "16",
+      description = "Store size in MiB, 1.." + MAX_MIB + " (default ${DEFAULT-VALUE}).")
   int storeMib;
 
   @Option(names = "--depth", defaultValue = "16", description = "Slots, i.e. fetches in flight (default ${DEFAULT-VALUE}).")
@@ -49,11 +62,30 @@ public final class FetchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    checkOptions();
     ActorSystem<Void> system = MidlayerCli.startSystem();
     try {
       return run(system, System.out);
     } finally {
       MidlayerCli.stopSystem(system);
+    }
+  }
+
+  /**
+   * Refuses out-of-range options before anything is allocated (usage error, exit code 2): each request takes
+   * three send WRs (REG_MR, the request SEND, LOCAL_INV), a slot's region at most max_fast_reg_page_list_len
+   * pages.
+   */
+  void checkOptions() {
+    DeviceAttributes limits = SoftLimits.limits();
+    Bounds.check(spec, "--fetches", fetches, 1, Integer.MAX_VALUE);
+    Bounds.check(spec, "--store-mib", storeMib, 1, MAX_MIB);
+    Bounds.check(spec, "--depth", depth, 1, limits.maxQpWr() / 3, "max_qp_wr / 3 send WRs per fetch");
+    Bounds.check(spec, "--pages", pages, 1, limits.maxFastRegPageListLen(), "max_fast_reg_page_list_len");
+    long poolMib = (long) depth * pages * Page.SIZE >> 20;
+    if (poolMib > MAX_MIB) {
+      throw new ParameterException(spec.commandLine(), "--depth x --pages x 4 KiB must be <= " + MAX_MIB
+          + " MiB, was " + poolMib + " MiB");
     }
   }
 

@@ -8,6 +8,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** The {@code midlayer} command line. Run {@code java -jar ulp-examples/target/midlayer.jar --help}. */
 @Command(
@@ -30,9 +32,13 @@ public final class MidlayerCli implements Runnable {
     return UsageErrors.install(new CommandLine(new MidlayerCli()));
   }
 
+  @Spec
+  CommandSpec spec;
+
+  /** Without a command: a usage error naming the commands (exit code 2), as {@code midlayer --help} lists them. */
   @Override
   public void run() {
-    new CommandLine(this).usage(System.out);
+    throw UsageErrors.missingSubcommand(spec);
   }
 
   /** Starts the actor system the commands run the midlayer in ({@code midlayer-cli.conf} over the defaults). */

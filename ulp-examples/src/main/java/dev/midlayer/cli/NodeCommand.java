@@ -3,6 +3,7 @@ package dev.midlayer.cli;
 import dev.midlayer.cli.perftest.HostPorts;
 import dev.midlayer.drivers.cluster.ClusterDevice;
 import dev.midlayer.drivers.cluster.ClusterFabric;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -71,10 +72,11 @@ public final class NodeCommand implements Callable<Integer> {
       added.add(fabric.addDevice("cl%d", ports).toCompletableFuture().get(30, TimeUnit.SECONDS));
     }
     System.out.println("node " + system.address() + " is Up; SIGINT or SIGTERM leaves the cluster");
+    PrintWriter devices = new PrintWriter(System.out);
     for (ClusterDevice d : added) {
-      DevInfoCommand.print(System.out, d.device(), false);
+      DevInfoCommand.print(devices, d.device(), 0, false, true); // the GIDs: what a peer connects to
     }
-    System.out.flush();
+    devices.flush();
     // CoordinatedShutdown runs on SIGINT/SIGTERM (Pekko's JVM shutdown hook) and terminates the system.
     system.getWhenTerminated().toCompletableFuture().join();
     return 0;

@@ -2,6 +2,7 @@ package dev.midlayer.cli;
 
 import java.io.PrintWriter;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * How the command line answers bad input: one line on stderr naming the command and what was wrong, exit code 2,
@@ -14,6 +15,15 @@ public final class UsageErrors implements CommandLine.IParameterExceptionHandler
   /** Installs this handler on {@code commandLine} (and so on its subcommands) and returns it. */
   public static CommandLine install(CommandLine commandLine) {
     return commandLine.setParameterExceptionHandler(new UsageErrors());
+  }
+
+  /**
+   * The usage error of a command that needs a subcommand and got none (picocli would run the parent and exit
+   * 0): names the subcommands.
+   */
+  public static CommandLine.ParameterException missingSubcommand(CommandSpec spec) {
+    return new CommandLine.ParameterException(spec.commandLine(),
+        "a command is required, one of: " + String.join(", ", spec.subcommands().keySet()));
   }
 
   @Override

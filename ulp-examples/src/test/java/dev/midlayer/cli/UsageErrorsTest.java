@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
@@ -17,7 +18,30 @@ class UsageErrorsTest {
       "devinfo --bogus | midlayer devinfo: | --bogus",
       "nosuchcommand | midlayer: | nosuchcommand",
       "perftest send_bw -s -3 | midlayer perftest send_bw: | --size",
-      "perftest send_bw -n lots | midlayer perftest send_bw: | lots"})
+      "perftest send_bw -n lots | midlayer perftest send_bw: | lots",
+      // Every numeric option is bounded before anything is allocated; device limits are named.
+      "devinfo -p 0 | midlayer devinfo: | --ports must be 1..255, was 0",
+      "devinfo --devices 100000 | midlayer devinfo: | --devices must be 0..64, was 100000",
+      "devinfo -d nosuch | midlayer devinfo: | --ib-dev 'nosuch': no such device (devices: lo0, lo1)",
+      "devinfo -i 3 | midlayer devinfo: | --ib-port must be 1..1 (phys_port_cnt), was 3",
+      "fetch -n -1 | midlayer fetch: | --fetches must be 1..2147483647, was -1",
+      "fetch --depth 0 | midlayer fetch: | --depth must be 1..5461 (max_qp_wr / 3 send WRs per fetch), was 0",
+      "fetch --pages 0 | midlayer fetch: | --pages must be 1..512 (max_fast_reg_page_list_len), was 0",
+      "fetch --store-mib 2048 | midlayer fetch: | --store-mib must be 1..1024, was 2048",
+      "fetch --store-mib 4096 | midlayer fetch: | --store-mib must be 1..1024, was 4096",
+      "fetch --store-mib 100000 | midlayer fetch: | --store-mib must be 1..1024, was 100000",
+      "fetch --depth 1024 --pages 512 | midlayer fetch: | --depth x --pages x 4 KiB must be <= 1024 MiB, was 2048 MiB",
+      "perftest send_bw -s 2147483647 | midlayer perftest send_bw: | --size must be 1..8388608 (max_msg_sz), was 2147483647",
+      "perftest send_bw -s 0 | midlayer perftest send_bw: | --size must be 1..8388608 (max_msg_sz), was 0",
+      "perftest write_bw -s 0 | midlayer perftest write_bw: | --size must be 1..8388608 (max_msg_sz), was 0",
+      "perftest atomic_bw -s 16 | midlayer perftest atomic_bw: | --size must be 8 for atomic_bw",
+      "perftest atomic_lat -s 4 | midlayer perftest atomic_lat: | --size must be 8 for atomic_lat",
+      "perftest send_bw -q 70000 | midlayer perftest send_bw: | --qp must be 1..65536 (max_qp), was 70000",
+      "perftest send_bw -t 100000 | midlayer perftest send_bw: | --tx-depth must be 1..16384 (max_qp_wr), was 100000",
+      "perftest send_lat -I 1000 | midlayer perftest send_lat: | --inline-size must be 0..256 (max_inline_data), was 1000",
+      "perftest read_lat -n 0 | midlayer perftest read_lat: | --iterations must be >= 1, was 0",
+      "perftest | midlayer perftest: | a command is required, one of: send_bw, send_lat",
+      "node -d 0 | midlayer node: | --devices must be 1..64, was 0"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
@@ -29,6 +53,20 @@ class UsageErrorsTest {
     assertEquals(1, text.lines().count(), "one line, no usage dump: " + text);
     assertTrue(text.startsWith(prefix) && text.contains(names), text);
     assertTrue(!text.contains("\tat ") && !text.contains("Exception"), "no stack trace: " + text);
+    assertEquals("", out.toString());
+  }
+
+  @Test
+  @DisplayName("midlayer without a command is a usage error naming the commands, not a help page with exit 0")
+  void noCommandIsAUsageError() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = MidlayerCli.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    assertEquals(UsageErrors.EXIT_CODE, cmd.execute());
+    assertEquals("midlayer: a command is required, one of: devinfo, hotplug, fetch, node, perftest (see --help)",
+        err.toString().strip());
     assertEquals("", out.toString());
   }
 }

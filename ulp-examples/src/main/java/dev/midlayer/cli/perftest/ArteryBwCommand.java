@@ -22,7 +22,7 @@ final class ArteryBwCommand extends ArteryCommandBase {
 
   @Override
   void validate() {
-    require(window >= 1, "--tx-depth must be >= 1");
+    bound("--tx-depth", window, 1, LIMITS.maxQpWr(), "max_qp_wr, as the verbs tests");
   }
 
   @Override

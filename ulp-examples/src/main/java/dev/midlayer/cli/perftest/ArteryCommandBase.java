@@ -40,9 +40,9 @@ abstract class ArteryCommandBase extends PerftestCommandBase {
   @Override
   final void run(java.io.PrintWriter out) throws Exception {
     remote.validate(spec);
-    require(size >= 0, "--size must be >= 0");
-    require(iterations >= 1, "--iterations must be >= 1");
-    require(warmup >= 0, "--warmup must be >= 0");
+    bound("--size", size, 1, LIMITS_MAX_MSG, "max_msg_sz, as the verbs tests");
+    bound("--iterations", iterations, 1, Long.MAX_VALUE);
+    bound("--warmup", warmup, 0, Long.MAX_VALUE);
     validate();
     if (remote.server) {
       serve(out);

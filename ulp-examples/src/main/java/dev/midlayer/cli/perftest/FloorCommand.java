@@ -105,10 +105,10 @@ final class FloorCommand extends PerftestCommandBase {
 
   @Override
   void run(PrintWriter out) throws Exception {
-    require(tells >= 1, "--iterations must be >= 1");
-    require(rounds >= 1, "--rounds must be >= 1");
-    require(warmupRounds >= 0, "--warmup-rounds must be >= 0");
-    require(copyMib >= 1, "--copy-mib must be >= 1");
+    bound("--iterations", tells, 1, Long.MAX_VALUE);
+    bound("--rounds", rounds, 1, Long.MAX_VALUE);
+    bound("--warmup-rounds", warmupRounds, 0, Long.MAX_VALUE);
+    bound("--copy-mib", copyMib, 1, Long.MAX_VALUE);
     // The copies first, before the actor system's threads exist.
     double copy64k = copy(64 * 1024);
     double copy1m = copy(1024 * 1024);

@@ -73,14 +73,12 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
 
   @Override
   void run(PrintWriter out) throws Exception {
-    require(transport.size >= (atomic() ? 0 : 1), "--size must be >= 1");
-    require(transport.size <= OneSidedSizes.MAX_SIZE, "--size must be <= " + OneSidedSizes.MAX_SIZE);
-    require(transport.txDepth >= 1, "--tx-depth must be >= 1");
-    require(qps >= 1, "--qp must be >= 1");
-    require(iterations >= 1, "--iterations must be >= 1");
-    require(cqMod >= 1, "--cq-mod must be >= 1");
-    require(jitWarmup >= 0, "--jit-warmup must be >= 0");
-    require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    checkAtomicSize(atomic(), transport.size);
+    transport.check(this);
+    bound("--qp", qps, 1, LIMITS.maxQp(), "max_qp");
+    bound("--iterations", iterations, 1, Long.MAX_VALUE);
+    bound("--cq-mod", cqMod, 1, LIMITS.maxQpWr(), "max_qp_wr");
+    bound("--jit-warmup", jitWarmup, 0, Long.MAX_VALUE);
     int[] sizes = OneSidedSizes.sizes(all, transport.size, atomic());
     int maxSize = sizes[sizes.length - 1];
     PerftestSetup.Role role = fabric.role(spec);

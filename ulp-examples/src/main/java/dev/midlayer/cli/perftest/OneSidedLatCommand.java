@@ -72,10 +72,10 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
 
   @Override
   void run(PrintWriter out) throws Exception {
-    require(atomic() || transport.size >= 1, "--size must be >= 1");
-    require(transport.size <= OneSidedSizes.MAX_SIZE, "--size must be <= " + OneSidedSizes.MAX_SIZE);
-    require(iterations >= 1, "--iterations must be >= 1");
-    require(warmup >= 0, "--warmup must be >= 0");
+    checkAtomicSize(atomic(), transport.size);
+    transport.check(this);
+    bound("--iterations", iterations, 1, Long.MAX_VALUE);
+    bound("--warmup", warmup, 0, Long.MAX_VALUE);
     int[] sizes = OneSidedSizes.sizes(all, transport.size, atomic());
     int maxSize = sizes[sizes.length - 1];
     PerftestSetup.Role role = fabric.role(spec);

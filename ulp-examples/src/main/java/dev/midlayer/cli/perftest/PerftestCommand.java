@@ -25,9 +25,10 @@ public final class PerftestCommand implements Runnable {
   @Spec
   CommandSpec spec;
 
+  /** Without a test: a usage error naming the tests (exit code 2). */
   @Override
   public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
+    throw dev.midlayer.cli.UsageErrors.missingSubcommand(spec);
   }
 
   /** For tests and embedding: a command line whose root is {@code perftest}. */

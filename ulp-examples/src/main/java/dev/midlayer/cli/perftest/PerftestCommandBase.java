@@ -1,5 +1,8 @@
 package dev.midlayer.cli.perftest;
 
+import dev.midlayer.cli.Bounds;
+import dev.midlayer.drivers.engine.SoftLimits;
+import dev.midlayer.ib.DeviceAttributes;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Model.CommandSpec;
@@ -38,6 +41,35 @@ abstract class PerftestCommandBase implements Callable<Integer> {
 
   /** Runs the benchmark and prints its result line(s) to {@code out}. */
   abstract void run(PrintWriter out) throws Exception;
+
+  /** The device limits the options are checked against (the software drivers', {@link SoftLimits}). */
+  static final DeviceAttributes LIMITS = SoftLimits.limits();
+  /** The ports' max_msg_sz. */
+  static final long LIMITS_MAX_MSG = SoftLimits.MAX_MSG_SIZE;
+
+  /** True if the user gave {@code option} on the command line (not its default). */
+  boolean given(String option) {
+    return spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(option);
+  }
+
+  /** Rejects {@code value} of {@code option} outside {@code min..max} (usage error, exit code 2). */
+  void bound(String option, long value, long min, long max) {
+    Bounds.check(spec, option, value, min, max);
+  }
+
+  /** As {@link #bound(String, long, long, long)}, where {@code max} is the device limit named {@code limit}. */
+  void bound(String option, long value, long min, long max, String limit) {
+    Bounds.check(spec, option, value, min, max, limit);
+  }
+
+  /**
+   * Atomics move 8 bytes: an explicit {@code -s} other than 8 is a usage error (not silently 8 B); without
+   * {@code -s} they run 8 B.
+   */
+  void checkAtomicSize(boolean atomic, int size) {
+    require(!atomic || !given("--size") || size == 8,
+        "--size must be 8 for " + spec.name() + " (CMP_AND_SWP and FETCH_AND_ADD move 8 bytes), was " + size);
+  }
 
   /** Rejects an option value with picocli's usage error (exit code 2). */
   void require(boolean ok, String message) {

@@ -71,14 +71,12 @@ final class SendBwCommand extends PerftestCommandBase {
 
   @Override
   void run(PrintWriter out) throws Exception {
-    require(transport.size >= 0, "--size must be >= 0");
-    require(transport.txDepth >= 1, "--tx-depth must be >= 1");
-    require(qps >= 1, "--qp must be >= 1");
-    require(iterations >= 1, "--iterations must be >= 1");
-    require(cqMod >= 1, "--cq-mod must be >= 1");
-    require(rxDepth >= 1, "--rx-depth must be >= 1");
-    require(warmup >= 0, "--warmup must be >= 0");
-    require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    transport.check(this);
+    bound("--qp", qps, 1, LIMITS.maxQp(), "max_qp");
+    bound("--iterations", iterations, 1, Long.MAX_VALUE);
+    bound("--cq-mod", cqMod, 1, LIMITS.maxQpWr(), "max_qp_wr");
+    bound("--rx-depth", rxDepth, 1, LIMITS.maxQpWr(), "max_qp_wr");
+    bound("--warmup", warmup, 0, Long.MAX_VALUE);
     PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, transport.size, transport.txDepth, rxDepth,

@@ -50,11 +50,9 @@ final class SendLatCommand extends PerftestCommandBase {
 
   @Override
   void run(PrintWriter out) throws Exception {
-    require(transport.size >= 0, "--size must be >= 0");
-    require(transport.txDepth >= 1, "--tx-depth must be >= 1");
-    require(iterations >= 1, "--iterations must be >= 1");
-    require(warmup >= 0, "--warmup must be >= 0");
-    require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    transport.check(this);
+    bound("--iterations", iterations, 1, Long.MAX_VALUE);
+    bound("--warmup", warmup, 0, Long.MAX_VALUE);
     PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter clientWaiter = new CompletionWaiter(transport.events);
     CompletionWaiter serverWaiter = new CompletionWaiter(transport.events);

@@ -23,6 +23,16 @@ final class TransportOptions {
           + "(0 disables; default ${DEFAULT-VALUE}).")
   int inlineSize;
 
+  /**
+   * Checks the shared options against the device limits: {@code -s} 1..max_msg_sz, {@code -t} 1..max_qp_wr,
+   * {@code -I} 0..max_inline_data.
+   */
+  void check(PerftestCommandBase command) {
+    command.bound("--size", size, 1, PerftestCommandBase.LIMITS_MAX_MSG, "max_msg_sz");
+    command.bound("--tx-depth", txDepth, 1, PerftestCommandBase.LIMITS.maxQpWr(), "max_qp_wr");
+    command.bound("--inline-size", inlineSize, 0, PerftestCommandBase.LIMITS.maxInlineData(), "max_inline_data");
+  }
+
   /** Send flags for a message of {@code size} bytes on a QP created with {@code inlineSize}. */
   int inlineFlag() {
     return size > 0 && size <= inlineSize ? dev.midlayer.ib.SendFlags.INLINE : 0;

@@ -60,13 +60,10 @@ final class WriteLatCommand extends PerftestCommandBase {
 
   @Override
   void run(PrintWriter out) throws Exception {
-    require(transport.size >= 1, "--size must be >= 1");
-    require(transport.size <= OneSidedSizes.MAX_SIZE, "--size must be <= " + OneSidedSizes.MAX_SIZE);
-    require(transport.txDepth >= 1, "--tx-depth must be >= 1");
-    require(transport.inlineSize >= 0, "--inline-size must be >= 0");
+    transport.check(this);
     require(!transport.events, "write_lat polls memory: -e (events) is not supported");
-    require(iterations >= 1, "--iterations must be >= 1");
-    require(warmup >= 0, "--warmup must be >= 0");
+    bound("--iterations", iterations, 1, Long.MAX_VALUE);
+    bound("--warmup", warmup, 0, Long.MAX_VALUE);
     int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
     int maxSize = sizes[sizes.length - 1];
     PerftestSetup.Role role = fabric.role(spec);

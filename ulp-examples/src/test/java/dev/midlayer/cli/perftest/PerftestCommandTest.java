@@ -161,7 +161,7 @@ class PerftestCommandTest {
     cmd.setOut(new PrintWriter(new StringWriter()));
     cmd.setErr(new PrintWriter(err));
     assertEquals(2, cmd.execute("send_bw", "-r", "0", "--json"), err.toString());
-    assertEquals("perftest send_bw: --rx-depth must be >= 1 (see --help)", err.toString().strip());
+    assertEquals("perftest send_bw: --rx-depth must be 1..16384 (max_qp_wr), was 0 (see --help)", err.toString().strip());
   }
 
   @Test
@@ -171,9 +171,10 @@ class PerftestCommandTest {
     CommandLine cmd = PerftestCommand.commandLine();
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
-    // More inline data than the loopback device allows: createQp refuses it.
-    assertEquals(1, cmd.execute("send_lat", "-n", "10", "-I", "100000", "--json"), err.toString());
-    assertTrue(err.toString().contains("maxInlineData"), err.toString());
+    // Each option within its bound, but the CQ they need exceeds the device's max_cqe: found at setup.
+    assertEquals(1, cmd.execute("send_bw", "-n", "10", "-q", "64", "-t", "16384", "-r", "16384", "--json"),
+        err.toString());
+    assertTrue(err.toString().contains("needs 2097152 entries; the device allows 1048576"), err.toString());
     assertEquals("", out.toString());
   }
 
