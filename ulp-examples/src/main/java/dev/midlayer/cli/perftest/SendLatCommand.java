@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "send_lat", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Send latency test (ib_send_lat): ping-pong over one RC QP pair on the loopback fabric (or across JVMs with --fabric cluster).",
-        "Columns: #bytes #iterations t_min t_max t_typical (median) t_avg t_stdev 99% 99.9% percentile,",
+        "Columns: #bytes #iterations t_min t_max t_typical (median) t_avg t_stdev 99%% 99.9%% percentile,",
         "all half round trips in usec."})
 final class SendLatCommand extends PerftestCommandBase {
   private static final long SEND_ID = 1;

@@ -35,7 +35,7 @@ import picocli.CommandLine.Option;
 @Command(name = "write_lat", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"RDMA WRITE latency test (ib_write_lat): ping-pong by WRITE over one RC QP pair on the loopback "
         + "fabric; each side detects arrival by polling the last byte of its target buffer.",
-        "Columns: #bytes #iterations t_min t_max t_typical (median) t_avg t_stdev 99% 99.9% percentile,",
+        "Columns: #bytes #iterations t_min t_max t_typical (median) t_avg t_stdev 99%% 99.9%% percentile,",
         "all half round trips in usec."})
 final class WriteLatCommand extends PerftestCommandBase {
   private static final int MOD = 16;
