@@ -6,6 +6,7 @@ import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.cq.PollContext;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.ib.TransportCounters;
 import dev.midlayer.verbs.ProtectionDomain;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
@@ -59,6 +60,15 @@ public interface Device {
    * @throws dev.midlayer.ib.InvalidArgumentException if {@code portNum} is not 1..portCount
    */
   PortAttributes cachedPort(int portNum);
+
+  /**
+   * The transport counters of a port ({@code rdma statistic} per port): the sum over the QPs bound to it
+   * (their {@code portNum}), the destroyed ones included as they were when destroyed. <b>Never blocks; any
+   * thread</b>, callbacks included; weakly consistent while QPs come and go.
+   *
+   * @throws dev.midlayer.ib.InvalidArgumentException if {@code portNum} is not 1..portCount
+   */
+  TransportCounters portCounters(int portNum);
 
   /**
    * Asks the driver for the device's attributes ({@code ib_query_device}). <b>May sleep</b>: must not be

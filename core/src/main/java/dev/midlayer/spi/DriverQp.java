@@ -2,6 +2,7 @@ package dev.midlayer.spi;
 
 import dev.midlayer.ib.QpAttr;
 import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.TransportCounters;
 import dev.midlayer.ib.WrOpcode;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -41,6 +42,15 @@ public interface DriverQp {
    */
   default boolean supports(WrOpcode opcode) {
     return true;
+  }
+
+  /**
+   * The QP's transport counters now ({@code hw_counters}): what the driver's transport carried and what went
+   * wrong on the way. {@link TransportCounters#ZERO} if the driver keeps none. <b>Must not block; any thread</b>
+   * (a counter read, no message).
+   */
+  default TransportCounters counters() {
+    return TransportCounters.ZERO;
   }
 
   /**

@@ -7,6 +7,7 @@ import dev.midlayer.ib.QpAttr;
 import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpState;
 import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.TransportCounters;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
@@ -60,6 +61,15 @@ public interface QueuePair {
 
   /** The current attributes ({@code ib_query_qp}), state included. Never blocks. */
   QpAttr query();
+
+  /**
+   * The QP's transport counters now ({@code rdma statistic qp}, a software device's {@code hw_counters}):
+   * packets and bytes each way, retransmissions, RNR and sequence NAKs sent and received, duplicates, ACK
+   * timeouts, exhausted retry budgets, error and flush completions. A driver that keeps none reports
+   * {@link TransportCounters#ZERO}. <b>Never blocks; any thread</b>, callbacks included (counter reads, no
+   * message); each counter is exact, the set is not one instant.
+   */
+  TransportCounters counters();
 
   /** Posts one send work request; see {@link #postSend(List)}. */
   void postSend(SendWr wr);

@@ -18,6 +18,7 @@ import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.EventElement;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.ib.TransportCounters;
 import dev.midlayer.internal.CallbackWatchdog;
 import dev.midlayer.internal.ClientFuture;
 import dev.midlayer.internal.cq.CqImpl;
@@ -103,6 +104,12 @@ public final class DeviceImpl implements Device {
   public PortAttributes cachedPort(int portNum) {
     checkPort(portNum, "portNum");
     return portCache.get(portNum - 1);
+  }
+
+  @Override
+  public TransportCounters portCounters(int portNum) {
+    checkPort(portNum, "portNum");
+    return verbs.portCounters(portNum);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.midlayer.internal.verbs;
 
+import dev.midlayer.ib.TransportCounters;
 import dev.midlayer.spi.QpContext;
 import java.util.Collection;
 import java.util.Collections;
@@ -19,6 +20,8 @@ public final class DeviceVerbs {
   /** QP numbers 0 and 1 are the special QPs of IB; ours start at 2. */
   private final AtomicInteger nextQp = new AtomicInteger(2);
   private final ConcurrentHashMap<Integer, QpImpl> qps = new ConcurrentHashMap<>();
+  /** The counters of destroyed QPs, by port; merged on the device actor, read from any thread. */
+  private final ConcurrentHashMap<Integer, TransportCounters> retired = new ConcurrentHashMap<>();
   /** FMRs allocated and not freed; changed only on the device actor. */
   private int fmrs;
 
@@ -83,6 +86,25 @@ public final class DeviceVerbs {
 
   void removeQp(QpImpl qp) {
     qps.remove(qp.qpNum(), qp);
+  }
+
+  /** A destroyed QP's counters, kept in its port's sum. Device actor (the QP's teardown). */
+  void retireCounters(int portNum, TransportCounters c) {
+    retired.merge(portNum, c, TransportCounters::plus);
+  }
+
+  /**
+   * The sum of the counters of the live QPs bound to {@code portNum} and of the destroyed ones. Lock-free; any
+   * thread; weakly consistent (a QP being destroyed may be missing for a moment).
+   */
+  public TransportCounters portCounters(int portNum) {
+    TransportCounters sum = retired.getOrDefault(portNum, TransportCounters.ZERO);
+    for (QpImpl qp : qps.values()) {
+      if (qp.attr.portNum() == portNum) {
+        sum = sum.plus(qp.counters());
+      }
+    }
+    return sum;
   }
 
   /** Counts one more FMR if the device allows it ({@code maxFmr}). Device actor only. */

@@ -7,6 +7,7 @@ import dev.midlayer.ib.QpAttr;
 import dev.midlayer.ib.QpAttrMask;
 import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.TransportCounters;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.internal.cq.CqImpl;
 import dev.midlayer.internal.device.DeviceImpl;
@@ -194,6 +195,11 @@ public final class QpImpl implements QueuePair, DeviceResource {
   }
 
   @Override
+  public TransportCounters counters() {
+    return driver.counters();
+  }
+
+  @Override
   public QpAttr query() {
     return attr.toBuilder().qpState(state.get()).build();
   }
@@ -357,6 +363,7 @@ public final class QpImpl implements QueuePair, DeviceResource {
       m.ledger().tornDown(rq, flushed);
     }
     driver.destroy();
+    device().verbs().retireCounters(attr.portNum(), driver.counters());
     sendCq.detach(this);
     recvCq.detach(this);
     if (srq != null) {

@@ -227,6 +227,7 @@ final class Completer {
         engine.startRnrTimer(TransportTimers.rnrNanos(Aeth.value(aeth), engine.settings().timerScale()));
         return;
       }
+      engine.counters().countRetryExceeded();
       fail(WcStatus.RNR_RETRY_EXC_ERR);
       return;
     }
@@ -248,6 +249,7 @@ final class Completer {
     if (retryLeft-- > 0) {
       requester.retransmit();
     } else {
+      engine.counters().countRetryExceeded();
       fail(WcStatus.RETRY_EXC_ERR);
     }
   }
@@ -299,6 +301,7 @@ final class Completer {
       engine.startAckTimer(period);
       return;
     }
+    engine.counters().countAckTimeout();
     retry();
   }
 

@@ -49,6 +49,7 @@ final class CompletionWriter {
 
   /** A send WR ends with an error completion (signaled or not). */
   void sendFailed(SendWqe wqe, WcStatus status) {
+    engine.counters().countError(status == WcStatus.WR_FLUSH_ERR);
     finishUnsignaled();
     if (!qp.completeSend(wqe, status)) {
       cqOverflowed(false);
@@ -95,6 +96,7 @@ final class CompletionWriter {
 
   /** A receive ends with an error completion. */
   void recvFailed(RecvWqe recv, WcStatus status) {
+    engine.counters().countError(status == WcStatus.WR_FLUSH_ERR);
     if (!qp.completeRecvError(recv, status)) {
       cqOverflowed(false);
     }

@@ -3,6 +3,7 @@ package dev.midlayer.drivers.engine;
 import dev.midlayer.ib.QpAttr;
 import dev.midlayer.ib.QpAttrMask;
 import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.TransportCounters;
 import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.spi.DriverQp;
 import dev.midlayer.spi.QpContext;
@@ -35,6 +36,8 @@ public final class EngineQp implements DriverQp {
   private int transferDepth; // actor only: steps nest (a drain inside an ACK's handling)
   /** Set when the midlayer destroys the QP: a peer's cached route to it is then stale. */
   private volatile boolean destroyed;
+  /** The engine's transport counters: kept here so that they are readable from any thread, before and after. */
+  final EngineCounters counters = new EngineCounters();
   /** What the driver undoes when the QP is destroyed (its inbound binding), or null. */
   private volatile Runnable onDestroy;
 
@@ -141,6 +144,12 @@ public final class EngineQp implements DriverQp {
     CompletableFuture<Done> applied = new CompletableFuture<>();
     actor.tell(new QpEngine.Modified(from, to, applied));
     return applied;
+  }
+
+  /** The engine's counters now. Any thread; never blocks. */
+  @Override
+  public TransportCounters counters() {
+    return counters.snapshot();
   }
 
   /** Every opcode of {@link WrOpcode}: sends, RDMA WRITE/READ, atomics, invalidation and fast registration. */

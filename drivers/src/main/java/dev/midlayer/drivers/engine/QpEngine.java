@@ -85,6 +85,7 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
   private Link out;
   private boolean sentThisTurn;
 
+  private final EngineCounters counters;
   private final CompletionWriter writer;
   private final Completer completer;
   private final Requester requester;
@@ -102,6 +103,7 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
     this.settings = settings;
     this.link = driver.link();
     this.out = link;
+    this.counters = driver.counters;
     this.writer = new CompletionWriter(this, qp);
     this.completer = new Completer(this, writer);
     this.requester = new Requester(this, completer, writer);
@@ -159,7 +161,13 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
   /** Hands {@code p} to the link of this turn; the turn ends with a flush. */
   void send(Endpoint to, Packet p, int attempt) {
     sentThisTurn = true;
+    counters.countSent(p, attempt);
     out.send(to, p, attempt);
+  }
+
+  /** This QP's transport counters (the roles count what only they see: duplicates, timeouts, errors). */
+  EngineCounters counters() {
+    return counters;
   }
 
   void startAckTimer(long nanos) {
@@ -233,6 +241,9 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
     try {
       Packet[] packets = in.packets();
       int n = in.count();
+      for (int k = 0; k < n; k++) {
+        counters.countReceived(packets[k]);
+      }
       int i = 0;
       while (i < n) {
         if (packets[i].opcode().isRequest()) {

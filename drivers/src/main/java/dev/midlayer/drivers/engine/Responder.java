@@ -99,6 +99,7 @@ final class Responder {
       int psn = p.psn();
       if (Psn.compare(psn, expectedPsn) < 0) {
         // A duplicate of something executed: answered again, never executed twice.
+        engine.counters().countDuplicate();
         executed |= rdma.duplicate(from, p);
         continue;
       }

@@ -1,0 +1,111 @@
+package dev.midlayer.drivers.loopback;
+
+import static dev.midlayer.drivers.loopback.FaultFixture.poll;
+import static dev.midlayer.drivers.loopback.FaultFixture.postMessages;
+import static dev.midlayer.drivers.loopback.FaultFixture.postRecvs;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.midlayer.drivers.fault.FaultPlan;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.TransportCounters;
+import dev.midlayer.ib.WcStatus;
+import dev.midlayer.verbs.QpConnect;
+import dev.midlayer.verbs.WorkCompletion;
+import java.util.List;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** The engine's transport counters, per QP and per port, as the transport's events happen. */
+class TransportCountersTest {
+  /** sq_psn of the sender (FaultFixture's pairs): message i has PSN 0x100 + i. */
+  private static final int FIRST_PSN = 0x100;
+
+  @Test
+  @DisplayName("a clean exchange counts each side's packets and bytes; the port is the sum of its QPs")
+  void packetsAndBytes() throws Exception {
+    try (FaultFixture f = new FaultFixture("counters-clean")) {
+      FaultFixture.Side[] p = f.pair(QpType.RC, 8, FaultFixture.RELIABLE);
+      FaultFixture.Side a = p[0];
+      FaultFixture.Side b = p[1];
+      postRecvs(b, 4);
+      postMessages(a, 0, 4);
+      poll(b.cq, 4);
+      poll(a.cq, 4);
+      TransportCounters ca = a.qp.counters();
+      TransportCounters cb = b.qp.counters();
+      assertEquals(4, ca.sentPackets(), ca::toString);
+      assertEquals(4L * FaultFixture.MSG, ca.sentBytes(), ca::toString);
+      assertEquals(4, cb.receivedPackets(), cb::toString);
+      assertEquals(4L * FaultFixture.MSG, cb.receivedBytes(), cb::toString);
+      // The ACKs: b sent as many as a received (one per request or coalesced, at least one).
+      assertTrue(cb.sentPackets() >= 1, cb::toString);
+      assertEquals(cb.sentPackets(), ca.receivedPackets(), () -> ca + " / " + cb);
+      assertEquals(0, ca.retransmittedPackets() + ca.ackTimeouts() + ca.completionsWithError(), ca::toString);
+      assertEquals(ca, a.dev.device().portCounters(1), "the port of a's one QP");
+      // A destroyed QP's counters stay in its port's.
+      FaultFixture.await(a.qp.destroy());
+      assertEquals(ca, a.dev.device().portCounters(1));
+    }
+  }
+
+  @Test
+  @DisplayName("a lost request: the responder's sequence NAK, the requester's retransmission")
+  void sequenceNakAndRetransmission() throws Exception {
+    try (FaultFixture f = new FaultFixture("counters-seq")) {
+      FaultFixture.Side[] p = f.pair(QpType.RC, 8, FaultFixture.RELIABLE);
+      FaultFixture.Side a = p[0];
+      FaultFixture.Side b = p[1];
+      f.fabric.faults(FaultPlan.builder(1).dropFirst(FaultPlan.Match.any().data().psn(FIRST_PSN + 1), 1).build());
+      postRecvs(b, 4);
+      postMessages(a, 0, 4);
+      poll(b.cq, 4);
+      poll(a.cq, 4);
+      TransportCounters ca = a.qp.counters();
+      TransportCounters cb = b.qp.counters();
+      assertTrue(cb.sequenceNaksSent() >= 1, cb::toString);
+      assertEquals(cb.sequenceNaksSent(), ca.sequenceNaksReceived(), () -> ca + " / " + cb);
+      assertTrue(ca.retransmittedPackets() >= 3, "messages 1..3 again (go-back-N): " + ca);
+      assertEquals(4 + ca.retransmittedPackets(), ca.sentPackets(), ca::toString);
+    }
+  }
+
+  @Test
+  @DisplayName("a lost last request: an ACK timeout, then the retransmission")
+  void ackTimeout() throws Exception {
+    try (FaultFixture f = new FaultFixture("counters-timeout")) {
+      FaultFixture.Side[] p = f.pair(QpType.RC, 8, FaultFixture.RELIABLE);
+      FaultFixture.Side a = p[0];
+      FaultFixture.Side b = p[1];
+      f.fabric.faults(FaultPlan.builder(1).dropFirst(FaultPlan.Match.any().data().psn(FIRST_PSN + 3), 1).build());
+      postRecvs(b, 4);
+      postMessages(a, 0, 4);
+      poll(b.cq, 4);
+      poll(a.cq, 4);
+      TransportCounters ca = a.qp.counters();
+      assertTrue(ca.ackTimeouts() >= 1, ca::toString);
+      assertTrue(ca.retransmittedPackets() >= 1, ca::toString);
+    }
+  }
+
+  @Test
+  @DisplayName("no receive posted: RNR NAKs each way; with rnr_retry 0 the budget runs out, the rest flush")
+  void rnrAndExceededRetries() throws Exception {
+    try (FaultFixture f = new FaultFixture("counters-rnr")) {
+      QpConnect.Params noRnrRetry = FaultFixture.RELIABLE.withRetries(24, 7, 0, 1);
+      FaultFixture.Side[] p = f.pair(QpType.RC, 8, noRnrRetry);
+      FaultFixture.Side a = p[0];
+      FaultFixture.Side b = p[1];
+      postMessages(a, 0, 3);
+      List<WorkCompletion> wcs = poll(a.cq, 3);
+      assertEquals(WcStatus.RNR_RETRY_EXC_ERR, wcs.get(0).status(), wcs::toString);
+      TransportCounters ca = a.qp.counters();
+      TransportCounters cb = b.qp.counters();
+      assertTrue(cb.rnrNaksSent() >= 1, cb::toString);
+      assertEquals(cb.rnrNaksSent(), ca.rnrNaksReceived(), () -> ca + " / " + cb);
+      assertEquals(1, ca.retriesExceeded(), ca::toString);
+      assertEquals(1, ca.completionsWithError(), ca::toString);
+      assertEquals(2, ca.completionsFlushed(), "the two WRs after it: " + ca);
+    }
+  }
+}
