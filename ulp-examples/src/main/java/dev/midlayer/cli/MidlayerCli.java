@@ -21,7 +21,16 @@ import picocli.CommandLine.Spec;
         dev.midlayer.cli.perftest.PerftestCommand.class})
 public final class MidlayerCli implements Runnable {
 
+  /**
+   * The command line's logging configuration, a classpath resource: not named {@code logback.xml}, so that an
+   * application embedding this jar keeps its own.
+   */
+  static final String LOGBACK_CONFIG = "midlayer-cli-logback.xml";
+
   public static void main(String[] args) {
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", LOGBACK_CONFIG);
+    }
     // Initialise logging before the actor system starts logging from its own threads.
     LoggerFactory.getLogger(MidlayerCli.class);
     System.exit(commandLine().execute(args));
