@@ -260,17 +260,24 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   }
 
   private int reclaimNewestFirst(List<DeviceResource> leftovers, String why, Command fenced) {
+    return reclaimNewestFirst(leftovers, false, why, fenced);
+  }
+
+  /** As above; {@code nameOwner}: each warning ends with who made the object ({@code why} does not say). */
+  private int reclaimNewestFirst(List<DeviceResource> leftovers, boolean nameOwner, String why, Command fenced) {
     int fences = 0;
     boolean memory = false;
     for (int i = leftovers.size() - 1; i >= 0; i--) {
       DeviceResource r = leftovers.get(i);
-      getContext().getLog().warn("{}{}", r.describe(), why);
+      String by = !nameOwner ? ""
+          : r.owner() != null ? " (made by " + r.owner() + ")" : " (made outside any client's add, remove or context)";
+      getContext().getLog().warn("{}{}{}", r.describe(), why, by);
       getContext().getSystem().eventStream().tell(new EventStream.Publish<>(
           new LeftoverReclaimed(r.owner(), device.name(), r.describe())));
       reportLeftover(r.owner(), r.describe());
       try {
         for (String dependent : r.reclaimDependents()) {
-          getContext().getLog().warn("{} (of {}){}", dependent, r.describe(), why);
+          getContext().getLog().warn("{} (of {}){}{}", dependent, r.describe(), why, by);
           getContext().getSystem().eventStream().tell(new EventStream.Publish<>(
               new LeftoverReclaimed(r.owner(), device.name(), dependent)));
           reportLeftover(r.owner(), dependent);
@@ -405,7 +412,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
   private Behavior<Command> onShutdown(Shutdown msg) {
     // After every client's remove returned, anything still recorded was left behind by a client.
-    int fences = reclaimNewestFirst(new ArrayList<>(resources), " on " + device.name() + " was left after every "
+    int fences = reclaimNewestFirst(new ArrayList<>(resources), true, " on " + device.name() + " was left after every "
         + "client's remove: reclaimed by the midlayer (a client must destroy what it created in its remove)",
         new ShutdownFenced());
     resources.clear();

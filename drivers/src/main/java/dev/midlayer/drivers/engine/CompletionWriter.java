@@ -50,6 +50,9 @@ final class CompletionWriter {
   /** A send WR ends with an error completion (signaled or not). */
   void sendFailed(SendWqe wqe, WcStatus status) {
     engine.counters().countError(status == WcStatus.WR_FLUSH_ERR);
+    if (status != WcStatus.WR_FLUSH_ERR) {
+      engine.noteErrorCause(status + " on send wr_id " + wqe.wrId() + " (" + wqe.opcode() + ")");
+    }
     finishUnsignaled();
     if (!qp.completeSend(wqe, status)) {
       cqOverflowed(false);
@@ -97,6 +100,9 @@ final class CompletionWriter {
   /** A receive ends with an error completion. */
   void recvFailed(RecvWqe recv, WcStatus status) {
     engine.counters().countError(status == WcStatus.WR_FLUSH_ERR);
+    if (status != WcStatus.WR_FLUSH_ERR) {
+      engine.noteErrorCause(status + " on receive wr_id " + recv.wrId());
+    }
     if (!qp.completeRecvError(recv, status)) {
       cqOverflowed(false);
     }
@@ -128,6 +134,7 @@ final class CompletionWriter {
    */
   void cqOverflowed(boolean flush) {
     if (qp.moveToError()) {
+      engine.logEnteredError("its CQ overflowed (QP_FATAL)");
       qp.raiseEvent(AsyncEventType.QP_FATAL);
       if (flush) {
         engine.flushAll();

@@ -93,6 +93,8 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
   /** Bumped by every flush and reset: answers to older requests are ignored. */
   private long epoch;
   private boolean drainedReported;
+  /** The cause {@link #noteErrorCause} kept for the next {@link #enterError}, or null. */
+  private String errorCause;
 
   private QpEngine(ActorContext<Command> ctx, TimerScheduler<Command> timers, EngineQp driver,
       EngineSettings settings) {
@@ -162,6 +164,9 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
   void send(Endpoint to, Packet p, int attempt) {
     sentThisTurn = true;
     counters.countSent(p, attempt);
+    if (!p.opcode().isRequest() && Aeth.isNak(p.aeth()) && Aeth.value(p.aeth()) != Aeth.NAK_PSN_SEQUENCE_ERROR) {
+      noteErrorCause("answered NAK " + Aeth.value(p.aeth()) + " to the request with PSN " + p.psn());
+    }
     out.send(to, p, attempt);
   }
 
@@ -210,6 +215,7 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
   }
 
   private void endTurn() {
+    errorCause = null; // a cause not followed by ERR in its turn (UD, SQE) is no cause
     try {
       writer.finishUnsignaled();
       if (sentThisTurn) {
@@ -366,8 +372,27 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
 
   /** A transport or local error: the QP goes to ERR (if it was not already) and everything is flushed. */
   void enterError() {
-    qp.moveToError();
+    if (qp.moveToError()) {
+      logEnteredError(errorCause != null ? errorCause : "a transport error");
+    }
+    errorCause = null;
     flushAll();
+  }
+
+  /**
+   * What is about to move the QP to ERR: the first error completion (status and WR) or NAK of this turn, for the
+   * one warning {@link #enterError} logs. Later notes of the same error keep the first.
+   */
+  void noteErrorCause(String cause) {
+    if (errorCause == null) {
+      errorCause = cause;
+    }
+  }
+
+  /** The QP moved to ERR because of {@code cause}: one WARN per move, naming the QP, its device and port. */
+  void logEnteredError(String cause) {
+    getContext().getLog().warn("QP {} on {} port {} entered ERR: {}", qp.qpNum(), qp.device().name(),
+        qp.attributes().portNum(), cause);
   }
 
   /** The QP is in ERR: every outstanding WR completes with WR_FLUSH_ERR, in order; the receives too. */

@@ -13,6 +13,7 @@ import dev.midlayer.ib.WcStatus;
 import dev.midlayer.verbs.QpConnect;
 import dev.midlayer.verbs.WorkCompletion;
 import java.util.List;
+import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
@@ -89,15 +90,20 @@ class TransportCountersTest {
   }
 
   @Test
-  @DisplayName("no receive posted: RNR NAKs each way; with rnr_retry 0 the budget runs out, the rest flush")
+  @DisplayName("no receive posted: RNR NAKs each way; with rnr_retry 0 the budget runs out (one WARN), the rest flush")
   void rnrAndExceededRetries() throws Exception {
     try (FaultFixture f = new FaultFixture("counters-rnr")) {
       QpConnect.Params noRnrRetry = FaultFixture.RELIABLE.withRetries(24, 7, 0, 1);
       FaultFixture.Side[] p = f.pair(QpType.RC, 8, noRnrRetry);
       FaultFixture.Side a = p[0];
       FaultFixture.Side b = p[1];
-      postMessages(a, 0, 3);
-      List<WorkCompletion> wcs = poll(a.cq, 3);
+      // The requester's QP goes to ERR: one WARN names it, its device and port, the status and the WR.
+      List<WorkCompletion> wcs = LoggingTestKit.warn("QP " + a.qp.qpNum() + " on " + a.dev.name()
+          + " port 1 entered ERR: RNR_RETRY_EXC_ERR on send wr_id 0 (SEND_WITH_IMM)").expect(f.testKit.system(),
+          () -> {
+            postMessages(a, 0, 3);
+            return poll(a.cq, 3);
+          });
       assertEquals(WcStatus.RNR_RETRY_EXC_ERR, wcs.get(0).status(), wcs::toString);
       TransportCounters ca = a.qp.counters();
       TransportCounters cb = b.qp.counters();
