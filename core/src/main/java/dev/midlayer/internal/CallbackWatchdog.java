@@ -52,6 +52,7 @@ public final class CallbackWatchdog {
       if (ran >= thresholdNanos && now - Math.max(w.warnedAtNanos, since) >= thresholdNanos
           && running == w.running()) {
         w.warnedAtNanos = now;
+        dev.midlayer.internal.jfr.MidlayerEvents.slowCallback(running, ran);
         log.warn("{} has been running for {} ms: callbacks run in atomic context and must not block (its "
             + "actor's other callbacks wait for it)", running, TimeUnit.NANOSECONDS.toMillis(ran));
       }

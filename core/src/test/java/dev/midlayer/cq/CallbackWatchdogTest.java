@@ -57,6 +57,10 @@ class CallbackWatchdogTest {
     // A quick handler is never warned about. The fence is the slow handler below: it starts after the quick one
     // returned and is warned about twice, so the watchdog has since looked at every watch, the quick CQ's too,
     // at a time when the quick call would have been running for longer than callback-warning-after.
+    // Each warning is a JFR event too (dev.midlayer.SlowCallback), naming the handler.
+    jdk.jfr.Recording recording = new jdk.jfr.Recording();
+    recording.enable("dev.midlayer.SlowCallback");
+    recording.start();
     LoggingTestKit.warn("CQ #" + quick.number() + " on " + d.name() + " has been running").withOccurrences(0)
         .expect(kit.system(), () -> {
           quick.requestNotify(CqNotify.NEXT_COMP, false);
@@ -75,5 +79,16 @@ class CallbackWatchdogTest {
           }
           return null;
         });
+    recording.stop();
+    java.nio.file.Path file = java.nio.file.Files.createTempFile("watchdog", ".jfr");
+    try {
+      recording.dump(file);
+      java.util.List<String> slowOnes = jdk.jfr.consumer.RecordingFile.readAllEvents(file).stream()
+          .map(e -> e.getString("callback")).toList();
+      assertTrue(slowOnes.size() >= 2 && slowOnes.stream().allMatch(handler::equals), slowOnes::toString);
+    } finally {
+      recording.close();
+      java.nio.file.Files.deleteIfExists(file);
+    }
   }
 }

@@ -340,6 +340,7 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
     overflowed = true;
     // Many pushers may overflow at once: exactly one of them reports it.
     if (overflowReported.compareAndSet(false, true)) {
+      dev.midlayer.internal.jfr.MidlayerEvents.cqOverflow(device().name(), number(), capacity());
       actor.tell(CqActor.OVERFLOWED);
     }
   }

@@ -1,6 +1,5 @@
 package dev.midlayer.internal.registry;
 
-import dev.midlayer.internal.MonitorSlot;
 import dev.midlayer.Midlayer;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.client.ClientId;
@@ -11,9 +10,11 @@ import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceState;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.internal.CallbackWatchdog;
+import dev.midlayer.internal.MonitorSlot;
 import dev.midlayer.internal.Replies;
 import dev.midlayer.internal.device.DeviceActor;
 import dev.midlayer.internal.device.DeviceImpl;
+import dev.midlayer.internal.jfr.MidlayerEvents;
 import dev.midlayer.registry.NameTakenException;
 import dev.midlayer.registry.NotRegisteredException;
 import dev.midlayer.registry.RegistrySnapshot;
@@ -180,6 +181,9 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     /** RegisterDevice: the name it resolved; the device entry once it exists. */
     String deviceName;
     DeviceEntry device;
+
+    /** When it started ({@link System#nanoTime}), for its JFR event. */
+    long startedNanos;
 
     Operation(Command request) {
       this.request = request;
@@ -371,6 +375,7 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   }
 
   private void start(Operation op) {
+    op.startedNanos = System.nanoTime();
     if (op.request instanceof RegisterDevice r) {
       startRegisterDevice(op, r);
     } else if (op.request instanceof UnregisterDevice u) {
@@ -385,6 +390,20 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
   private void finish(Operation op) {
     running.remove(op);
     op.afterSteps = null;
+    String device = null;
+    String client = null;
+    if (op.request instanceof RegisterDevice r) {
+      device = op.device != null ? op.device.device.name() : r.name();
+    } else if (op.request instanceof UnregisterDevice u) {
+      device = u.device().name();
+    } else if (op.request instanceof RegisterClient r) {
+      client = r.name();
+    } else if (op.request instanceof UnregisterClient u) {
+      client = u.client().toString();
+    }
+    String step = op.request.getClass().getSimpleName();
+    MidlayerEvents.registration(Character.toLowerCase(step.charAt(0)) + step.substring(1), device, client,
+        "finished", op.startedNanos);
   }
 
   // ---- the four operations ----
@@ -614,8 +633,12 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     }
     ClientEntry client = op.awaiting.client();
     DeviceEntry device = op.awaiting.device();
+    long awaitedSince = op.awaiting.sinceNanos();
     endAwait(op);
     AddReply reply = msg.reply();
+    MidlayerEvents.registration("add", device.device.name(), client.id.toString(),
+        reply == ClientMessage.AddReply.added() ? "added"
+            : reply instanceof ClientMessage.Failed ? "failed" : "declined", awaitedSince);
     if (reply == ClientMessage.AddReply.added()) {
       added.add(new Pair(client.id.id(), device.device.index()));
       ctx.getLog().debug("{} added {}", client.id, device.device.name());
@@ -643,7 +666,9 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     }
     ClientEntry client = op.awaiting.client();
     DeviceEntry device = op.awaiting.device();
+    long awaitedSince = op.awaiting.sinceNanos();
     endAwait(op);
+    MidlayerEvents.registration("remove", device.device.name(), client.id.toString(), "removed", awaitedSince);
     added.remove(new Pair(client.id.id(), device.device.index()));
     device.device.closeClientData(client.id);
     ctx.getLog().debug("{} removed {}", client.id, device.device.name());

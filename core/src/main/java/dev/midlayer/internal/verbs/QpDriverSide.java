@@ -211,7 +211,12 @@ public final class QpDriverSide implements QpContext {
 
   @Override
   public boolean moveToSqError() {
-    return qp.state.compareAndSet(QpState.RTS, QpState.SQE);
+    if (qp.state.compareAndSet(QpState.RTS, QpState.SQE)) {
+      dev.midlayer.internal.jfr.MidlayerEvents.qpStateChange(qp.device().name(), qp.qpNum(), QpState.RTS,
+          QpState.SQE);
+      return true;
+    }
+    return false;
   }
 
   @Override

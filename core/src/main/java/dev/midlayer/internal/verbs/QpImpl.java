@@ -437,6 +437,7 @@ public final class QpImpl implements QueuePair, DeviceResource {
   boolean moveToError() {
     for (QpState s = state.get(); s != QpState.ERR && s != QpState.RESET; s = state.get()) {
       if (state.compareAndSet(s, QpState.ERR)) {
+        dev.midlayer.internal.jfr.MidlayerEvents.qpStateChange(device().name(), qpNum, s, QpState.ERR);
         return true;
       }
     }

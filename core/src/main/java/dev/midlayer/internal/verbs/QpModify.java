@@ -9,6 +9,7 @@ import dev.midlayer.ib.QpState;
 import dev.midlayer.ib.QpStateTable;
 import dev.midlayer.internal.device.DeviceImpl;
 import dev.midlayer.internal.device.DeviceResources;
+import dev.midlayer.internal.jfr.MidlayerEvents;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
@@ -30,6 +31,7 @@ final class QpModify {
         checkValues(qp, newAttr, mask);
         QpAttr merged = merge(qp.attr, newAttr, mask, to);
         if (qp.state.compareAndSet(from, to)) {
+          MidlayerEvents.qpStateChange(qp.device().name(), qp.qpNum, from, to);
           qp.attr = merged;
           return qp.driver.modified(from, to, merged, mask);
         }
