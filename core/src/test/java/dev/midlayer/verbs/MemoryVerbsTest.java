@@ -594,7 +594,8 @@ class MemoryVerbsTest {
     KeyTable keys = keys(d);
     assertSame(mr, keys.lookup(mr.lkey()));
     String left = " on " + d.name() + " was left after every client's remove: reclaimed";
-    LoggingTestKit.warn(Internal.describe(pd) + left).expect(kit.system(),
+    LoggingTestKit.warn(Internal.describe(pd) + left).withMdc(java.util.Map.of("midlayer.device", d.name()))
+        .expect(kit.system(),
         () -> LoggingTestKit.warn(Internal.describe(mr) + left).expect(kit.system(),
             () -> await(midlayer.unregisterDevice(d))));
     assertFalse(mr.isValid());

@@ -122,7 +122,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   public static DeviceImpl spawn(ActorContext<?> parent, String name, int index, DeviceOps ops,
       ContextChecker contextChecker, MidlayerSettings settings, CallbackWatchdog watchdog, MonitorSlot monitor) {
     DeviceImpl device = new DeviceImpl(name, index, ops, contextChecker, settings, watchdog, monitor);
-    Behavior<Command> actor = Behaviors.setup(ctx -> new DeviceActor(ctx, device, settings, watchdog));
+    Behavior<Command> actor = Behaviors.withMdc(Command.class, java.util.Map.of(dev.midlayer.internal.LogMdc.DEVICE, name),
+        Behaviors.setup(ctx -> new DeviceActor(ctx, device, settings, watchdog)));
     ActorRef<Command> ref = parent.spawn(
         Behaviors.supervise(Behaviors.intercept(() -> new MarkThread(device), actor))
             .onFailure(SupervisorStrategy.resume()),
@@ -155,7 +156,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     this.spawners = new Spawners(spawnerOn(context, settings.dataPathDispatcher()),
         spawnerOn(context, settings.callbackDispatcher()));
     this.events = context.spawn(
-        Behaviors.supervise(EventActor.create(device, context.getSelf(), watchdog)).onFailure(SupervisorStrategy.resume()),
+        Behaviors.supervise(Behaviors.withMdc(EventActor.Command.class,
+            java.util.Map.of(dev.midlayer.internal.LogMdc.DEVICE, device.name()),
+            EventActor.create(device, context.getSelf(), watchdog))).onFailure(SupervisorStrategy.resume()),
         "events", DispatcherSelector.fromConfig(settings.callbackDispatcher()));
     device.bindEvents(events);
     device.bindExecutors(context.getSystem().dispatchers().lookup(

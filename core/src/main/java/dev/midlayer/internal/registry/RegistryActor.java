@@ -10,6 +10,7 @@ import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceState;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.internal.CallbackWatchdog;
+import dev.midlayer.internal.LogMdc;
 import dev.midlayer.internal.MonitorSlot;
 import dev.midlayer.internal.Replies;
 import dev.midlayer.internal.device.DeviceActor;
@@ -387,6 +388,12 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     }
   }
 
+  /** The client's MDC on every line its actor logs, and on the client's own logging in add and remove. */
+  private static Behavior<ClientMessage> withClientMdc(ClientId id, Behavior<ClientMessage> behavior) {
+    return Behaviors.withMdc(ClientMessage.class, java.util.Map.of(LogMdc.CLIENT, id.toString()),
+        LogMdc::forClientMessage, behavior);
+  }
+
   private void finish(Operation op) {
     running.remove(op);
     op.afterSteps = null;
@@ -521,10 +528,11 @@ public final class RegistryActor extends AbstractBehavior<RegistryActor.Command>
     DispatcherSelector clientDispatcher = DispatcherSelector.fromConfig(settings.clientDispatcher());
     if (r.source() instanceof ClientSource.Plain p) {
       entry = new ClientEntry(id,
-          ctx.spawn(InterfaceClientActor.create(p.client()), "client-" + id.id(), clientDispatcher), true);
+          ctx.spawn(withClientMdc(id, InterfaceClientActor.create(p.client())), "client-" + id.id(), clientDispatcher),
+          true);
     } else if (r.source() instanceof ClientSource.Spawned s) {
-      entry = new ClientEntry(id, ctx.spawn(InterfaceClientActor.actingAs(id, s.behavior()), "client-" + id.id(),
-          clientDispatcher), true);
+      entry = new ClientEntry(id, ctx.spawn(withClientMdc(id, InterfaceClientActor.actingAs(id, s.behavior())),
+          "client-" + id.id(), clientDispatcher), true);
     } else {
       entry = new ClientEntry(id, ((ClientSource.Existing) r.source()).ref(), false);
     }

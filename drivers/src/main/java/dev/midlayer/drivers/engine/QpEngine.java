@@ -391,6 +391,11 @@ public final class QpEngine extends AbstractBehavior<QpEngine.Command> {
 
   /** The QP moved to ERR because of {@code cause}: one WARN per move, naming the QP, its device and port. */
   void logEnteredError(String cause) {
+    // The MDC of the midlayer's lines (midlayer.device, .port, .qp), set here only: none per message on the data
+    // path. Pekko clears the MDC after each message.
+    org.slf4j.MDC.put("midlayer.device", qp.device().name());
+    org.slf4j.MDC.put("midlayer.port", String.valueOf(qp.attributes().portNum()));
+    org.slf4j.MDC.put("midlayer.qp", String.valueOf(qp.qpNum()));
     getContext().getLog().warn("QP {} on {} port {} entered ERR: {}", qp.qpNum(), qp.device().name(),
         qp.attributes().portNum(), cause);
   }

@@ -99,7 +99,10 @@ class TransportCountersTest {
       FaultFixture.Side b = p[1];
       // The requester's QP goes to ERR: one WARN names it, its device and port, the status and the WR.
       List<WorkCompletion> wcs = LoggingTestKit.warn("QP " + a.qp.qpNum() + " on " + a.dev.name()
-          + " port 1 entered ERR: RNR_RETRY_EXC_ERR on send wr_id 0 (SEND_WITH_IMM)").expect(f.testKit.system(),
+          + " port 1 entered ERR: RNR_RETRY_EXC_ERR on send wr_id 0 (SEND_WITH_IMM)")
+          .withMdc(java.util.Map.of("midlayer.device", a.dev.name(), "midlayer.port", "1",
+              "midlayer.qp", String.valueOf(a.qp.qpNum())))
+          .expect(f.testKit.system(),
           () -> {
             postMessages(a, 0, 3);
             return poll(a.cq, 3);

@@ -1,0 +1,34 @@
+package dev.midlayer.internal;
+
+import dev.midlayer.client.ClientMessage;
+import java.util.Map;
+
+/**
+ * Internal API. The SLF4J MDC keys the midlayer sets on its log lines (logback: {@code %X{midlayer.device}}),
+ * and the MDC of a client actor's message. The device, event and client actors carry them on every line they log
+ * (Pekko's {@code Behaviors.withMdc}), and so does a client's own logging inside its add and remove; the
+ * transport engine sets them on its few lines itself, leaving the data path without a per-message MDC.
+ */
+public final class LogMdc {
+  /** The device's name. */
+  public static final String DEVICE = "midlayer.device";
+  /** The port number. */
+  public static final String PORT = "midlayer.port";
+  /** The client, as {@code client 'name' (#id)}. */
+  public static final String CLIENT = "midlayer.client";
+  /** The QP number. */
+  public static final String QP = "midlayer.qp";
+
+  private LogMdc() {}
+
+  /** A client actor's message: the device it is about. */
+  public static Map<String, String> forClientMessage(ClientMessage m) {
+    if (m instanceof ClientMessage.DeviceAdded a) {
+      return Map.of(DEVICE, a.device().name());
+    }
+    if (m instanceof ClientMessage.DeviceRemoved r) {
+      return Map.of(DEVICE, r.device().name());
+    }
+    return Map.of();
+  }
+}
