@@ -5,6 +5,7 @@ import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.ActorRef;
 import org.apache.pekko.actor.ActorSystem;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -16,6 +17,9 @@ import picocli.CommandLine.Option;
     description = {"Raw Artery message bandwidth between two JVMs (server/client), the anchor of the cluster "
         + "driver's bandwidth tests.", "Columns: #bytes #iterations BW peak BW average[MiB/sec] MsgRate[Mpps]."})
 final class ArteryBwCommand extends ArteryCommandBase {
+  @Mixin
+  BwReportOptions report;
+
   @Option(names = {"-t", "--tx-depth"}, defaultValue = "128", paramLabel = "MSGS",
       description = "Window: messages in flight (default ${DEFAULT-VALUE}).")
   int window;
@@ -40,8 +44,6 @@ final class ArteryBwCommand extends ArteryCommandBase {
 
   @Override
   void print(PrintWriter out, PerftestOutput row) {
-    PerftestOutput.print(out, json,
-        new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
-        new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, row);
+    PerftestOutput.printBw(out, json, report.gbits, java.util.List.of(row));
   }
 }

@@ -34,6 +34,9 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
   @Mixin
   FabricOptions fabric;
 
+  @Mixin
+  BwReportOptions report;
+
   @Option(names = {"-n", "--iterations"}, defaultValue = "100000",
       description = "Work requests in all, over all QPs (default ${DEFAULT-VALUE}; scaled down per size with -a).")
   long iterations;
@@ -89,6 +92,8 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
     List<PerftestOutput> rows = new ArrayList<>();
     try (PerftestSetup setup = PerftestSetup.create(spec, role, test(), fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {
+      header(setup, test(), transport.txDepth, Math.min(cqMod, transport.txDepth),
+          opcode() == WrOpcode.RDMA_WRITE ? transport.inlineSize : 0);
       if (role == PerftestSetup.Role.SERVER) {
         // The server end runs no code of its own: its driver places the WRITEs, answers READs and atomics.
         rows = setup.awaitClientResult();
@@ -97,9 +102,7 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
         setup.handOver(rows);
       }
     }
-    PerftestOutput.print(out, json,
-        new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
-        new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, rows);
+    PerftestOutput.printBw(out, json, report.gbits, rows);
   }
 
   /** The client's end (both ends in this JVM on loopback): every size's run, after the JIT warm-up. */

@@ -86,6 +86,7 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
     WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH];
     try (PerftestSetup s = PerftestSetup.create(spec, role, test(), fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {
+      header(s, test(), Math.max(1, transport.txDepth), 0, 0);
       if (role == PerftestSetup.Role.SERVER) {
         // The server end runs no code of its own: its driver answers the READs and atomics.
         rows = s.awaitClientResult();

@@ -71,6 +71,16 @@ abstract class PerftestCommandBase implements Callable<Integer> {
         "--size must be 8 for " + spec.name() + " (CMP_AND_SWP and FETCH_AND_ADD move 8 bytes), was " + size);
   }
 
+  /**
+   * Prints perftest's header block ({@link PerftestHeader}) for this end's connected QPs, unless {@code --json}.
+   * {@code cqMod} 0: no CQ moderation line.
+   */
+  void header(PerftestSetup setup, String test, int txDepth, int cqMod, int inlineSize) {
+    if (!json) {
+      PerftestHeader.print(spec.commandLine().getOut(), test, setup.localQps(), txDepth, cqMod, inlineSize);
+    }
+  }
+
   /** Rejects an option value with picocli's usage error (exit code 2). */
   void require(boolean ok, String message) {
     if (!ok) {

@@ -88,6 +88,29 @@ final class PerftestOutput {
     return new BigDecimal(d).round(new MathContext(6)).stripTrailingZeros().toPlainString();
   }
 
+  /** MiB/s to Gb/s (perftest's --report_gbits: 10^9 bits). */
+  static final double GBITS_PER_MIB = 1024.0 * 1024.0 * 8 / 1e9;
+
+  /**
+   * Prints the rows of a bandwidth test: MiB/s, or with {@code gbits} Gb/s (the JSON lines then have the Gb/s
+   * keys in addition, the MiB/s ones unchanged).
+   */
+  static void printBw(PrintWriter out, boolean json, boolean gbits, java.util.List<PerftestOutput> rows) {
+    if (!gbits) {
+      print(out, json,
+          new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
+          new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, rows);
+      return;
+    }
+    for (PerftestOutput row : rows) {
+      row.put("bw_peak_gb_s", row.get("bw_peak_mib_s") * GBITS_PER_MIB);
+      row.put("bw_avg_gb_s", row.get("bw_avg_mib_s") * GBITS_PER_MIB);
+    }
+    print(out, json,
+        new String[] {"#bytes", "#iterations", "BW peak[Gb/sec]", "BW average[Gb/sec]", "MsgRate[Mpps]"},
+        new String[] {"bytes", "iterations", "bw_peak_gb_s", "bw_avg_gb_s", "msg_rate_mpps"}, rows);
+  }
+
   /** Prints the table (header, values, rules) or the JSON line. */
   static void print(PrintWriter out, boolean json, String[] header, String[] keys, PerftestOutput row) {
     print(out, json, header, keys, java.util.List.of(row));

@@ -513,6 +513,11 @@ final class PerftestSetup implements AutoCloseable {
   }
 
   /** The SGE of a message of {@code size} bytes in {@code mr} (none for a zero-byte message). */
+  /** This end's QPs: the client's (on loopback, where both ends are here, too), or the server's. */
+  QueuePair[] localQps() {
+    return clientQps != null ? clientQps : serverQps;
+  }
+
   static Sge[] sges(MemoryRegion mr, int size) {
     return size == 0 ? new Sge[0] : new Sge[] {Sge.of(mr, 0, size)};
   }

@@ -49,6 +49,9 @@ final class SendBwCommand extends PerftestCommandBase {
   @Mixin
   FabricOptions fabric;
 
+  @Mixin
+  BwReportOptions report;
+
   @Option(names = {"-n", "--iterations"}, defaultValue = "100000",
       description = "Messages in all, over all QPs (default ${DEFAULT-VALUE}).")
   long iterations;
@@ -84,6 +87,7 @@ final class SendBwCommand extends PerftestCommandBase {
     List<PerftestOutput> rows;
     try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_bw", fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {
+      header(setup, "send_bw", transport.txDepth, Math.min(cqMod, transport.txDepth), transport.inlineSize);
       Run run = new Run(setup, waiter);
       if (role == PerftestSetup.Role.SERVER) {
         run.serve();
@@ -93,9 +97,7 @@ final class SendBwCommand extends PerftestCommandBase {
         setup.handOver(rows);
       }
     }
-    PerftestOutput.print(out, json,
-        new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
-        new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, rows);
+    PerftestOutput.printBw(out, json, report.gbits, rows);
   }
 
   /** One run's state; every field is touched by the command's thread only. */

@@ -63,6 +63,7 @@ final class SendLatCommand extends PerftestCommandBase {
     List<PerftestOutput> rows;
     try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_lat", fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {
+      header(setup, "send_lat", transport.txDepth, 0, transport.inlineSize);
       if (role == PerftestSetup.Role.SERVER) {
         serveRemote(setup, serverWaiter);
         rows = setup.awaitClientResult();

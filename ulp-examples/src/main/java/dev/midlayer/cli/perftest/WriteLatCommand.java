@@ -85,6 +85,7 @@ final class WriteLatCommand extends PerftestCommandBase {
     };
     try (PerftestSetup s = PerftestSetup.create(spec, role, shape.toString(), fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr(), zeroArrivals)) {
+      header(s, "write_lat", transport.txDepth, 0, transport.inlineSize);
       if (role == PerftestSetup.Role.SERVER) {
         for (int size : sizes) {
           Side server = new Side("write_lat server", s.serverQps[0], s.serverCq, s.serverMrs[0],

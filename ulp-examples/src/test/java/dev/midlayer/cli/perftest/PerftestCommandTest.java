@@ -155,6 +155,39 @@ class PerftestCommandTest {
   }
 
   @Test
+  void theTableStartsWithPerftestsHeaderBlock() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = PerftestCommand.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    assertEquals(0, cmd.execute("send_bw", "-n", "2000", "--warmup", "0", "-q", "2", "-t", "32"), err.toString());
+    String text = out.toString();
+    java.util.List<String> lines = text.lines().toList();
+    assertEquals(PerftestHeader.RULE, lines.get(0), text);
+    assertEquals("Send BW Test", lines.get(1).strip(), text);
+    assertTrue(text.contains(" Device         : lo0"), text);
+    assertTrue(text.contains(" Number of qps   : 2"), text);
+    assertTrue(text.contains(" Connection type : RC"), text);
+    assertTrue(text.contains(" TX depth        : 32"), text);
+    assertTrue(text.contains(" CQ Moderation   : 16"), text);
+    assertTrue(text.contains(" Mtu             : 4096[B]"), text);
+    // One local and one remote address per QP, then the results table.
+    assertEquals(2, lines.stream().filter(l -> l.matches(" local address: LID 0x[0-9a-f]{4} QPN 0x[0-9a-f]{6} "
+        + "PSN 0x[0-9a-f]{6}")).count(), text);
+    assertEquals(2, lines.stream().filter(l -> l.startsWith(" remote address: LID ")).count(), text);
+    assertTrue(text.contains("BW peak[MiB/sec]"), text);
+  }
+
+  @Test
+  void reportGbitsAddsTheGbitKeysAndKeepsTheMibOnes() {
+    Map<String, String> row = run("write_bw", "-s", "4096", "-n", "2000", "--warmup", "0", "--report_gbits");
+    double mib = Double.parseDouble(row.get("bw_avg_mib_s"));
+    double gb = Double.parseDouble(row.get("bw_avg_gb_s"));
+    assertEquals(mib * 1048576 * 8 / 1e9, gb, gb * 1e-4, row.toString());
+  }
+
+  @Test
   void rxDepthBelowOneIsAUsageError() {
     StringWriter err = new StringWriter();
     CommandLine cmd = PerftestCommand.commandLine();
