@@ -153,30 +153,83 @@ final class PerftestSetup implements AutoCloseable {
     final QueuePair[] qps;
     final MemoryRegion[] mrs;
 
+    /** Makes the end's objects; if any fails, destroys the ones made before rethrowing (nothing is left). */
     End(Device device, Spec spec, CompletionHandler handler, Consumer<ByteBuffer> prepare) throws Exception {
       this.device = device;
       pd = await(device.allocPd());
-      // Sends and receives of every QP of an end complete into one CQ: it must hold all outstanding ones.
-      long depth = Math.max(64L, ((long) spec.sendDepth() + spec.recvDepth()) * spec.qps());
-      int maxCqe = device.attributes().maxCqe();
-      if (depth > maxCqe) {
-        throw new PerftestException("a CQ for " + spec.qps() + " QPs with " + spec.sendDepth() + " sends and "
-            + spec.recvDepth() + " receives outstanding each needs " + depth + " entries; the device allows "
-            + maxCqe + " (lower -t or -q)");
+      CompletionQueue madeCq = null;
+      List<QueuePair> madeQps = new ArrayList<>();
+      List<MemoryRegion> madeMrs = new ArrayList<>();
+      try {
+        // Sends and receives of every QP of an end complete into one CQ: it must hold all outstanding ones.
+        long depth = Math.max(64L, ((long) spec.sendDepth() + spec.recvDepth()) * spec.qps());
+        int maxCqe = device.attributes().maxCqe();
+        if (depth > maxCqe) {
+          throw new PerftestException("a CQ for " + spec.qps() + " QPs with " + spec.sendDepth() + " sends and "
+              + spec.recvDepth() + " receives outstanding each needs " + depth + " entries; the device allows "
+              + maxCqe + " (lower -t or -q)");
+        }
+        madeCq = await(device.createCq((int) depth, handler, null, null));
+        QpCap cap = new QpCap(spec.sendDepth(), spec.recvDepth(), 1, 1, spec.inlineSize());
+        List<CompletionStage<QueuePair>> qpStages = new ArrayList<>();
+        List<CompletionStage<MemoryRegion>> mrStages = new ArrayList<>();
+        int mrBytes = Math.max(1, Math.max(spec.size(), spec.mrBytes()));
+        for (int i = 0; i < spec.qps(); i++) {
+          qpStages.add(pd.createQp(new QpInitAttr(QpType.RC, madeCq, madeCq, cap, spec.signalAll(), null, i)));
+          mrStages.add(pd.registerMr(filled(mrBytes), spec.mrAccess()));
+        }
+        Exception qpFailure = settle(qpStages, madeQps);
+        Exception mrFailure = settle(mrStages, madeMrs);
+        if (qpFailure != null || mrFailure != null) {
+          throw qpFailure != null ? qpFailure : mrFailure;
+        }
+      } catch (Exception | Error e) {
+        release(madeQps, madeMrs, madeCq, pd);
+        throw e;
       }
-      cq = await(device.createCq((int) depth, handler, null, null));
-      QpCap cap = new QpCap(spec.sendDepth(), spec.recvDepth(), 1, 1, spec.inlineSize());
-      List<CompletionStage<QueuePair>> qpStages = new ArrayList<>();
-      List<CompletionStage<MemoryRegion>> mrStages = new ArrayList<>();
-      int mrBytes = Math.max(1, Math.max(spec.size(), spec.mrBytes()));
-      for (int i = 0; i < spec.qps(); i++) {
-        qpStages.add(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, cap, spec.signalAll(), null, i)));
-        mrStages.add(pd.registerMr(filled(mrBytes), spec.mrAccess()));
-      }
-      qps = awaitAll(qpStages).toArray(new QueuePair[0]);
-      mrs = awaitAll(mrStages).toArray(new MemoryRegion[0]);
+      cq = madeCq;
+      qps = madeQps.toArray(new QueuePair[0]);
+      mrs = madeMrs.toArray(new MemoryRegion[0]);
       for (MemoryRegion mr : mrs) {
         prepare.accept(mr.buffer());
+      }
+    }
+
+    /** Waits for every stage; adds the results that succeeded to {@code made}; returns the first failure, or null. */
+    private static <T> Exception settle(List<CompletionStage<T>> stages, List<T> made) throws InterruptedException {
+      Exception first = null;
+      for (CompletionStage<T> stage : stages) {
+        try {
+          made.add(await(stage));
+        } catch (InterruptedException e) {
+          throw e;
+        } catch (Exception e) {
+          first = first == null ? e : first;
+        }
+      }
+      return first;
+    }
+
+    /** Best effort, newest first: what a failed set-up made goes before the failure is reported. */
+    private static void release(List<QueuePair> qps, List<MemoryRegion> mrs, CompletionQueue cq,
+        ProtectionDomain pd) {
+      try {
+        List<CompletionStage<Done>> gone = new ArrayList<>();
+        for (QueuePair qp : qps) {
+          gone.add(qp.destroy());
+        }
+        awaitAll(gone);
+        gone.clear();
+        for (MemoryRegion mr : mrs) {
+          gone.add(mr.deregister());
+        }
+        if (cq != null) {
+          gone.add(cq.destroy());
+        }
+        awaitAll(gone);
+        await(pd.dealloc());
+      } catch (Exception e) {
+        // The actor system's termination reclaims (and reports) whatever could not be destroyed here.
       }
     }
 
@@ -221,8 +274,17 @@ final class PerftestSetup implements AutoCloseable {
         clientDevice = d;
       }
     }
-    client = clientDevice == null ? null : new End(clientDevice, spec, spec.clientHandler(), prepare);
-    server = serverDevice == null ? null : new End(serverDevice, spec, spec.serverHandler(), prepare);
+    End madeClient = null;
+    End madeServer = null;
+    try {
+      madeClient = clientDevice == null ? null : new End(clientDevice, spec, spec.clientHandler(), prepare);
+      madeServer = serverDevice == null ? null : new End(serverDevice, spec, spec.serverHandler(), prepare);
+    } catch (Exception | Error e) {
+      destroyQuietly(madeClient);
+      throw e;
+    }
+    client = madeClient;
+    server = madeServer;
     clientCq = client == null ? null : client.cq;
     clientQps = client == null ? null : client.qps;
     clientMrs = client == null ? null : client.mrs;
@@ -232,6 +294,18 @@ final class PerftestSetup implements AutoCloseable {
     serverMrsRemote = client == null ? null : new RemoteMr[spec.qps()];
     clientMrsRemote = server == null ? null : new RemoteMr[spec.qps()];
 
+    try {
+      connectEnds(spec, shape, address, err, cluster);
+    } catch (Exception | Error e) {
+      // Refused, unreachable, timed out: what this run made goes before the failure is reported.
+      teardown();
+      throw e;
+    }
+  }
+
+  /** Listens and connects the ends through the CM (the second half of the constructor). */
+  private void connectEnds(Spec spec, String shape, RemoteOptions.HostPort address, PrintWriter err,
+      ClusterFabric cluster) throws Exception {
     int checksum = checksum(shape);
     ConnectionManager cm = ConnectionManager.get(system);
     LinkedTransferQueue<CmEvent.ConnectRequest> requests = new LinkedTransferQueue<>();
@@ -528,6 +602,28 @@ final class PerftestSetup implements AutoCloseable {
    */
   @Override
   public void close() {
+    teardown();
+    try {
+      stopSystem(system);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      throw new PerftestException("the actor system did not terminate: " + e, e);
+    }
+  }
+
+  private static void destroyQuietly(End end) {
+    if (end != null) {
+      try {
+        end.destroy();
+      } catch (Exception e) {
+        // The actor system's termination reclaims (and reports) what is left.
+      }
+    }
+  }
+
+  /** Disconnects and destroys what the run made; best effort, never throws. */
+  private void teardown() {
     try {
       List<CompletionStage<Done>> gone = new ArrayList<>();
       for (CmConnection c : clientConnections) {
@@ -549,13 +645,6 @@ final class PerftestSetup implements AutoCloseable {
       }
     } catch (Exception e) {
       // Tearing down is best effort: terminating the system reclaims (and reports) what is left.
-    }
-    try {
-      stopSystem(system);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (Exception e) {
-      throw new PerftestException("the actor system did not terminate: " + e, e);
     }
   }
 
