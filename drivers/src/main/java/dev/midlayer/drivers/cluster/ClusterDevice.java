@@ -49,16 +49,19 @@ public final class ClusterDevice implements EngineDevice {
   private final Map<Integer, PacketSink> sinks = new ConcurrentHashMap<>();
   private volatile Device device;
   private volatile DriverDevice driverDevice;
+  /** Per port, the state the midlayer was last told (its cache at registration, then each event); null before. */
+  private final AtomicReferenceArray<PortState> reported;
 
   ClusterDevice(ClusterFabric fabric, int number, int ports) {
     this.fabric = fabric;
     this.number = number;
     this.gids = new Gid[ports];
     this.portStates = new AtomicReferenceArray<>(ports);
-    PortState initial = fabric.isUp() ? PortState.ACTIVE : PortState.DOWN;
+    this.reported = new AtomicReferenceArray<>(ports);
+    // DOWN until the fabric, once the device is listed, sets the node's state (ClusterFabric.newDevice).
     for (int p = 1; p <= ports; p++) {
       gids[p - 1] = ClusterGids.gid(fabric.selfUid(), number, p);
-      portStates.set(p - 1, initial);
+      portStates.set(p - 1, PortState.DOWN);
     }
   }
 
@@ -134,17 +137,39 @@ public final class ClusterDevice implements EngineDevice {
     return portStates.get(portNum - 1);
   }
 
-  /** Sets a port's state; a change between ACTIVE and DOWN raises PORT_ACTIVE / PORT_ERR once registered. */
+  /**
+   * Sets a port's state; once the device is enabled, a change from what the midlayer was last told raises
+   * PORT_ACTIVE / PORT_ERR, exactly once per change. Never blocks; the node's actor (and enable_driver).
+   */
   void portState(int portNum, PortState to) {
-    PortState from = portStates.getAndSet(portNum - 1, to);
+    portStates.set(portNum - 1, to);
+    report(portNum);
+  }
+
+  /**
+   * Tells the midlayer the port's state if it differs from what it was last told ({@link #reported}): a
+   * compare-and-set on that, so of two threads reporting the same change only one raises the event.
+   */
+  private void report(int portNum) {
     DriverDevice d = driverDevice;
-    if (from == to || d == null || fabric.localDevice(number) != this) {
+    if (d == null || fabric.localDevice(number) != this) {
       return;
     }
-    try {
-      d.dispatchPortEvent(to == PortState.ACTIVE ? AsyncEventType.PORT_ACTIVE : AsyncEventType.PORT_ERR, portNum);
-    } catch (DeviceUnregisteredException | IllegalStateException unregistered) {
-      // The device's unregistration completed meanwhile (the system is shutting down, say): nobody to tell.
+    while (true) {
+      PortState told = reported.get(portNum - 1);
+      PortState now = portStates.get(portNum - 1);
+      if (told == null || told == now) {
+        return;
+      }
+      if (reported.compareAndSet(portNum - 1, told, now)) {
+        try {
+          d.dispatchPortEvent(now == PortState.ACTIVE ? AsyncEventType.PORT_ACTIVE : AsyncEventType.PORT_ERR,
+              portNum);
+        } catch (DeviceUnregisteredException | IllegalStateException unregistered) {
+          // The device's unregistration completed meanwhile (the system is shutting down, say): nobody to tell.
+        }
+        return;
+      }
     }
   }
 
@@ -179,7 +204,15 @@ public final class ClusterDevice implements EngineDevice {
         .queryDevice(this::queryDevice)
         .queryPort(this::queryPort)
         .enableDriver(d -> {
+          // The midlayer read the ports before this call: a change since (the node came Up while the device
+          // registered) is reported now, or the midlayer's port cache would keep the old state for good.
+          for (int p = 1; p <= gids.length; p++) {
+            reported.set(p - 1, d.cachedPort(p).state());
+          }
           this.driverDevice = d;
+          for (int p = 1; p <= gids.length; p++) {
+            report(p);
+          }
           fabric.devicesChanged(); // routable, and in the directory, before any client's add
         })
         .memoryFence(fabric::awaitTransfers);

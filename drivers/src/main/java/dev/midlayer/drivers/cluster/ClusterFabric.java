@@ -6,6 +6,7 @@ import dev.midlayer.drivers.engine.EngineSettings;
 import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.PortState;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -171,9 +172,7 @@ public final class ClusterFabric implements Extension {
     if (ports < 1 || ports > 255) {
       throw new InvalidArgumentException("ports", "must be 1..255, was " + ports);
     }
-    ClusterDevice device = new ClusterDevice(this, nextDevice.getAndIncrement(), ports);
-    byNumber.put(device.number(), device);
-    devices.add(device);
+    ClusterDevice device = newDevice(ports);
     CompletionStage<dev.midlayer.device.Device> registration;
     try {
       registration = midlayer.registerDevice(name, device.ops(qps));
@@ -189,6 +188,30 @@ public final class ClusterFabric implements Extension {
       device.registered(d);
       return device;
     });
+  }
+
+  /**
+   * A new device, listed (so the node actor's port reconciliation sees it) and then set to this node's state:
+   * read after listing, and again after setting, so a node that came Up (or went) meanwhile is followed.
+   * Not registered with the midlayer yet. Never blocks.
+   */
+  ClusterDevice newDevice(int ports) {
+    ClusterDevice device = new ClusterDevice(this, nextDevice.getAndIncrement(), ports);
+    byNumber.put(device.number(), device);
+    devices.add(device);
+    boolean up;
+    do {
+      up = isUp();
+      for (int p = 1; p <= ports; p++) {
+        device.portState(p, up ? PortState.ACTIVE : PortState.DOWN);
+      }
+    } while (isUp() != up);
+    return device;
+  }
+
+  /** Drops a device {@link #newDevice} made that was never registered (tests). */
+  void discard(ClusterDevice device) {
+    forget(device);
   }
 
   /** Unregisters the device and takes its ports off the cluster. <b>May sleep</b>; not from atomic context. */

@@ -9,8 +9,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.drivers.engine.Endpoint;
 import dev.midlayer.ib.AhAttr;
+import dev.midlayer.ib.AsyncEventType;
+import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.PortState;
 import dev.midlayer.ib.QpType;
+import dev.midlayer.spi.DeviceOps;
+import dev.midlayer.spi.DriverDevice;
+import dev.midlayer.spi.MemoryKeys;
+import dev.midlayer.spi.QpContext;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -42,6 +49,76 @@ class ClusterMembershipTest {
       n++;
     }
     return n;
+  }
+
+  @Test
+  @DisplayName("a port change between the midlayer's query_port and enable_driver is reported, exactly once")
+  void portChangeDuringRegistrationIsReported() throws Exception {
+    nodes = new ClusterNodes("members-window", "");
+    ActorSystem<?> a = nodes.start(""); // not joined: the node actor stays in joining and leaves the ports alone
+    ClusterFabric fabric = ClusterFabric.get(a);
+    ClusterDevice dev = fabric.newDevice(1);
+    try {
+      assertEquals(PortState.DOWN, dev.portState(1), "listed, then set to the node's state: not Up");
+      DeviceOps ops = dev.ops(null);
+      // The midlayer reads the ports (DOWN), then the port comes up (the node became Up, as in the race this
+      // test pins down: join completing while the device registers), then the midlayer enables the driver.
+      PortAttributes read = ops.queryPort().queryPort(1);
+      assertEquals(PortState.DOWN, read.state());
+      dev.portState(1, PortState.ACTIVE);
+      List<String> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+      ops.enableDriver().enable(new WindowDriver(read, told));
+      assertEquals(List.of("PORT_ACTIVE 1"), told, "the change the midlayer missed, once");
+      dev.portState(1, PortState.ACTIVE);
+      assertEquals(List.of("PORT_ACTIVE 1"), told, "no change, no event");
+      dev.portState(1, PortState.DOWN);
+      assertEquals(List.of("PORT_ACTIVE 1", "PORT_ERR 1"), told);
+    } finally {
+      fabric.discard(dev);
+    }
+  }
+
+  /** The midlayer's side as enable_driver sees it: the port cache it read, and the events it is told. */
+  private record WindowDriver(PortAttributes cached, List<String> told) implements DriverDevice {
+    @Override
+    public String name() {
+      return "window0";
+    }
+
+    @Override
+    public DeviceAttributes attributes() {
+      return DeviceAttributes.builder().build();
+    }
+
+    @Override
+    public PortAttributes cachedPort(int portNum) {
+      return cached;
+    }
+
+    @Override
+    public void dispatchPortEvent(AsyncEventType type, int portNum) {
+      told.add(type + " " + portNum);
+    }
+
+    @Override
+    public void dispatchDeviceEvent(AsyncEventType type) {
+      told.add(type.toString());
+    }
+
+    @Override
+    public MemoryKeys memory() {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public QpContext qp(int qpNum) {
+      return null;
+    }
+
+    @Override
+    public java.util.Collection<QpContext> qps() {
+      return List.of();
+    }
   }
 
   @Test
