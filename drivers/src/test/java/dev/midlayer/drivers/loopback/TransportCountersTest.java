@@ -39,9 +39,9 @@ class TransportCountersTest {
       assertEquals(4L * FaultFixture.MSG, ca.sentBytes(), ca::toString);
       assertEquals(4, cb.receivedPackets(), cb::toString);
       assertEquals(4L * FaultFixture.MSG, cb.receivedBytes(), cb::toString);
-      // The ACKs: b sent as many as a received (one per request or coalesced, at least one).
-      assertTrue(cb.sentPackets() >= 1, cb::toString);
-      assertEquals(cb.sentPackets(), ca.receivedPackets(), () -> ca + " / " + cb);
+      // The ACKs (one per request or coalesced): a got at least one, and never more than b sent (a is read
+      // first; b counts before it sends).
+      assertTrue(ca.receivedPackets() >= 1 && cb.sentPackets() >= ca.receivedPackets(), () -> ca + " / " + cb);
       assertEquals(0, ca.retransmittedPackets() + ca.ackTimeouts() + ca.completionsWithError(), ca::toString);
       assertEquals(ca, a.dev.device().portCounters(1), "the port of a's one QP");
       // A destroyed QP's counters stay in its port's.
@@ -64,9 +64,10 @@ class TransportCountersTest {
       poll(a.cq, 4);
       TransportCounters ca = a.qp.counters();
       TransportCounters cb = b.qp.counters();
-      assertTrue(cb.sequenceNaksSent() >= 1, cb::toString);
-      assertEquals(cb.sequenceNaksSent(), ca.sequenceNaksReceived(), () -> ca + " / " + cb);
-      assertTrue(ca.retransmittedPackets() >= 3, "messages 1..3 again (go-back-N): " + ca);
+      assertTrue(ca.sequenceNaksReceived() >= 1 && cb.sequenceNaksSent() >= ca.sequenceNaksReceived(),
+          () -> ca + " / " + cb);
+      // Go-back-N from message 1: what was in flight when the NAK came goes again (1 and 2, or 1..3).
+      assertTrue(ca.retransmittedPackets() >= 1, "message 1 again at least: " + ca);
       assertEquals(4 + ca.retransmittedPackets(), ca.sentPackets(), ca::toString);
     }
   }
@@ -110,8 +111,8 @@ class TransportCountersTest {
       assertEquals(WcStatus.RNR_RETRY_EXC_ERR, wcs.get(0).status(), wcs::toString);
       TransportCounters ca = a.qp.counters();
       TransportCounters cb = b.qp.counters();
-      assertTrue(cb.rnrNaksSent() >= 1, cb::toString);
-      assertEquals(cb.rnrNaksSent(), ca.rnrNaksReceived(), () -> ca + " / " + cb);
+      // Later RNR NAKs (for the WRs behind the first) may still be on their way: a never got more than b sent.
+      assertTrue(ca.rnrNaksReceived() >= 1 && cb.rnrNaksSent() >= ca.rnrNaksReceived(), () -> ca + " / " + cb);
       assertEquals(1, ca.retriesExceeded(), ca::toString);
       assertEquals(1, ca.completionsWithError(), ca::toString);
       assertEquals(2, ca.completionsFlushed(), "the two WRs after it: " + ca);
