@@ -106,19 +106,15 @@ public abstract class HostileConsumerContract extends DriverContract {
       + "driver actor: while it blocks, the QP's own traffic completes")
   void qpEventHandlerBlockingOnCommEstHoldsUpNoTraffic() throws Exception {
     kit().expectViolations(Check.BLOCKING); // the handler blocks on a latch, on purpose
-    CountDownLatch release = new CountDownLatch(1);
-    CountDownLatch entered = new CountDownLatch(1);
+    HeldCallbacks held = new HeldCallbacks(1);
     AtomicReference<String> handlerThread = new AtomicReference<>();
-    Queue<Thread> blocked = new ConcurrentLinkedQueue<>();
     ConformanceFixture.Side a = f.side(64, 4096, null);
     ConformanceFixture.Side b = f.side(64, 4096, null);
     ConformanceFixture.createQp(a, QpType.RC, CAP, true);
     b.qp = await(b.pd.createQp(new QpInitAttr(QpType.RC, b.cq, b.cq, CAP, true, e -> {
       if (e.type() == AsyncEventType.COMM_EST) {
         handlerThread.set(Thread.currentThread().getName());
-        blocked.add(Thread.currentThread());
-        entered.countDown();
-        awaitUninterruptibly(release);
+        held.hold();
       }
     }, null)));
     await(QpConnect.connect(a.qp, b.lidPath(), b.qp.qpNum(), 0x100, 0x200, RELIABLE));
@@ -128,7 +124,7 @@ public abstract class HostileConsumerContract extends DriverContract {
         b.qp.postRecv(RecvWr.of(10 + i, Sge.of(b.mr, 64L * i, 64)));
       }
       a.qp.postSend(SendWr.send(1, 0, Sge.of(a.mr, 0, 32)));
-      assertTrue(entered.await(ConformanceFixture.DEADLINE_MS, TimeUnit.MILLISECONDS), "COMM_EST reached the handler");
+      assertTrue(held.awaitEntered(ConformanceFixture.DEADLINE_MS), "COMM_EST reached the handler");
       for (int i = 2; i <= 8; i++) {
         a.qp.postSend(SendWr.send(i, 0, Sge.of(a.mr, 0, 32)));
       }
@@ -136,7 +132,7 @@ public abstract class HostileConsumerContract extends DriverContract {
       assertEquals(8, poll(b.cq, 8, "their receives").size());
       assertTrue(handlerThread.get().contains("callback-dispatcher"), "the handler ran on " + handlerThread.get());
     } finally {
-      releaseParked(blocked, release);
+      held.releaseOnceParked();
     }
     assertBlockingSeen();
   }
@@ -207,8 +203,7 @@ public abstract class HostileConsumerContract extends DriverContract {
     // Block as many handlers (on distinct CQs) as the consumer-callback dispatcher has threads: every one of
     // them; the transport on the data-path dispatcher must go on regardless.
     int threads = callbackThreads(kit().testKit().system().settings().config());
-    CountDownLatch release = new CountDownLatch(1);
-    CountDownLatch entered = new CountDownLatch(threads);
+    HeldCallbacks held = new HeldCallbacks(threads);
 
     // Pair B: two devices, an RC connection, CQs without handlers that the test polls. Connected first
     // (a modify completes only once the QP's driver actor applied it).
@@ -225,15 +220,10 @@ public abstract class HostileConsumerContract extends DriverContract {
     Device a0 = f.addDevice();
     ConformanceFixture.Side a0Side = f.side(a0, 64, 4096, null);
     AddressHandle toA1 = a0Side.pd.createAh(a1.lidPath());
-    Queue<Thread> blocked = new ConcurrentLinkedQueue<>();
     List<QueuePair> blockedQps = new ArrayList<>();
     List<CompletionQueue> blockedCqs = new ArrayList<>();
     for (int i = 0; i < threads; i++) {
-      CompletionQueue cq = await(a0.createCq(16, c -> {
-        blocked.add(Thread.currentThread());
-        entered.countDown();
-        awaitUninterruptibly(release);
-      }, null, null));
+      CompletionQueue cq = await(a0.createCq(16, c -> held.hold(), null, null));
       QueuePair qp = await(a0Side.pd.createQp(QpInitAttr.of(QpType.UD, cq, CAP)));
       await(QpConnect.ud(qp, 1, QKEY, 0));
       blockedCqs.add(cq);
@@ -247,18 +237,18 @@ public abstract class HostileConsumerContract extends DriverContract {
             Sge.of(a0Side.mr, 0, 8)));
       }
       awaitTrue(() -> "a blocking completion handler on device " + a0.name() + " to be called",
-          () -> entered.getCount() < threads);
+          () -> held.notEntered() < threads);
       // Give the other blocking handlers the chance to be entered too (each may take a thread).
-      entered.await(2, TimeUnit.SECONDS);
+      held.awaitEntered(2000);
 
       b1.qp.postRecv(RecvWr.of(7, Sge.of(b1.mr, 0, 64)));
       b0.qp.postSend(SendWr.send(8, 0, Sge.of(b0.mr, 0, 16)));
-      String what = "pair B (" + b0.dev.name() + " -> " + b1.dev.name() + ") while " + (threads - entered.getCount())
+      String what = "pair B (" + b0.dev.name() + " -> " + b1.dev.name() + ") while " + (threads - held.notEntered())
           + " completion handler(s) on " + a0.name() + " block (callback threads: " + threads + ")";
       assertStatus(WcStatus.SUCCESS, poll(b0.cq, 1, "the send of " + what).get(0), "the send of " + what);
       assertStatus(WcStatus.SUCCESS, poll(b1.cq, 1, "the receive of " + what).get(0), "the receive of " + what);
     } finally {
-      releaseParked(blocked, release);
+      held.releaseOnceParked();
     }
     assertBlockingSeen();
   }
@@ -366,33 +356,6 @@ public abstract class HostileConsumerContract extends DriverContract {
         Runtime.getRuntime().availableProcessors());
   }
 
-
-  /** Blocks until {@code latch} opens, at most a minute (the test opens it in a finally). */
-  /**
-   * Releases the blocking handlers once each one that entered is parked in its wait: a release that came first
-   * would let a handler through without blocking, and the monitor would have nothing to report.
-   */
-  private static void releaseParked(Queue<Thread> blocked, CountDownLatch release) {
-    try {
-      org.awaitility.Awaitility.await().atMost(Duration.ofMillis(DEADLINE_MS))
-          .until(() -> blocked.stream().allMatch(t -> t.getState() == Thread.State.TIMED_WAITING));
-    } catch (org.awaitility.core.ConditionTimeoutException e) {
-      // Released anyway; the assertion that follows reports what the monitor saw.
-    } finally {
-      release.countDown();
-    }
-  }
-
-  private static void awaitUninterruptibly(CountDownLatch latch) {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
-    while (latch.getCount() > 0 && System.nanoTime() < deadline) {
-      try {
-        latch.await(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
-      } catch (InterruptedException e) {
-        // keep blocking: this handler stands for consumer code that ignores interrupts
-      }
-    }
-  }
 
   /** {@link DpFixture#poll}, with {@code what} in front of the failure message. */
   private static List<WorkCompletion> poll(CompletionQueue cq, int n, String what) {

@@ -215,30 +215,24 @@ public abstract class UnregisterContract extends DriverContract {
   // ---- drains whose QP or device goes away ----
 
   /**
-   * A UD QP on an SRQ, with an ACTOR CQ, whose event handler blocks on QP_LAST_WQE_REACHED until {@code release}
-   * opens. The driver raises that event while it applies the move to ERR that starts a drain, so the drain is
+   * A UD QP on an SRQ, with an ACTOR CQ, whose event handler blocks on QP_LAST_WQE_REACHED until the test
+   * releases it. The driver raises that event while it applies the move to ERR that starts a drain, so the drain is
    * held at its first step for as long as the test wants.
    */
-  private record DrainSubject(Device dev, QueuePair qp, ProtectionDomain pd, CountDownLatch entered, CountDownLatch release) {}
+  private record DrainSubject(Device dev, QueuePair qp, ProtectionDomain pd, HeldCallbacks held) {}
 
   private DrainSubject drainSubject() throws Exception {
     ConformanceFixture.Side s = f.side(64, 4096, null);
     CompletionQueue cq = await(s.dev.allocCq(64, PollContext.ACTOR));
     SharedReceiveQueue srq = await(s.pd.createSrq(new SrqAttr(16, 1, 0), null, null));
-    CountDownLatch entered = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
+    HeldCallbacks held = new HeldCallbacks(1);
     QueuePair qp = await(s.pd.createQp(new QpInitAttr(QpType.UD, cq, cq, CAP, true, e -> {
       if (e.type() == AsyncEventType.QP_LAST_WQE_REACHED) {
-        entered.countDown();
-        try {
-          release.await(1, TimeUnit.MINUTES);
-        } catch (InterruptedException x) {
-          Thread.currentThread().interrupt();
-        }
+        held.hold();
       }
     }, null).withSrq(srq)));
     await(QpConnect.ud(qp, 1, QKEY, 0));
-    return new DrainSubject(s.dev, qp, s.pd, entered, release);
+    return new DrainSubject(s.dev, qp, s.pd, held);
   }
 
   @Test
@@ -251,12 +245,12 @@ public abstract class UnregisterContract extends DriverContract {
     CompletionStage<?> destroy;
     try {
       drain = d.qp().drainSq();
-      assertTrue(d.entered().await(DEADLINE_MS, TimeUnit.MILLISECONDS), "the drain's move to ERR reached the driver");
+      assertTrue(d.held().awaitEntered(DEADLINE_MS), "the drain's move to ERR reached the driver");
       destroy = d.qp().destroy();
       // The QP is torn down (its PD released) while the drain still waits for its first step.
       awaitTrue("the teardown of " + d.qp(), () -> d.pd().useCount() < pdUsers);
     } finally {
-      d.release().countDown();
+      d.held().releaseOnceParked();
     }
     await(destroy);
     HostileConsumerContract.settles(drain, "drainSq of " + d.qp() + ", destroyed while the drain was pending");
@@ -274,12 +268,12 @@ public abstract class UnregisterContract extends DriverContract {
     CompletionStage<?> removal;
     try {
       drain = d.qp().drainSq();
-      assertTrue(d.entered().await(DEADLINE_MS, TimeUnit.MILLISECONDS), "the drain's move to ERR reached the driver");
+      assertTrue(d.held().awaitEntered(DEADLINE_MS), "the drain's move to ERR reached the driver");
       removal = java.util.concurrent.CompletableFuture.runAsync(() -> f.removeDevice(d.dev()));
       // The unregistration reclaims the QP (its PD released) while the drain still waits for its first step.
       awaitTrue("the reclaim of " + d.qp(), () -> d.pd().useCount() < pdUsers);
     } finally {
-      d.release().countDown();
+      d.held().releaseOnceParked();
     }
     await(removal);
     HostileConsumerContract.settles(drain, "drainSq of " + d.qp() + ", whose device was unregistered while it was pending");
