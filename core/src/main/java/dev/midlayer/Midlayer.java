@@ -156,7 +156,11 @@ public interface Midlayer extends Extension {
   /**
    * The connection manager of this midlayer ({@code rdma_cm}), started on first use: it then registers as the
    * client {@code "midlayer-cm"} (to learn of devices and deliver DEVICE_REMOVAL) and joins the other CMs
-   * through the Receptionist. Never blocks; any thread, callbacks included.
+   * through the Receptionist. The registration is sent before this returns, so a client registered afterwards
+   * comes after the CM in every device's adds and may listen or connect from its {@code add} (as a kernel ULP
+   * loads after {@code rdma_cm}); a client registered before the CM's first use must not wait for the CM in its
+   * {@code add}, since the CM learns of the device only after that add. Never blocks; any thread, callbacks
+   * included.
    */
   dev.midlayer.cm.ConnectionManager connectionManager();
 

@@ -28,7 +28,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.Function;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -104,13 +103,26 @@ public final class CmActor {
   private record PendingSidr(CmProtocol.SidrReq req, int port, Device device, CompletableFuture<UdRemote> result) {}
 
   /**
-   * The CM actor. {@code register} registers it (its client-protocol ref) as a client of the midlayer, without
-   * the may-sleep check (the CM may be first used from a callback).
+   * The CM actor. {@code registered} completes when the CM's client endpoint ({@link #clientEndpoint}) is
+   * registered with the midlayer; until then the consumers' requests wait.
    */
   public static Behavior<Command> create(CmSettings settings, CallbackWatchdog watchdog, String callbackDispatcher,
-      Function<ActorRef<ClientMessage>, CompletionStage<ClientId>> register) {
+      CompletionStage<ClientId> registered) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(10_000,
-        stash -> new CmActor(settings, watchdog, callbackDispatcher, register, ctx, timers, stash).starting())));
+        stash -> new CmActor(settings, watchdog, callbackDispatcher, registered, ctx, timers, stash).starting())));
+  }
+
+  /**
+   * The CM's side of the client protocol: it hands what the registry says to {@code cm}. A separate actor, so
+   * that its ref exists (and its registration is sent) before {@code Midlayer.connectionManager()} returns: the
+   * CM is then registered before any client that uses it from its {@code add}, and so is added to each device
+   * first (the registry adds in client registration order).
+   */
+  public static Behavior<ClientMessage> clientEndpoint(ActorRef<Command> cm) {
+    return Behaviors.receive(ClientMessage.class).onAnyMessage(m -> {
+      cm.tell(new FromRegistry(m));
+      return Behaviors.same();
+    }).build();
   }
 
   private final ActorContext<Command> ctx;
@@ -134,7 +146,7 @@ public final class CmActor {
   private long nextCommId = ThreadLocalRandom.current().nextLong() & 0x7fff_ffff_ffff_0000L;
 
   private CmActor(CmSettings settings, CallbackWatchdog watchdog, String callbackDispatcher,
-      Function<ActorRef<ClientMessage>, CompletionStage<ClientId>> register, ActorContext<Command> ctx,
+      CompletionStage<ClientId> registered, ActorContext<Command> ctx,
       TimerScheduler<Command> timers, StashBuffer<Command> stash) {
     this.ctx = ctx;
     this.timers = timers;
@@ -157,8 +169,7 @@ public final class CmActor {
         l -> new PeersListed(l.getServiceInstances(key)));
     ctx.getSystem().receptionist().tell(Receptionist.register(key, wire));
     ctx.getSystem().receptionist().tell(Receptionist.subscribe(key, listing));
-    ctx.pipeToSelf(register.apply(ctx.messageAdapter(ClientMessage.class, FromRegistry::new)),
-        (id, e) -> new Registered(e));
+    ctx.pipeToSelf(registered, (id, e) -> new Registered(e));
   }
 
   /** Until registered as a client: the requests of consumers wait; the rest is handled. */

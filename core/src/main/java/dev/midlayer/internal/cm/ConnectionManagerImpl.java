@@ -36,8 +36,19 @@ public final class ConnectionManagerImpl implements ConnectionManager {
   public ConnectionManagerImpl(ActorSystem<?> system, String controlDispatcher, String callbackDispatcher,
       CallbackWatchdog watchdog, Function<ActorRef<ClientMessage>, CompletionStage<ClientId>> register) {
     CmSettings settings = CmSettings.fromConfig(system.settings().config());
-    this.actor = system.systemActorOf(CmActor.create(settings, watchdog, callbackDispatcher, register),
+    CompletableFuture<ClientId> registered = new CompletableFuture<>();
+    this.actor = system.systemActorOf(CmActor.create(settings, watchdog, callbackDispatcher, registered),
         "midlayer-cm", DispatcherSelector.fromConfig(controlDispatcher));
+    ActorRef<ClientMessage> endpoint = system.systemActorOf(CmActor.clientEndpoint(actor), "midlayer-cm-client",
+        DispatcherSelector.fromConfig(controlDispatcher));
+    // Sent now, on the caller's thread: a client registered after this returns is registered after the CM.
+    register.apply(endpoint).whenComplete((id, e) -> {
+      if (e != null) {
+        registered.completeExceptionally(e);
+      } else {
+        registered.complete(id);
+      }
+    });
   }
 
   static int randomPsn() {
