@@ -10,9 +10,10 @@ import java.util.concurrent.CompletionStage;
 public interface CmRequest {
   /**
    * Accepts with {@code qp} and REP private data, the connection's events going to the listener's sink. The CM
-   * moves the QP (RESET or INIT, RC or UC, on the listener's device) to INIT and RTR and then sends REP:
-   * receives may be posted once the QP is in INIT, and the ones posted before the REP went out are in place for
-   * the active side's first send. It moves the QP to RTS when RTU arrives.
+   * moves the QP (RESET or INIT, RC or UC, on the listener's device) to INIT, RTR and RTS and then sends REP
+   * (as Linux's {@code rdma_accept} does): receives may be posted once the QP is in INIT, and the ones posted
+   * before the REP went out are in place for the active side's first send, which may arrive before the RTU and
+   * may be answered at once.
    *
    * @return a stage that completes with the connection when RTU arrived (ESTABLISHED), or fails with
    *     {@link ConnectionRejectedException} (the active side gave up: TIMEOUT, or the request was stale)

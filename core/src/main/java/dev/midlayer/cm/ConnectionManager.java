@@ -14,17 +14,18 @@ import org.apache.pekko.actor.typed.ActorSystem;
  *
  * <p>The exchange (IBTA vol. 1, ch. 12; Linux {@code drivers/infiniband/core/cm.c}): the active side moves its QP
  * to INIT and sends REQ (QPN, start PSN, path MTU, responder resources, initiator depth, RNR retry count); the
- * passive side's consumer accepts, its QP goes to INIT and RTR, and REP goes back with its own values; the active
- * side goes to RTR and RTS, sends RTU and is established; the passive side goes to RTS when RTU arrives and is
- * established. A rejection sends REJ with a {@link RejectReason}; disconnection is DREQ/DREP, after which both QPs
+ * passive side's consumer accepts, its QP goes to INIT, RTR and RTS (as {@code rdma_accept} does in Linux's
+ * {@code cma.c}), and REP goes back with its own values; the active side goes to RTR and RTS, sends RTU and is
+ * established; the passive side is established when RTU arrives. A rejection sends REJ with a {@link RejectReason}; disconnection is DREQ/DREP, after which both QPs
  * are in ERR and both sides spend a while in timewait.
  *
  * <p><b>Where receives may be posted</b>: on a QP from INIT on, so on both sides before the connection is
  * established. The CM moves a RESET QP to INIT first thing ({@link #connect} on the active side,
  * {@link CmRequest#accept} on the passive one); a consumer that wants its receives in place before anything goes
  * out brings the QP to INIT itself with {@link #initQp} (as {@code rdma_create_qp} does) and posts them. The
- * passive side's QP is in RTR before REP is sent, and the active side's before RTU, so receives posted before
- * accept or connect are there for the peer's first send.
+ * passive side's QP is in RTS before REP is sent, and the active side's before RTU, so receives posted before
+ * accept or connect are there for the peer's first send, and the passive side can answer a first send that
+ * overtook the RTU.
  *
  * <p>Threading: every method returns at once (the work is done by the CM's actors) and <b>never blocks</b>; it may
  * be called from any thread, midlayer callbacks (atomic context) included. Events and stage completions never run

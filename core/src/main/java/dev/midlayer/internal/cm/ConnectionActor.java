@@ -30,7 +30,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  *
  * <pre>
  * active:  starting (RESET→INIT) → reqSent → (REP: INIT→RTR→RTS, RTU) → established
- * passive: awaitingAnswer (ConnectRequest delivered) → (accept: →INIT→RTR, REP) → repSent → (RTU: →RTS) → established
+ * passive: awaitingAnswer (ConnectRequest delivered) → (accept: →INIT→RTR→RTS, REP) → repSent → (RTU) → established
  * both:    established → (disconnect: ERR, DREQ) dreqSent → (DREP) timewait → stopped
  *          established → (DREQ: ERR, DREP) timewait → stopped
  * </pre>
@@ -215,14 +215,19 @@ final class ConnectionActor {
     CmProtocol.Rep rep = new CmProtocol.Rep(conn.localGid(), conn.remoteGid, conn.localCommId, remoteCommId,
         qp.qpNum(), startPsn, mtu, responderResources, initiatorDepth, r.rnrRetryCount(), repData);
     AhAttr path = AhAttr.ofGid(conn.port(), conn.remoteGid);
-    // Receives posted up to here are in place before the REP goes out: the QP is in RTR first.
+    // Receives posted up to here are in place before the REP goes out: the QP is in RTR first. And in RTS, as
+    // Linux's rdma_cm has it (cma_accept_ib: RTR, RTS, then the REP): the active side may send as soon as it sent
+    // the RTU, and its first SEND can arrive before the RTU does; the answer must not wait for the RTU.
+    CmParams p = conn.params;
     CompletionStage<Done> steps = CmQp.toInit(qp, conn.port())
         .thenCompose(d -> CmQp.toRtr(qp, path, r.qpn(), r.startPsn(), mtu, responderResources,
-            cm.settings().minRnrTimer()));
+            cm.settings().minRnrTimer()))
+        .thenCompose(d -> CmQp.toRts(qp, p.startPsn(), p.localAckTimeout(), p.retryCount(), p.rnrRetryCount(),
+            p.initiatorDepth()));
     return applying(steps, failure -> {
       if (failure != null) {
         send(rej(RejectReason.CONSUMER_REJECT));
-        return failed(RejectReason.CONSUMER_REJECT, null, "the CM could not move " + qp + " to RTR: " + failure,
+        return failed(RejectReason.CONSUMER_REJECT, null, "the CM could not move " + qp + " to RTS: " + failure,
             false);
       }
       timers.cancelAll();
@@ -235,17 +240,9 @@ final class ConnectionActor {
   private Behavior<Cmd> repSent() {
     return Behaviors.receive(Cmd.class)
         .onMessage(Incoming.class, m -> {
-          if (m.mad() instanceof CmProtocol.Rtu rtu) {
+          if (m.mad() instanceof CmProtocol.Rtu) {
             timers.cancelAll();
-            CmParams p = conn.params;
-            return applying(CmQp.toRts(qp, p.startPsn(), p.localAckTimeout(), p.retryCount(), p.rnrRetryCount(),
-                p.initiatorDepth()), failure -> {
-                  if (failure != null) {
-                    return failed(RejectReason.CONSUMER_REJECT, null, "the CM could not move " + qp + " to RTS: "
-                        + failure, true);
-                  }
-                  return established();
-                });
+            return established(); // the QP went to RTS before the REP
           } else if (m.mad() instanceof CmProtocol.Rej rej) {
             return failed(rej.reason(), rej.privateData(), "the active side rejected the REP", false);
           } else if (m.mad() instanceof CmProtocol.Req) {
