@@ -41,7 +41,11 @@ class UsageErrorsTest {
       "perftest send_lat -I 1000 | midlayer perftest send_lat: | --inline-size must be 0..256 (max_inline_data), was 1000",
       "perftest read_lat -n 0 | midlayer perftest read_lat: | --iterations must be >= 1, was 0",
       "perftest | midlayer perftest: | a command is required, one of: send_bw, send_lat",
-      "node -d 0 | midlayer node: | --devices must be 1..64, was 0"})
+      "node -d 0 | midlayer node: | --devices must be 1..64, was 0",
+      "pingpong -s 4 | midlayer pingpong: | --size must be 8..16777216, was 4",
+      "pingpong -s 2147483647 | midlayer pingpong: | --size must be 8..16777216, was 2147483647",
+      "pingpong -n 0 | midlayer pingpong: | --iters must be >= 1, was 0",
+      "pingpong -n many | midlayer pingpong: | many"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
@@ -65,7 +69,7 @@ class UsageErrorsTest {
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
     assertEquals(UsageErrors.EXIT_CODE, cmd.execute());
-    assertEquals("midlayer: a command is required, one of: devinfo, hotplug, fetch, node, perftest (see --help)",
+    assertEquals("midlayer: a command is required, one of: devinfo, hotplug, pingpong, fetch, node, perftest (see --help)",
         err.toString().strip());
     assertEquals("", out.toString());
   }

@@ -1,0 +1,16 @@
+package dev.midlayer.ulp.pingpong;
+
+/** A pingpong set-up or session failed; the message says what and where. */
+public final class PingPongException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  /** With a message naming what failed. */
+  public PingPongException(String message) {
+    super(message);
+  }
+
+  /** With a message naming what failed, and its cause. */
+  public PingPongException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}
