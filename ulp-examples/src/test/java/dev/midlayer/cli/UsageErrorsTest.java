@@ -45,7 +45,9 @@ class UsageErrorsTest {
       "pingpong -s 4 | midlayer pingpong: | --size must be 8..16777216, was 4",
       "pingpong -s 2147483647 | midlayer pingpong: | --size must be 8..16777216, was 2147483647",
       "pingpong -n 0 | midlayer pingpong: | --iters must be >= 1, was 0",
-      "pingpong -n many | midlayer pingpong: | many"})
+      "pingpong -n many | midlayer pingpong: | many",
+      "demo --seconds 1 | midlayer demo: | --seconds must be 2..3600, was 1",
+      "demo -s 0 | midlayer demo: | --size must be 8..16777216, was 0"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
@@ -69,7 +71,7 @@ class UsageErrorsTest {
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
     assertEquals(UsageErrors.EXIT_CODE, cmd.execute());
-    assertEquals("midlayer: a command is required, one of: devinfo, hotplug, pingpong, fetch, node, perftest (see --help)",
+    assertEquals("midlayer: a command is required, one of: demo, devinfo, hotplug, pingpong, fetch, node, perftest (see --help)",
         err.toString().strip());
     assertEquals("", out.toString());
   }

@@ -19,7 +19,9 @@ import org.HdrHistogram.Histogram;
 /**
  * The client's side of one connection: one ping at a time. Each round trip posts a receive for the echo, then
  * the SEND of the ping (its first 8 bytes the iteration number); when both have completed and the echo carried
- * the same number, the next round trip starts, from the completion callback.
+ * the same number, the next round trip starts, from the completion callback. The loop ends when the iterations
+ * are done or the time is up, or with the first completion in error: the QP was flushed (the client's remove or
+ * the server's side tore the connection down) or a work request failed.
  *
  * <p>Threading: {@link #start} runs once, on the thread that connected; after that the callbacks run one at a time
  * (the CQ's actor, or the busy poller), each ordered after the post that led to it, so the ping loop's fields need
@@ -80,7 +82,11 @@ final class PingSession {
     return result;
   }
 
-  /** Ends the loop at the next completion (the client's device is going away). Never blocks; any thread. */
+  /**
+   * The client's device is going away: the remove that called this disconnects and drains next, which flushes
+   * what is in flight and ends the loop. The loop goes on until then, as traffic does when a device is
+   * unplugged. Never blocks; any thread.
+   */
   void stop() {
     stopRequested = true;
   }
@@ -156,8 +162,6 @@ final class PingSession {
     roundTrips.increment();
     if (iteration >= options.iterations() || lastNanos >= deadlineNanos) {
       end(PingPongResult.Outcome.COMPLETED, "");
-    } else if (stopRequested) {
-      endInterrupted();
     } else {
       pingNext();
       return;
