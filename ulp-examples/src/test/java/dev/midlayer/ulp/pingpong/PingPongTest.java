@@ -196,6 +196,35 @@ class PingPongTest {
     }
   }
 
+  @Test
+  @DisplayName("the README's example, as written there, in an application's own actor system")
+  void theReadmeExample() throws Exception {
+    java.util.concurrent.CompletableFuture<PingPongResult> printed = new java.util.concurrent.CompletableFuture<>();
+    // -- as in README.md "Using it", but for the result going to a future the test can wait for --
+    org.apache.pekko.actor.typed.ActorSystem<Void> system = org.apache.pekko.actor.typed.ActorSystem.create(
+        org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "app");
+    try {
+      Midlayer midlayer = Midlayer.get(system);
+      dev.midlayer.drivers.loopback.LoopbackFabric fabric = dev.midlayer.drivers.loopback.LoopbackFabric.create(system);
+      Device lo0 = fabric.addDevice("lo%d", 1).toCompletableFuture().get().device();
+      fabric.addDevice("lo%d", 1).toCompletableFuture().get();
+      PingPongServer server = new PingPongServer(midlayer, "pong", d -> d == lo0, PingPongOptions.SERVICE_ID, false);
+      PingPongClient client = new PingPongClient(midlayer, "ping",
+          d -> d == lo0 ? Optional.empty() : Optional.of(CmDestination.gid(lo0.cachedPort(1).gids().get(0))),
+          PingPongOptions.SERVICE_ID, PingPongOptions.defaults().withSize(64).withIterations(10_000),
+          printed::complete);
+      midlayer.registerClient(server).toCompletableFuture().get();
+      ClientId ping = midlayer.registerClient(client).toCompletableFuture().get();
+      PingPongResult r = printed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+      assertEquals(Outcome.COMPLETED, r.outcome(), r::report);
+      assertEquals(10_000, r.iterations());
+      midlayer.unregisterClient(ping).toCompletableFuture().get();
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    }
+  }
+
   private static <T> T await(java.util.concurrent.CompletionStage<T> stage) {
     return MidlayerTestKit.await(stage);
   }
