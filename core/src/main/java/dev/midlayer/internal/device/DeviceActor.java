@@ -162,7 +162,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         "events", DispatcherSelector.fromConfig(settings.callbackDispatcher()));
     device.bindEvents(events);
     device.bindExecutors(context.getSystem().dispatchers().lookup(
-        DispatcherSelector.fromConfig(settings.callbackDispatcher())), replyExecutor);
+        DispatcherSelector.fromConfig(settings.callbackDispatcher())), replyExecutor, context.getSystem().scheduler());
     this.reclaimSteps = context.messageAdapter(Done.class, d -> new ReclaimStep());
   }
 

@@ -316,13 +316,28 @@ public final class DeviceImpl implements Device {
     return contextChecker;
   }
 
-  private volatile java.util.concurrent.Executor callbackExecutor;
+  private volatile scala.concurrent.ExecutionContextExecutor callbackExecutor;
   private volatile java.util.concurrent.Executor replyExecutor;
+  private volatile org.apache.pekko.actor.typed.Scheduler scheduler;
 
-  /** Set by the device actor at its start: the callback dispatcher and the executor replies complete on. */
-  void bindExecutors(java.util.concurrent.Executor callbacks, java.util.concurrent.Executor replies) {
+  /**
+   * Set by the device actor at its start: the callback dispatcher, the executor replies complete on, and the actor
+   * system's scheduler.
+   */
+  void bindExecutors(scala.concurrent.ExecutionContextExecutor callbacks, java.util.concurrent.Executor replies,
+      org.apache.pekko.actor.typed.Scheduler systemScheduler) {
     this.callbackExecutor = callbacks;
     this.replyExecutor = replies;
+    this.scheduler = systemScheduler;
+  }
+
+  /**
+   * Runs {@code task} on the callback dispatcher after {@code delay} (the actor system's scheduler): for midlayer
+   * work that calls consumer callbacks later, such as a drain polling a DIRECT CQ, which must not run them on a
+   * pool of no one's (the common pool). Never blocks; any thread.
+   */
+  public void onCallbackDispatcherAfter(java.time.Duration delay, Runnable task) {
+    scheduler.scheduleOnce(delay, task, callbackExecutor);
   }
 
   /**

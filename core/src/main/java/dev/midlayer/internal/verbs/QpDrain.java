@@ -11,7 +11,6 @@ import dev.midlayer.verbs.SendWr;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 import org.apache.pekko.Done;
 
 /**
@@ -23,6 +22,8 @@ import org.apache.pekko.Done;
  * unregistered) before the marker completed.
  */
 final class QpDrain {
+  /** How often a drain polls a DIRECT CQ for its marker. */
+  private static final java.time.Duration POLL_INTERVAL = java.time.Duration.ofMillis(1);
   private QpDrain() {}
 
   static CompletionStage<Done> drainSq(QpImpl qp) {
@@ -86,7 +87,10 @@ final class QpDrain {
     return qp.device().leaveAtomic(marker.done);
   }
 
-  /** DIRECT CQs: poll in the drainer's stead every millisecond until the marker completed. */
+  /**
+   * DIRECT CQs: poll in the drainer's stead every millisecond until the marker completed, on the midlayer's
+   * callback dispatcher (the other completions' callbacks run there, as a CQ actor's do).
+   */
   private static void pollUntil(CqImpl cq, CompletableFuture<Done> marker) {
     if (marker.isDone()) {
       return;
@@ -98,8 +102,7 @@ final class QpDrain {
       return;
     }
     if (!marker.isDone()) {
-      CompletableFuture.runAsync(() -> pollUntil(cq, marker),
-          CompletableFuture.delayedExecutor(1, TimeUnit.MILLISECONDS));
+      cq.device().onCallbackDispatcherAfter(POLL_INTERVAL, () -> pollUntil(cq, marker));
     }
   }
 }

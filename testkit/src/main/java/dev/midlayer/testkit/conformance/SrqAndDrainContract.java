@@ -156,8 +156,18 @@ public abstract class SrqAndDrainContract extends DriverContract {
     CompletionQueue direct = await(a.allocCq(64, PollContext.DIRECT));
     QueuePair qp = await(pdA.createQp(QpInitAttr.of(QpType.UD, direct, new QpCap(8, 8, 1, 1, 0))));
     await(QpConnect.ud(qp, 1, 0x1234, 0));
-    await(qp.drainSq());
+    // The drain polls the CQ in the consumer's stead: the other completions' callbacks run too.
+    java.util.concurrent.atomic.AtomicInteger flushed = new java.util.concurrent.atomic.AtomicInteger();
+    for (int i = 0; i < 4; i++) {
+      qp.postRecv(RecvWr.of((cq, wc) -> {
+        if (wc.status() == dev.midlayer.ib.WcStatus.WR_FLUSH_ERR) {
+          flushed.incrementAndGet();
+        }
+      }));
+    }
+    await(qp.drainQp());
     assertEquals(QpState.ERR, qp.state());
+    assertEquals(4, flushed.get(), "each receive's flush completion was processed by the drain");
 
     CompletionQueue legacy = await(a.createCq(8, null, null, null));
     QueuePair other = await(pdA.createQp(QpInitAttr.of(QpType.UD, legacy, new QpCap(8, 8, 1, 1, 0))));
