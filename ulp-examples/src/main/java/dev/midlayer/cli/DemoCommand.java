@@ -4,8 +4,6 @@ import dev.midlayer.Midlayer;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.cm.CmDestination;
 import dev.midlayer.device.Device;
-import dev.midlayer.drivers.loopback.LoopbackDevice;
-import dev.midlayer.drivers.loopback.LoopbackFabric;
 import dev.midlayer.monitor.ContractMonitor;
 import dev.midlayer.ulp.pingpong.PingPongClient;
 import dev.midlayer.ulp.pingpong.PingPongOptions;
@@ -14,6 +12,7 @@ import dev.midlayer.ulp.pingpong.PingPongServer;
 import dev.midlayer.ulp.portmonitor.PortMonitor;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -31,9 +30,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code midlayer demo}, the main job: the template ULPs as registered clients on a loopback fabric of two
- * devices, under the contract monitor. The pingpong client on lo1 runs round trips against the pingpong server on
- * lo0 while the port monitor watches; lo1 is unplugged under load and a new device plugged in, where the client
- * starts again. The report gives each ULP's operations, the work requests the unplug flushed, the latency
+ * devices (or, with {@code --nodes 2}, on two cluster nodes), under the contract monitor. The pingpong client on
+ * lo1 runs round trips against the pingpong server on lo0 while the port monitor watches; lo1 is unplugged under
+ * load and a new device plugged in, where the client starts again. The report gives each ULP's operations, the work requests the unplug flushed, the latency
  * percentiles, and ends with the monitor's verdict, {@code contract violations: N}. Exit code 1 if the monitor saw
  * a violation or a session failed.
  */
@@ -57,9 +56,19 @@ public final class DemoCommand implements Callable<Integer> {
   /** How often the progress line is refreshed. */
   Duration progressEvery = Duration.ofMillis(500);
 
+  @Option(names = "--nodes", defaultValue = "1", description = "1: both devices on this JVM's loopback fabric "
+      + "(default); 2: two cluster nodes in this JVM on Artery TCP at 127.0.0.1, the cluster driver's devices, the "
+      + "server on the first node and the client on the second.")
+  int nodes;
+
   @Override
   public Integer call() throws Exception {
     checkOptions();
+    if (nodes == 2) {
+      try (ClusterDemoTopology cluster = new ClusterDemoTopology()) {
+        return run(cluster, System.out, System.console() != null);
+      }
+    }
     ActorSystem<Void> system = MidlayerCli.startSystem();
     try {
       return run(system, System.out, System.console() != null);
@@ -72,61 +81,86 @@ public final class DemoCommand implements Callable<Integer> {
   void checkOptions() {
     Bounds.check(spec, "--seconds", seconds, 2, 3600);
     Bounds.check(spec, "--size", size, PingPongOptions.MIN_SIZE, PingPongOptions.MAX_SIZE);
+    Bounds.check(spec, "--nodes", nodes, 1, 2);
+  }
+
+  /** Runs the demo on {@code system}'s loopback fabric (its midlayer has no devices yet). */
+  int run(ActorSystem<?> system, PrintStream out, boolean terminal) throws Exception {
+    try (LoopbackDemoTopology loopback = new LoopbackDemoTopology(Midlayer.get(system))) {
+      return run(loopback, out, terminal);
+    }
   }
 
   /**
-   * Runs the demo on {@code system} (whose midlayer has no devices yet), printing to {@code out}, the progress
-   * line redrawn in place if {@code terminal}; returns the exit code.
+   * Runs the demo on {@code topology}, printing to {@code out}, the progress line redrawn in place if
+   * {@code terminal}; returns the exit code.
    */
-  int run(ActorSystem<?> system, PrintStream out, boolean terminal) throws Exception {
-    Midlayer midlayer = Midlayer.get(system);
-    ContractMonitor monitor = midlayer.attachMonitor();
-    LoopbackFabric fabric = new LoopbackFabric(midlayer);
-    LoopbackDevice lo0 = await(fabric.addDevice("lo%d", 1));
-    LoopbackDevice lo1 = await(fabric.addDevice("lo%d", 1));
-    Device server = lo0.device();
-    out.printf("demo: devices %s and %s on the loopback fabric, contract monitor attached%n", lo0.name(), lo1.name());
+  int run(DemoTopology topology, PrintStream out, boolean terminal) throws Exception {
+    List<ContractMonitor> monitors = new ArrayList<>();
+    for (Midlayer m : topology.midlayers()) {
+      monitors.add(m.attachMonitor());
+    }
+    Device server = topology.serverDevice();
+    String firstClientDevice = topology.clientDevice().name();
+    out.printf("demo: %s, contract monitor attached%n", topology.describe());
 
     AtomicLong portEvents = new AtomicLong();
     BlockingQueue<PingPongResult> sessions = new LinkedBlockingQueue<>();
-    PingPongServer pong = new PingPongServer(midlayer, "pingpong-server", d -> d == server,
+    Midlayer serverSide = topology.serverSide();
+    Midlayer clientSide = topology.clientSide();
+    PingPongServer pong = new PingPongServer(serverSide, "pingpong-server", d -> d == server,
         PingPongOptions.SERVICE_ID, false);
-    PingPongClient ping = new PingPongClient(midlayer, "pingpong-client", d -> d == server ? Optional.empty()
+    PingPongClient ping = new PingPongClient(clientSide, "pingpong-client", d -> d == server ? Optional.empty()
         : Optional.of(CmDestination.gid(server.cachedPort(1).gids().get(0))), PingPongOptions.SERVICE_ID,
         PingPongOptions.defaults().withSize(size).withIterations(Long.MAX_VALUE), sessions::add);
-    ClientId portmon = await(midlayer.registerClient(new PortMonitor("portmon", line -> portEvents.incrementAndGet())));
-    ClientId pongId = await(midlayer.registerClient(pong));
-    ClientId pingId = await(midlayer.registerClient(ping));
-    out.printf("clients: portmon (every device), pingpong-server (%s), pingpong-client (every other device)%n",
-        lo0.name());
+    List<Registered> registered = new ArrayList<>();
+    for (Midlayer m : topology.midlayers()) {
+      registered.add(new Registered(m, await(m.registerClient(new PortMonitor("portmon",
+          line -> portEvents.incrementAndGet())))));
+    }
+    registered.add(new Registered(serverSide, await(serverSide.registerClient(pong))));
+    registered.add(new Registered(clientSide, await(clientSide.registerClient(ping))));
+    out.printf("clients: portmon (every device), pingpong-server (%s), pingpong-client (%s)%n", server.name(),
+        firstClientDevice);
 
     Progress progress = new Progress(out, terminal, ping, System.nanoTime());
     long unplugAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds) / 3;
     long endAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     progress.until(unplugAt, progressEvery);
-    progress.event("unplug " + lo1.name() + " under load");
-    await(fabric.removeDevice(lo1)); // returns after every client's remove: the session is drained
-    LoopbackDevice replug = await(fabric.addDevice("lo%d", 1));
-    progress.event("plugged in " + replug.name() + ": the pingpong client connects from it");
+    progress.event("unplug " + firstClientDevice + " under load");
+    String replugged = topology.replugClientDevice(); // the unplug returns after every client's remove
+    progress.event("plugged in " + replugged + ": the pingpong client connects from it");
     progress.until(endAt, progressEvery);
     progress.done();
 
-    await(midlayer.unregisterClient(pingId));
-    await(midlayer.unregisterClient(pongId));
-    await(midlayer.unregisterClient(portmon));
-    for (LoopbackDevice d : fabric.devices()) {
-      await(fabric.removeDevice(d));
+    for (int i = registered.size() - 1; i >= 0; i--) {
+      await(registered.get(i).midlayer().unregisterClient(registered.get(i).id()));
     }
+    topology.removeDevices();
     List<PingPongResult> results = List.copyOf(sessions);
-    int violations = monitor.verify().size();
+    long violations = 0;
+    for (ContractMonitor m : monitors) {
+      violations += m.verify().size();
+    }
     boolean failed = report(out, results, pong, portEvents.get());
     if (!blockHoundPresent()) {
       out.println("(check 4 BLOCKING is made by BlockHound, which is not on this classpath: not checked here; the "
           + "tests run with it)");
     }
-    out.println(monitor.report()); // its last line: contract violations: N
+    for (int i = 0; i < monitors.size(); i++) {
+      if (monitors.size() > 1) {
+        out.println("node " + topology.midlayers().get(i).system().address() + ":");
+      }
+      out.println(monitors.get(i).report()); // its last line: contract violations: N
+    }
+    if (monitors.size() > 1) {
+      out.println("contract violations: " + violations); // every node's, the verdict
+    }
     return violations == 0 && !failed ? 0 : 1;
   }
+
+  /** A client the demo registered, to unregister at the end. */
+  private record Registered(Midlayer midlayer, ClientId id) {}
 
   /** Prints the ULPs' part of the report; true if a session failed. */
   private static boolean report(PrintStream out, List<PingPongResult> results, PingPongServer pong, long events) {

@@ -46,6 +46,29 @@ class DemoCommandTest {
   }
 
   @Test
+  @DisplayName("midlayer demo --nodes 2: the same across two cluster nodes (the cluster driver over Artery), each "
+      + "node's monitor reporting, and the total as the last line, 'contract violations: 0'")
+  void acrossTwoClusterNodes() throws Exception {
+    DemoCommand command = new DemoCommand();
+    command.seconds = 3;
+    command.size = 64;
+    command.progressEvery = Duration.ofMillis(100);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    int code;
+    try (ClusterDemoTopology cluster = new ClusterDemoTopology()) {
+      code = command.run(cluster, new PrintStream(bytes, true, StandardCharsets.UTF_8), false);
+    }
+    String out = bytes.toString(StandardCharsets.UTF_8);
+    assertEquals(0, code, out);
+    assertTrue(out.contains("two cluster nodes in this JVM"), out);
+    assertTrue(out.contains("unplug clb0 under load"), out);
+    assertTrue(out.contains("pingpong-client  2 session(s)"), out);
+    assertEquals(2, out.lines().filter(l -> l.startsWith("contract monitor of ")).count(), "one report per node: " + out);
+    List<String> lines = out.strip().lines().toList();
+    assertEquals("contract violations: 0", lines.get(lines.size() - 1), out);
+  }
+
+  @Test
   @DisplayName("midlayer demo exits 1 when a check fails: a client that leaves a PD behind on remove is a "
       + "LEFTOVER violation, counted in the last line")
   void exitsNonZeroOnAViolation(MidlayerTestKit kit) throws Exception {

@@ -47,7 +47,8 @@ class UsageErrorsTest {
       "pingpong -n 0 | midlayer pingpong: | --iters must be >= 1, was 0",
       "pingpong -n many | midlayer pingpong: | many",
       "demo --seconds 1 | midlayer demo: | --seconds must be 2..3600, was 1",
-      "demo -s 0 | midlayer demo: | --size must be 8..16777216, was 0"})
+      "demo -s 0 | midlayer demo: | --size must be 8..16777216, was 0",
+      "demo --nodes 3 | midlayer demo: | --nodes must be 1..2, was 3"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
