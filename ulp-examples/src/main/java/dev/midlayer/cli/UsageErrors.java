@@ -14,7 +14,8 @@ public final class UsageErrors implements CommandLine.IParameterExceptionHandler
 
   /** Installs this handler on {@code commandLine} (and so on its subcommands) and returns it. */
   public static CommandLine install(CommandLine commandLine) {
-    return commandLine.setParameterExceptionHandler(new UsageErrors());
+    return commandLine.setParameterExceptionHandler(new UsageErrors())
+        .setExecutionExceptionHandler(new RunFailures());
   }
 
   /**

@@ -48,7 +48,11 @@ class UsageErrorsTest {
       "pingpong -n many | midlayer pingpong: | many",
       "demo --seconds 1 | midlayer demo: | --seconds must be 2..3600, was 1",
       "demo -s 0 | midlayer demo: | --size must be 8..16777216, was 0",
-      "demo --nodes 3 | midlayer demo: | --nodes must be 1..2, was 3"})
+      "demo --nodes 3 | midlayer demo: | --nodes must be 1..2, was 3",
+      "kv --keys 0 | midlayer kv: | --keys must be 1..1048576, was 0",
+      "kv --window 1000 | midlayer kv: | --window must be 1..256, was 1000",
+      "kv --get-ratio 1.5 | midlayer kv: | --get-ratio must be 0..1, was 1.5",
+      "kv --keys 1048576 -s 4096 | midlayer kv: | --keys x 4 slots x the slot size must be <= 1024 MiB, was 16608 MiB"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
@@ -64,6 +68,27 @@ class UsageErrorsTest {
   }
 
   @Test
+  @DisplayName("a command that fails while it runs prints one line naming the command and the root cause, exit 1, "
+      + "no stack trace")
+  void aRunFailureIsOneLine() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = UsageErrors.install(new CommandLine(new Failing()));
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    assertEquals(RunFailures.EXIT_CODE, cmd.execute());
+    assertEquals("failing: failed: the table is full there", err.toString().strip());
+  }
+
+  @picocli.CommandLine.Command(name = "failing")
+  static final class Failing implements java.util.concurrent.Callable<Integer> {
+    @Override
+    public Integer call() throws Exception {
+      throw new java.util.concurrent.ExecutionException(new IllegalStateException("the table is full there"));
+    }
+  }
+
+  @Test
   @DisplayName("midlayer without a command is a usage error naming the commands, not a help page with exit 0")
   void noCommandIsAUsageError() {
     StringWriter out = new StringWriter();
@@ -72,7 +97,7 @@ class UsageErrorsTest {
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
     assertEquals(UsageErrors.EXIT_CODE, cmd.execute());
-    assertEquals("midlayer: a command is required, one of: demo, devinfo, hotplug, pingpong, fetch, node, perftest (see --help)",
+    assertEquals("midlayer: a command is required, one of: demo, devinfo, hotplug, pingpong, kv, fetch, node, perftest (see --help)",
         err.toString().strip());
     assertEquals("", out.toString());
   }
