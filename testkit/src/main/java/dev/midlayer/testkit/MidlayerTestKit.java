@@ -18,6 +18,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
@@ -77,10 +78,17 @@ public final class MidlayerTestKit {
     return create(ConfigFactory.empty());
   }
 
-  /** A new kit whose config is {@code overrides} on top of the test defaults and the application config. */
+  /** Numbers the kits' actor systems: midlayer-test-1, -2, ... */
+  private static final AtomicInteger KITS = new AtomicInteger();
+
+  /**
+   * A new kit whose config is {@code overrides} on top of the test defaults and the application config. Its actor
+   * system is named {@code midlayer-test-N}, a new N for every kit of the JVM, so that the log lines, actor paths
+   * and monitor reports of two kits alive at once tell them apart.
+   */
   public static MidlayerTestKit create(Config overrides) {
     Config config = overrides.withFallback(TEST_CONFIG).withFallback(ConfigFactory.load());
-    return new MidlayerTestKit(ActorTestKit.create("midlayer-test", config));
+    return new MidlayerTestKit(ActorTestKit.create("midlayer-test-" + KITS.incrementAndGet(), config));
   }
 
   /**
