@@ -17,8 +17,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     version = "midlayer 0.1.0-SNAPSHOT",
     description = "An InfiniBand-style RDMA midlayer on Pekko typed actors, on an in-JVM loopback fabric.",
-    subcommands = {DemoCommand.class, DevInfoCommand.class, HotplugCommand.class, PingPongCommand.class, KvCommand.class, FetchCommand.class,
-        NodeCommand.class,
+    subcommands = {DemoCommand.class, DevInfoCommand.class, HotplugCommand.class, PingPongCommand.class, KvCommand.class,
+        RpcCommand.class, FetchCommand.class, NodeCommand.class,
         dev.midlayer.cli.perftest.PerftestCommand.class})
 public final class MidlayerCli implements Runnable {
 

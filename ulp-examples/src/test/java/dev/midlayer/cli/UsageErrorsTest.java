@@ -52,7 +52,12 @@ class UsageErrorsTest {
       "kv --keys 0 | midlayer kv: | --keys must be 1..1048576, was 0",
       "kv --window 1000 | midlayer kv: | --window must be 1..256, was 1000",
       "kv --get-ratio 1.5 | midlayer kv: | --get-ratio must be 0..1, was 1.5",
-      "kv --keys 1048576 -s 4096 | midlayer kv: | --keys x 4 slots x the slot size must be <= 1024 MiB, was 16608 MiB"})
+      "kv --keys 1048576 -s 4096 | midlayer kv: | --keys x 4 slots x the slot size must be <= 1024 MiB, was 16608 MiB",
+      "rpc --clients 0 | midlayer rpc: | --clients must be 1..16, was 0",
+      "rpc --credits 257 | midlayer rpc: | --credits must be 1..256, was 257",
+      "rpc -s 1025 | midlayer rpc: | --request-size must be 0..1024, was 1025",
+      "rpc --response-size 245 | midlayer rpc: | --response-size must be 0..244, was 245",
+      "rpc --seconds 0 | midlayer rpc: | --seconds must be 1..3600, was 0"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
@@ -97,7 +102,7 @@ class UsageErrorsTest {
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
     assertEquals(UsageErrors.EXIT_CODE, cmd.execute());
-    assertEquals("midlayer: a command is required, one of: demo, devinfo, hotplug, pingpong, kv, fetch, node, perftest (see --help)",
+    assertEquals("midlayer: a command is required, one of: demo, devinfo, hotplug, pingpong, kv, rpc, fetch, node, perftest (see --help)",
         err.toString().strip());
     assertEquals("", out.toString());
   }
