@@ -30,8 +30,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code midlayer rpc}: the rpc template ULP ({@code dev.midlayer.ulp.rpc}) as a benchmark, in the manner of
  * DaRPC: a server on lo0 with one SRQ shared by every client QP, {@code --clients} clients on lo1.., each keeping
- * its {@code --credits} calls in flight for {@code --seconds} (every answered call starts the next from its
- * completion); it prints the calls per second, the latency percentiles, and the RNR NAKs the server's port sent,
+ * its {@code --credits} calls in flight for {@code --warmup} and then {@code --seconds} (every answered call starts
+ * the next from its completion; the warm-up's calls are not measured); it prints the calls per second, the latency percentiles, and the RNR NAKs the server's port sent,
  * which the credits keep at 0.
  */
 @Command(name = "rpc", mixinStandardHelpOptions = true,
@@ -63,6 +63,10 @@ public final class RpcCommand implements Callable<Integer> {
   @Option(names = "--seconds", defaultValue = "3", description = "How long the calls run, 1..3600 (default ${DEFAULT-VALUE}).")
   int seconds;
 
+  @Option(names = "--warmup", defaultValue = "2", description = "Seconds the calls run first, the same way, and are "
+      + "not measured (the JIT compiles the data path), 0..600 (default ${DEFAULT-VALUE}).")
+  int warmup;
+
   @Override
   public Integer call() throws Exception {
     checkOptions();
@@ -81,6 +85,7 @@ public final class RpcCommand implements Callable<Integer> {
     Bounds.check(spec, "--request-size", requestSize, 0, RpcServer.MAX_REQUEST);
     Bounds.check(spec, "--response-size", responseSize, 0, RpcServer.MAX_RESPONSE);
     Bounds.check(spec, "--seconds", seconds, 1, 3600);
+    Bounds.check(spec, "--warmup", warmup, 0, 600);
   }
 
   /** Runs the benchmark on {@code system}, printing to {@code out}; returns the exit code. */
@@ -110,13 +115,13 @@ public final class RpcCommand implements Callable<Integer> {
         return 1;
       }
       out.printf(Locale.ROOT, "rpc: %d clients x %d credits, %d-byte requests, %d-byte responses, one SRQ of %d "
-          + "on %s, %d s%n", clients, credits, requestSize, responseSize, clients * credits, serverDevice.name(),
-          seconds);
+          + "on %s, %d s after %d s of warm-up%n", clients, credits, requestSize, responseSize, clients * credits,
+          serverDevice.name(), seconds, warmup);
       TransportCounters before = serverDevice.portCounters(1);
       byte[] request = new byte[requestSize];
       channels.forEach(RpcChannel::takeLatency);
-      long start = System.nanoTime();
-      long end = start + TimeUnit.SECONDS.toNanos(seconds);
+      long warmupStart = System.nanoTime();
+      long end = warmupStart + TimeUnit.SECONDS.toNanos(warmup + seconds);
       AtomicReference<Throwable> failure = new AtomicReference<>();
       CountDownLatch lanes = new CountDownLatch(clients * credits);
       for (RpcChannel ch : channels) {
@@ -124,6 +129,11 @@ public final class RpcCommand implements Callable<Integer> {
           new Lane(ch, request, end, failure, lanes).next();
         }
       }
+      // The warm-up is a length of time, not a wait for an event; the lanes go on through its end, and what
+      // they recorded before it is thrown away.
+      TimeUnit.NANOSECONDS.sleep(warmupStart + TimeUnit.SECONDS.toNanos(warmup) - System.nanoTime());
+      channels.forEach(RpcChannel::takeLatency);
+      long start = System.nanoTime();
       if (!lanes.await(seconds + 60L, TimeUnit.SECONDS)) {
         out.println("FAILED: " + lanes.getCount() + " calls unanswered 60 s after the end");
         return 1;
@@ -139,7 +149,7 @@ public final class RpcCommand implements Callable<Integer> {
           + "%8.1f us%n", all.getTotalCount(), all.getTotalCount() / elapsed, all.getValueAtPercentile(50) / 1e3,
           all.getValueAtPercentile(99) / 1e3, all.getValueAtPercentile(99.9) / 1e3, all.getMaxValue() / 1e3);
       long rnr = serverDevice.portCounters(1).rnrNaksSent() - before.rnrNaksSent();
-      out.printf("RNR NAKs sent by the server's port: %d%n", rnr);
+      out.printf("RNR NAKs sent by the server's port (warm-up included): %d%n", rnr);
       return 0;
     } finally {
       await(midlayer.unregisterClient(clientId));

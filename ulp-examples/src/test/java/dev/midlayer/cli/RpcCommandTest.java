@@ -28,13 +28,14 @@ class RpcCommandTest {
     command.requestSize = 100;
     command.responseSize = 20;
     command.seconds = 1;
+    command.warmup = 1;
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     int code = command.run(kit.testKit().system(), new PrintStream(bytes, true, StandardCharsets.UTF_8));
     String out = bytes.toString(StandardCharsets.UTF_8);
     assertEquals(0, code, out);
     assertTrue(out.startsWith("rpc: 3 clients x 8 credits, 100-byte requests, 20-byte responses, one SRQ of 24 on "
-        + "lo0, 1 s"), out);
+        + "lo0, 1 s after 1 s of warm-up"), out);
     assertEquals(1, out.lines().filter(l -> ROW.matcher(l).matches()).count(), out);
-    assertTrue(out.contains("RNR NAKs sent by the server's port: 0"), out);
+    assertTrue(out.contains("RNR NAKs sent by the server's port (warm-up included): 0"), out);
   }
 }

@@ -57,7 +57,8 @@ class UsageErrorsTest {
       "rpc --credits 257 | midlayer rpc: | --credits must be 1..256, was 257",
       "rpc -s 1025 | midlayer rpc: | --request-size must be 0..1024, was 1025",
       "rpc --response-size 245 | midlayer rpc: | --response-size must be 0..244, was 245",
-      "rpc --seconds 0 | midlayer rpc: | --seconds must be 1..3600, was 0"})
+      "rpc --seconds 0 | midlayer rpc: | --seconds must be 1..3600, was 0",
+      "rpc --warmup 601 | midlayer rpc: | --warmup must be 0..600, was 601"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
