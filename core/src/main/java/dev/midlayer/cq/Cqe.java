@@ -1,6 +1,9 @@
 package dev.midlayer.cq;
 
+import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.verbs.WorkCompletion;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
 
 /**
  * The per-work-request completion callback of the modern CQ API ({@code struct ib_cqe}): set it on a work
@@ -12,5 +15,36 @@ import dev.midlayer.verbs.WorkCompletion;
  */
 @FunctionalInterface
 public interface Cqe {
+  /**
+   * The work request completed. Called by the CQ's actor (or, on a {@link PollContext#DIRECT} CQ, by the thread
+   * in {@link CompletionQueue#processDirect}), one call at a time per CQ, in atomic context: <b>must not
+   * sleep</b>. A callback that throws is logged and the CQ's other completions go on.
+   */
   void done(CompletionQueue cq, WorkCompletion wc);
+
+  /**
+   * Completions straight to an actor: a callback that tells {@code target} the message {@code adapt} makes of
+   * each completion, so an actor handles its work requests' completions as its own messages (as a message
+   * adapter does for replies) instead of forwarding them by hand from a callback.
+   *
+   * <p>The completions of one CQ reach {@code target} in the CQ's order (one sender, one receiver); those of
+   * several CQs telling one actor interleave. The actor handles them after the CQ's actor moved on, outside atomic
+   * context: a receive buffer the completion names stays the consumer's until it is posted again, and the QP may
+   * be in ERR by then. Every posted work request with this callback makes one message, so what the consumer posts
+   * bounds the actor's mailbox. A WorkCompletion is immutable and safe to keep.
+   *
+   * <p>{@code adapt} runs on the CQ's actor in atomic context, so it must not sleep; if it throws, that completion
+   * is logged and dropped and the others go on.
+   *
+   * <p><b>Never blocks</b>; any thread and any context.
+   *
+   * @param target the actor that handles the completions
+   * @param adapt makes the actor's message of a completion, e.g. a record's constructor ({@code Completed::new})
+   * @throws InvalidArgumentException if either is null
+   */
+  static <T> Cqe tell(ActorRef<? super T> target, Function<? super WorkCompletion, ? extends T> adapt) {
+    InvalidArgumentException.requireNonNull(target, "target");
+    InvalidArgumentException.requireNonNull(adapt, "adapt");
+    return (cq, wc) -> target.tell(adapt.apply(wc));
+  }
 }
