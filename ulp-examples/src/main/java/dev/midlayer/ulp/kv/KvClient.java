@@ -9,6 +9,7 @@ import dev.midlayer.cm.CmConnection;
 import dev.midlayer.cm.CmDestination;
 import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.device.Device;
+import dev.midlayer.ib.Gid;
 import dev.midlayer.verbs.ProtectionDomain;
 import java.util.Map;
 import java.util.Optional;
@@ -34,6 +35,7 @@ public final class KvClient implements Client {
   private final int window;
   private final ConnectionManager cm;
   private final Map<Device, KvStore> stores = new ConcurrentHashMap<>();
+  private final Map<Device, Gid> servers = new ConcurrentHashMap<>();
 
   private record PerDevice(ProtectionDomain pd, KvEndpoint ep, KvStore store, CmConnection connection) {}
 
@@ -63,6 +65,15 @@ public final class KvClient implements Client {
     return Optional.ofNullable(stores.get(device));
   }
 
+  /**
+   * The GID of the server port the store of {@code device} is connected to, while it is: on a fabric that
+   * discovers routes (the cluster driver's {@code whenRoutable}), what to wait for before the first operation.
+   * Never blocks; any thread.
+   */
+  public Optional<Gid> serverGid(Device device) {
+    return Optional.ofNullable(servers.get(device));
+  }
+
   /** <b>May sleep</b>. A device whose server cannot be reached is left alone (logged, false). */
   @Override
   public boolean add(Device device, ClientId self) {
@@ -84,6 +95,7 @@ public final class KvClient implements Client {
       KvStore store = new KvStore(ep, table, window);
       store.postReceives();
       device.setClientData(self, new PerDevice(pd, ep, store, c));
+      servers.put(device, c.remoteGid());
       stores.put(device, store);
       return true;
     } catch (RuntimeException e) {
@@ -101,6 +113,7 @@ public final class KvClient implements Client {
   public void remove(Device device, ClientId self, Object clientData) {
     PerDevice d = (PerDevice) clientData;
     stores.remove(device);
+    servers.remove(device);
     d.store().close("the device " + device.name() + " went away or the client unregistered");
     try {
       await(d.connection().disconnect(), "disconnect on " + device.name());
