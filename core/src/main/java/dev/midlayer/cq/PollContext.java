@@ -1,7 +1,7 @@
 package dev.midlayer.cq;
 
 /**
- * Who polls a CQ made with {@link CompletionQueue#alloc} (the modern {@code ib_cq} API's poll contexts).
+ * Who polls a CQ made with {@link dev.midlayer.device.Device#allocCq} (the modern {@code ib_cq} API's poll contexts).
  */
 public enum PollContext {
   /**

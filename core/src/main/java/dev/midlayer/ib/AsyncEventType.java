@@ -3,7 +3,7 @@ package dev.midlayer.ib;
 /**
  * The asynchronous event types ({@code enum ib_event_type}, in enum order) and the kind of element
  * each concerns. Events about a device or a port are <em>unaffiliated</em>: they go through
- * {@link dev.midlayer.device.Device#dispatchEvent} to every event handler registered on the device. Events about a CQ, QP,
+ * {@link dev.midlayer.spi.DriverDevice#dispatchPortEvent} to every event handler registered on the device. Events about a CQ, QP,
  * SRQ or WQ are <em>affiliated</em>: the driver delivers them to that object's own event handler.
  */
 public enum AsyncEventType {

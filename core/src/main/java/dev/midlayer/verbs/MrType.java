@@ -6,7 +6,7 @@ public enum MrType {
   USER,
   /**
    * {@link ProtectionDomain#allocMr}: fast registration ({@code IB_MR_TYPE_MEM_REG}). FREE until a
-   * {@link WrOpcode#REG_MR} makes it VALID; LOCAL_INV or SEND_WITH_INV makes it FREE again.
+   * {@link dev.midlayer.ib.WrOpcode#REG_MR} makes it VALID; LOCAL_INV or SEND_WITH_INV makes it FREE again.
    */
   MEM_REG,
   /** The region behind an {@link Fmr}: mapped and unmapped by verbs, a new key each map. */

@@ -12,7 +12,7 @@ import org.apache.pekko.Done;
 
 /**
  * Brings a QP from RESET to RTS the way a connection manager does, with the mask each step requires
- * ({@link QpStateTable}): RESET to INIT (port, P_Key index, access or Q_Key), INIT to RTR (path,
+ * ({@link dev.midlayer.ib.QpStateTable}): RESET to INIT (port, P_Key index, access or Q_Key), INIT to RTR (path,
  * remote QP, receive PSN, responder resources), RTR to RTS (timeouts, retries, send PSN). The caller
  * exchanges what the peer needs (its LID or GID, QP number and PSNs) out of band, as with a CM.
  * <b>May sleep</b> (three modifies); not from atomic context.

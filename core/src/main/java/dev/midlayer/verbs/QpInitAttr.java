@@ -13,7 +13,7 @@ import dev.midlayer.ib.QpType;
  * @param recvCq where receive completions go (may be the same CQ)
  * @param cap the capabilities asked for
  * @param signalAll true: every send WR completes ({@code IB_SIGNAL_ALL_WR}); false: only those with
- *     {@link SendFlags#SIGNALED}, and errors ({@code IB_SIGNAL_REQ_WR})
+ *     {@link dev.midlayer.ib.SendFlags#SIGNALED}, and errors ({@code IB_SIGNAL_REQ_WR})
  * @param eventHandler receives the QP's affiliated events (QP_FATAL, COMM_EST, SQ_DRAINED, ...), or null
  * @param context any object, returned by {@link QueuePair#context()}
  * @param srq the shared receive queue the QP takes receives from, or null for its own receive queue (then

@@ -30,7 +30,7 @@ import java.util.List;
  * @param regMr REG_MR: the fast-registration region to make VALID ({@code ib_reg_wr.mr})
  * @param regKey REG_MR: the key it gets, normally its {@link MemoryRegion#rkey()} after
  *     {@link MemoryRegion#updateFastRegKey} ({@code ib_reg_wr.key})
- * @param regAccess REG_MR: the {@link AccessFlags} it grants ({@code ib_reg_wr.access})
+ * @param regAccess REG_MR: the {@link dev.midlayer.ib.AccessFlags} it grants ({@code ib_reg_wr.access})
  */
 public record SendWr(
     long wrId,

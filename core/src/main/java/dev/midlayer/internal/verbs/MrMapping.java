@@ -12,7 +12,8 @@ import java.nio.ByteBuffer;
  * resolves a key once ({@link KeyTable#resolve}) works on one consistent snapshot for the whole access,
  * even if another thread invalidates the key meanwhile.
  *
- * <p>The bytes are one buffer ({@link ProtectionDomain#registerMr}) or a list of {@link Page}s (fast
+ * <p>The bytes are one buffer ({@link dev.midlayer.verbs.ProtectionDomain#registerMr}) or a list of
+ * {@link dev.midlayer.verbs.Page}s (fast
  * registration and FMRs). Byte {@code iova + k} is byte {@code k + firstOffset} of the pages laid end to
  * end, where {@code firstOffset} is the iova's offset in a page. {@link #run} tells how many bytes from an
  * address are contiguous in one buffer, so copies go piece by piece without any intermediate copy.

@@ -22,7 +22,7 @@ import dev.midlayer.verbs.SendWr;
 
 /**
  * Internal API. What the driver sees of a QP ({@link QpContext}): its queues, state and attributes, and the
- * completions it produces, which this class turns into {@link WorkCompletion}s in the QP's CQs. A thin
+ * completions it produces, which this class turns into {@link dev.midlayer.verbs.WorkCompletion}s in the QP's CQs. A thin
  * handle over its {@link QpImpl}, so that a driver never holds the consumer's object.
  */
 public final class QpDriverSide implements QpContext {

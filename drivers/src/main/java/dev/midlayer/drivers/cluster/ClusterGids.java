@@ -11,7 +11,7 @@ import dev.midlayer.ib.Gid;
  *
  * <pre>
  * subnet prefix  = 0xfd                 | uid bits 63..8   (8 + 56 bits)
- * interface id   = uid bits 7..0 << 56  | device << 8 | port   (8 + 48 + 8 bits)
+ * interface id   = uid bits 7..0 &lt;&lt; 56  | device &lt;&lt; 8 | port   (8 + 48 + 8 bits)
  * </pre>
  *
  * Pure functions; any thread, never blocks.

@@ -57,7 +57,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * (FREE regions, key rotation, stale variants), LOCAL_INV, the post-time refusals and the snapshot of the
  * page list at post time. The pool has no remote rights: every remote access goes through the fast-reg key.
  *
- * <p>The static helpers are shared with {@link InvalidateTest} and {@link FmrTest}.
+ * <p>The static helpers are shared with {@link InvalidateContract} and {@link FmrContract}.
  *
  * <p>Seed rules: C1/C2 (REG_MR and LOCAL_INV are posted, never sleep), C4 (allocMr may sleep). IB spec:
  * IBA vol. 1 §10.6.3 (fast registration, FREE and VALID regions), §10.6.5 (invalidation), §10.6.3.5 (key

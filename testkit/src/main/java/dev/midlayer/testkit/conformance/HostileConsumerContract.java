@@ -61,7 +61,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Consumers that misbehave: callbacks that throw or block, a CQ that is never polled until it overflows,
  * {@code processDirect} on a CQ that its actor polls. Whatever a consumer does to its own objects, the rest
  * keeps working: later posts complete, modifies and drains complete (or fail with a typed error), other
- * devices' traffic flows. Every wait is bounded by {@link DpFixture#DEADLINE_MS}.
+ * devices' traffic flows. Every wait is bounded by {@link ConformanceFixture#DEADLINE_MS}.
  */
 public abstract class HostileConsumerContract extends DriverContract {
   private static final QpCap CAP = new QpCap(16, 16, 1, 1, 0);
@@ -356,8 +356,7 @@ public abstract class HostileConsumerContract extends DriverContract {
         Runtime.getRuntime().availableProcessors());
   }
 
-
-  /** {@link DpFixture#poll}, with {@code what} in front of the failure message. */
+  /** {@link ConformanceFixture#poll}, with {@code what} in front of the failure message. */
   private static List<WorkCompletion> poll(CompletionQueue cq, int n, String what) {
     try {
       return ConformanceFixture.poll(cq, n);
