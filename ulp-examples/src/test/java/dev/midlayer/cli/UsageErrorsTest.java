@@ -61,7 +61,10 @@ class UsageErrorsTest {
       "rpc -s 1025 | midlayer rpc: | --request-size must be 0..1024, was 1025",
       "rpc --response-size 245 | midlayer rpc: | --response-size must be 0..244, was 245",
       "rpc --seconds 0 | midlayer rpc: | --seconds must be 1..3600, was 0",
-      "rpc --warmup 601 | midlayer rpc: | --warmup must be 0..600, was 601"})
+      "rpc --warmup 601 | midlayer rpc: | --warmup must be 0..600, was 601",
+      "rpc --server --connect 127.0.0.1:1 | midlayer rpc: | give at most one of --server and --connect",
+      "rpc --connect 127.0.0.1 | midlayer rpc: | --connect must be HOST:PORT, was '127.0.0.1'",
+      "rpc --server --bind :1 | midlayer rpc: | --bind must be HOST:PORT, was ':1'"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();

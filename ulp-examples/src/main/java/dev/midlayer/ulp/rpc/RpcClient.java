@@ -10,6 +10,7 @@ import dev.midlayer.cm.CmDestination;
 import dev.midlayer.cm.ConnectOptions;
 import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.device.Device;
+import dev.midlayer.ib.Gid;
 import dev.midlayer.verbs.ProtectionDomain;
 import java.nio.ByteBuffer;
 import java.util.Map;
@@ -36,6 +37,7 @@ public final class RpcClient implements Client {
   private final long serviceId;
   private final ConnectionManager cm;
   private final Map<Device, RpcChannel> channels = new ConcurrentHashMap<>();
+  private final Map<Device, Gid> servers = new ConcurrentHashMap<>();
 
   private record PerDevice(ProtectionDomain pd, RpcChannel channel, CmConnection connection) {}
 
@@ -55,6 +57,15 @@ public final class RpcClient implements Client {
   /** The channel from {@code device}, while it is connected. Never blocks; any thread. */
   public Optional<RpcChannel> channel(Device device) {
     return Optional.ofNullable(channels.get(device));
+  }
+
+  /**
+   * The GID of the server port the channel of {@code device} is connected to, while it is: on a fabric that
+   * discovers routes (the cluster driver's {@code whenRoutable}), what to wait for before the first call.
+   * Never blocks; any thread.
+   */
+  public Optional<Gid> serverGid(Device device) {
+    return Optional.ofNullable(servers.get(device));
   }
 
   /** <b>May sleep</b>. A device whose server refuses or cannot be reached is left alone (logged, false). */
@@ -79,6 +90,7 @@ public final class RpcClient implements Client {
       // No call is out yet: a receive per credit is posted before the server can answer one.
       channel.granted(credits);
       device.setClientData(self, new PerDevice(pd, channel, c));
+      servers.put(device, c.remoteGid());
       channels.put(device, channel);
       return true;
     } catch (RpcException e) {
@@ -96,6 +108,7 @@ public final class RpcClient implements Client {
   public void remove(Device device, ClientId self, Object clientData) {
     PerDevice d = (PerDevice) clientData;
     channels.remove(device);
+    servers.remove(device);
     String why = "the device " + device.name() + " went away or the client unregistered";
     d.channel().abort(why); // before the disconnect's flushes, so that calls fail with the reason
     try {
