@@ -8,6 +8,7 @@ import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.TransportCounters;
 import dev.midlayer.verbs.ProtectionDomain;
+import java.util.List;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 
@@ -69,6 +70,15 @@ public interface Device {
    * @throws dev.midlayer.ib.InvalidArgumentException if {@code portNum} is not 1..portCount
    */
   TransportCounters portCounters(int portNum);
+
+  /**
+   * The objects that exist on the device now, oldest first, each with its owner ({@code rdma res}): what the
+   * device actor records to reclaim what a client leaves behind. Address handles, which are created without the
+   * device actor (creating one must not sleep), are not among them. <b>Never blocks; any thread</b>: the stage
+   * completes once the device actor has taken its turn; it fails with {@link DeviceUnregisteredException} once
+   * the device is unregistered.
+   */
+  CompletionStage<List<DeviceResourceInfo>> listResources();
 
   /**
    * Asks the driver for the device's attributes ({@code ib_query_device}). <b>May sleep</b>: must not be

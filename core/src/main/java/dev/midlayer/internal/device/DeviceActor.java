@@ -1,5 +1,6 @@
 package dev.midlayer.internal.device;
 
+import dev.midlayer.device.DeviceResourceInfo;
 import dev.midlayer.internal.MonitorSlot;
 import dev.midlayer.MidlayerSettings;
 import dev.midlayer.context.ContextChecker;
@@ -80,6 +81,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   record QueryDevice(CompletableFuture<DeviceAttributes> result) implements Command {}
 
   record QueryPort(int portNum, CompletableFuture<PortAttributes> result) implements Command {}
+
+  /** {@code Device.listResources}: what {@link #resources} holds now. */
+  record ListResources(CompletableFuture<List<DeviceResourceInfo>> result) implements Command {}
 
   record RegisterEventHandler(EventHandlerRegistrationImpl registration,
       CompletableFuture<EventHandlerRegistration> result) implements Command {}
@@ -203,6 +207,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         .onMessage(Setup.class, this::onSetup)
         .onMessage(QueryDevice.class, this::onQueryDevice)
         .onMessage(QueryPort.class, this::onQueryPort)
+        .onMessage(ListResources.class, this::onListResources)
         .onMessage(RefreshPort.class, this::onRefreshPort)
         .onMessage(RegisterEventHandler.class, m -> {
           events.tell(new EventActor.Register(m.registration(), m.result()));
@@ -353,6 +358,15 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     return Behaviors.same();
   }
 
+  private Behavior<Command> onListResources(ListResources msg) {
+    List<DeviceResourceInfo> list = new ArrayList<>(resources.size());
+    for (DeviceResource r : resources) {
+      list.add(new DeviceResourceInfo(r.describe(), r.owner()));
+    }
+    Replies.complete(replyExecutor, msg.result(), List.copyOf(list));
+    return Behaviors.same();
+  }
+
   private Behavior<Command> onRefreshPort(RefreshPort msg) {
     boolean ok = true;
     try {
@@ -457,6 +471,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     return Behaviors.receive(Command.class)
         .onMessage(QueryDevice.class, m -> failGone(m.result(), "queryDevice"))
         .onMessage(QueryPort.class, m -> failGone(m.result(), "queryPort"))
+        .onMessage(ListResources.class, m -> failGone(m.result(), "listResources"))
         .onMessage(RegisterEventHandler.class, m -> failGone(m.result(), "registerEventHandler"))
         .onMessage(UnregisterEventHandler.class, m -> failGone(m.result(), "unregisterEventHandler"))
         .onMessage(Create.class, m -> failGone(m.result(), m.verb()))

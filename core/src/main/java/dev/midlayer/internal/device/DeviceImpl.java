@@ -1,5 +1,6 @@
 package dev.midlayer.internal.device;
 
+import dev.midlayer.device.DeviceResourceInfo;
 import dev.midlayer.internal.MonitorSlot;
 import dev.midlayer.monitor.ContractMonitor;
 import dev.midlayer.MidlayerSettings;
@@ -26,6 +27,7 @@ import dev.midlayer.internal.verbs.DeviceVerbs;
 import dev.midlayer.internal.verbs.PdImpl;
 import dev.midlayer.spi.DeviceOps;
 import dev.midlayer.verbs.ProtectionDomain;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -119,6 +121,13 @@ public final class DeviceImpl implements Device {
     checkUsable("queryDevice");
     CompletableFuture<DeviceAttributes> result = new ClientFuture<>();
     actor.tell(new DeviceActor.QueryDevice(result));
+    return result;
+  }
+
+  @Override
+  public CompletionStage<List<DeviceResourceInfo>> listResources() {
+    CompletableFuture<List<DeviceResourceInfo>> result = new ClientFuture<>();
+    actor.tell(new DeviceActor.ListResources(result));
     return result;
   }
 
