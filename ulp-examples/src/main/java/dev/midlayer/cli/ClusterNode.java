@@ -33,9 +33,14 @@ public final class ClusterNode {
         .withFallback(ConfigFactory.load("midlayer-node"));
   }
 
-  /** Starts the node's actor system on {@code host:port}. May sleep; not from atomic context. */
+  /**
+   * Starts the node's actor system on {@code host:port}, with the admin actor {@code midlayer stat} and
+   * {@code midlayer res} ask ({@link NodeAdmin}). May sleep; not from atomic context.
+   */
   public static ActorSystem<Void> start(String host, int port) {
-    return ActorSystem.create(Behaviors.empty(), SYSTEM, config(host, port));
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config(host, port));
+    NodeAdmin.start(system);
+    return system;
   }
 
   /**

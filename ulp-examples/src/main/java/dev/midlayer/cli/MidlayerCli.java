@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
     version = "midlayer 0.1.0-SNAPSHOT",
     description = "An InfiniBand-style RDMA midlayer on Pekko typed actors, on an in-JVM loopback fabric.",
     subcommands = {DemoCommand.class, DevInfoCommand.class, HotplugCommand.class, PingPongCommand.class, KvCommand.class,
-        RpcCommand.class, FetchCommand.class, NodeCommand.class,
+        RpcCommand.class, FetchCommand.class, NodeCommand.class, StatCommand.class, ResCommand.class,
         dev.midlayer.cli.perftest.PerftestCommand.class})
 public final class MidlayerCli implements Runnable {
 

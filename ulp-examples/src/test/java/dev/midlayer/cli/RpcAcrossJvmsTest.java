@@ -94,8 +94,36 @@ class RpcAcrossJvmsTest {
     assertTrue(ROW.matcher(got.get(1)).matches(), got.get(1));
     assertEquals("RNR NAKs received by the clients' ports (warm-up included): 0", got.get(2));
 
+    // The server is a node: stat and res read its counters and objects over Artery, from this JVM.
+    List<String> stat = admin(0, "stat", "--connect", "127.0.0.1:" + port, "cl0/1");
+    assertEquals(1, stat.size(), stat.toString());
+    Matcher sent = Pattern.compile("link cl0/1 .*\\bsent_pkts (\\d+)\\b.*").matcher(stat.get(0));
+    assertTrue(sent.matches() && Long.parseLong(sent.group(1)) > 0, stat.get(0));
+    assertEquals(List.of("midlayer stat: failed: no link cl9 on the node at 127.0.0.1:" + port + " (links: cl0/1)"),
+        admin(RunFailures.EXIT_CODE, "stat", "--connect", "127.0.0.1:" + port, "cl9"));
+    List<String> res = admin(0, "res", "--connect", "127.0.0.1:" + port);
+    assertEquals(1, res.size(), res.toString());
+    assertTrue(res.get(0).matches("\\d+: cl0: pd [1-9]\\d* cq [1-9]\\d* qp \\d+ srq 1 mr [1-9]\\d* fmr 0"), res.get(0));
+    List<String> srq = admin(0, "res", "srq", "--connect", "127.0.0.1:" + port);
+    assertEquals(1, srq.size(), srq.toString());
+    assertTrue(srq.get(0).matches("dev cl0 SRQ.* comm rpc-server"), srq.get(0));
+
     server.destroy(); // SIGTERM: CoordinatedShutdown unregisters the server and the device and leaves the cluster
     assertTrue(server.waitFor(60, TimeUnit.SECONDS), "the server exited on SIGTERM");
+    assertEquals(List.of("midlayer res: failed: no midlayer node answered at 127.0.0.1:" + port + " within 2 s "
+        + "(start one with: midlayer node --bind 127.0.0.1:" + port + ")"),
+        admin(RunFailures.EXIT_CODE, "res", "--connect", "127.0.0.1:" + port, "--timeout", "2"));
+  }
+
+  /** Runs {@code midlayer ARGS} in this JVM; its stdout lines, or its stderr lines when it fails. */
+  private static List<String> admin(int expectedCode, String... args) {
+    java.io.StringWriter out = new java.io.StringWriter();
+    java.io.StringWriter err = new java.io.StringWriter();
+    picocli.CommandLine cmd = MidlayerCli.commandLine();
+    cmd.setOut(new java.io.PrintWriter(out, true));
+    cmd.setErr(new java.io.PrintWriter(err, true));
+    assertEquals(expectedCode, cmd.execute(args), String.join(" ", args) + ": " + out + err);
+    return (expectedCode == 0 ? out : err).toString().lines().toList();
   }
 
   private static RpcCommand client(int clients) {

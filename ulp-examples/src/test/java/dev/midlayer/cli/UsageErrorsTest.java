@@ -64,7 +64,13 @@ class UsageErrorsTest {
       "rpc --warmup 601 | midlayer rpc: | --warmup must be 0..600, was 601",
       "rpc --server --connect 127.0.0.1:1 | midlayer rpc: | give at most one of --server and --connect",
       "rpc --connect 127.0.0.1 | midlayer rpc: | --connect must be HOST:PORT, was '127.0.0.1'",
-      "rpc --server --bind :1 | midlayer rpc: | --bind must be HOST:PORT, was ':1'"})
+      "rpc --server --bind :1 | midlayer rpc: | --bind must be HOST:PORT, was ':1'",
+      "stat --connect nohost | midlayer stat: | --connect must be HOST:PORT, was 'nohost'",
+      "stat cl0/x | midlayer stat: | LINK must be DEV or DEV/PORT, was 'cl0/x'",
+      "stat --timeout 0 | midlayer stat: | --timeout must be 1..3600, was 0",
+      "res mw | midlayer res: | KIND must be one of pd, cq, qp, srq, mr, fmr, was 'mw'",
+      "res qp extra | midlayer res: | extra",
+      "res --connect 127.0.0.1:99999 | midlayer res: | --connect: port must be 1..65535, was '99999'"})
   void usageErrorIsOneLine(String args, String prefix, String names) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
@@ -109,7 +115,7 @@ class UsageErrorsTest {
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
     assertEquals(UsageErrors.EXIT_CODE, cmd.execute());
-    assertEquals("midlayer: a command is required, one of: demo, devinfo, hotplug, pingpong, kv, rpc, fetch, node, perftest (see --help)",
+    assertEquals("midlayer: a command is required, one of: demo, devinfo, hotplug, pingpong, kv, rpc, fetch, node, stat, res, perftest (see --help)",
         err.toString().strip());
     assertEquals("", out.toString());
   }

@@ -1,0 +1,144 @@
+package dev.midlayer.cli;
+
+import dev.midlayer.Midlayer;
+import dev.midlayer.device.Device;
+import dev.midlayer.device.DeviceResourceInfo;
+import dev.midlayer.ib.TransportCounters;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.actor.AbstractActor;
+import org.apache.pekko.actor.ActorRef;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.actor.Props;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+
+/**
+ * What {@code midlayer stat} and {@code midlayer res} ask a running node: a classic actor at
+ * {@code /system/midlayer-admin} on every node the command line starts, answering a request string with the
+ * text to print, as iproute2's {@code rdma statistic} and {@code rdma res} print theirs. Requests and answers are
+ * strings, which Artery's built-in serializer carries (no Java serialization). It only reads: the counters (lock
+ * free) and each device's object list ({@code Device.listResources}, answered by the device actor).
+ *
+ * <ul>
+ *   <li>{@code stat}: one line per port, {@code link DEV/PORT} and every counter by its {@code rdma statistic}
+ *       name;
+ *   <li>{@code res}: one line per device, {@code INDEX: DEV:} and how many of each kind of object it holds;
+ *   <li>{@code res KIND} ({@code pd}, {@code mr}, {@code cq}, {@code qp}, {@code srq}, ...): one line per object
+ *       of that kind, with the client that owns it ({@code comm}, as {@code rdma res} names the owner).
+ * </ul>
+ */
+final class NodeAdmin extends AbstractActor {
+  /** The actor's name under {@code /system}. */
+  static final String NAME = "midlayer-admin";
+  /** The kinds {@code res} counts, in the order {@code rdma res show} prints its own. */
+  static final List<String> KINDS = List.of("pd", "cq", "qp", "srq", "mr", "fmr");
+
+  /** How an answer that is an error starts. */
+  static final String ERROR = "error: ";
+
+  private final Midlayer midlayer;
+
+  private NodeAdmin(Midlayer midlayer) {
+    this.midlayer = midlayer;
+  }
+
+  /** Starts the node's admin actor. Never blocks; any thread; once per actor system. */
+  static void start(ActorSystem<?> system) {
+    Midlayer midlayer = Midlayer.get(system);
+    ((ExtendedActorSystem) Adapter.toClassic(system)).systemActorOf(
+        Props.create(NodeAdmin.class, () -> new NodeAdmin(midlayer)), NAME);
+  }
+
+  @Override
+  public Receive createReceive() {
+    return receiveBuilder().match(String.class, this::onRequest).build();
+  }
+
+  private void onRequest(String request) {
+    ActorRef replyTo = getSender();
+    String[] words = request.trim().split("\\s+");
+    if (words[0].equals("stat") && words.length == 1) {
+      replyTo.tell(stat(midlayer.devices()), getSelf());
+    } else if (words[0].equals("res") && words.length <= 2) {
+      String kind = words.length == 2 ? words[1].toLowerCase(Locale.ROOT) : null;
+      ActorRef self = getSelf();
+      res(midlayer.devices(), kind).whenComplete((text, e) -> replyTo.tell(e == null ? text
+          : ERROR + (e.getCause() != null ? e.getCause() : e).getMessage() + "\n", self));
+    } else {
+      replyTo.tell(ERROR + "unknown request '" + request + "'\n", getSelf());
+    }
+  }
+
+  /**
+   * Throws what the node said went wrong, if {@code answer} is an error ({@code error: ...}); the command line
+   * prints it as one line. Never blocks; any thread.
+   */
+  static void failIfError(String answer) {
+    if (answer.startsWith(ERROR)) {
+      throw new IllegalStateException(answer.substring(ERROR.length()).strip());
+    }
+  }
+
+  /** {@code rdma statistic show}: every port's counters. Never blocks; any thread. */
+  static String stat(List<Device> devices) {
+    if (devices.isEmpty()) {
+      return "No IB devices found\n";
+    }
+    StringBuilder b = new StringBuilder();
+    for (Device d : devices) {
+      for (int p = 1; p <= d.portCount(); p++) {
+        TransportCounters c = d.portCounters(p);
+        b.append("link ").append(d.name()).append('/').append(p);
+        for (Map.Entry<String, Long> e : c.asMap().entrySet()) {
+          b.append(' ').append(e.getKey()).append(' ').append(e.getValue());
+        }
+        b.append('\n');
+      }
+    }
+    return b.toString();
+  }
+
+  /**
+   * {@code rdma res show}, or {@code rdma res show KIND} when {@code kind} is not null. Never blocks; any thread:
+   * the stage completes once every device actor has listed its objects.
+   */
+  static CompletableFuture<String> res(List<Device> devices, String kind) {
+    if (devices.isEmpty()) {
+      return CompletableFuture.completedFuture("No IB devices found\n");
+    }
+    List<CompletableFuture<List<DeviceResourceInfo>>> lists = new ArrayList<>();
+    for (Device d : devices) {
+      lists.add(d.listResources().toCompletableFuture());
+    }
+    return CompletableFuture.allOf(lists.toArray(CompletableFuture[]::new)).thenApply(all -> {
+      StringBuilder b = new StringBuilder();
+      for (int i = 0; i < devices.size(); i++) {
+        Device d = devices.get(i);
+        List<DeviceResourceInfo> objects = lists.get(i).join(); // complete: allOf
+        if (kind == null) {
+          Map<String, Integer> counts = new LinkedHashMap<>();
+          KINDS.forEach(k -> counts.put(k, 0));
+          for (DeviceResourceInfo o : objects) {
+            counts.merge(o.kind().toLowerCase(Locale.ROOT), 1, Integer::sum);
+          }
+          b.append(d.index()).append(": ").append(d.name()).append(':');
+          counts.forEach((k, n) -> b.append(' ').append(k).append(' ').append(n));
+          b.append('\n');
+        } else {
+          for (DeviceResourceInfo o : objects) {
+            if (o.kind().equalsIgnoreCase(kind)) {
+              b.append("dev ").append(d.name()).append(' ').append(o.object()).append(" comm ")
+                  .append(o.owner() == null ? "[application]" : o.owner().name()).append('\n');
+            }
+          }
+        }
+      }
+      return b.toString();
+    });
+  }
+}
