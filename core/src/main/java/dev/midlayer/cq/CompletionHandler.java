@@ -9,5 +9,9 @@ package dev.midlayer.cq;
  */
 @FunctionalInterface
 public interface CompletionHandler {
+  /**
+   * The armed {@code cq} got a matching completion. Called from the CQ actor's turn, in atomic context: it
+   * must not sleep, and should return quickly.
+   */
   void onCompletion(CompletionQueue cq);
 }
