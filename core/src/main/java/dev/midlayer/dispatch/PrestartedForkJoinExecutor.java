@@ -28,6 +28,10 @@ import org.apache.pekko.dispatch.MonitorableThreadFactory;
  * does not discard the pool when no actor uses it for a while (the midlayer keeps an actor on each of its
  * dispatchers for the same reason). Pekko constructs it from the dispatcher's config; it holds no state
  * of its own beyond that.
+ *
+ * <p>Threading: the constructor and {@link #parallelism} only read config: they never block and may be called
+ * from any thread. Making the pool (Pekko does it when the dispatcher is first used) blocks the thread that
+ * makes it until every worker started, at most 10 s.
  */
 public final class PrestartedForkJoinExecutor extends ExecutorServiceConfigurator {
   private final int parallelism;
