@@ -41,7 +41,10 @@ public sealed interface ClientMessage {
   record DeviceRemoved(Device device, ClientId client, Object clientData, ActorRef<Done> replyTo)
       implements ClientMessage {}
 
-  /** A client's reply to {@link DeviceAdded}. */
+  /**
+   * A client's reply to {@link DeviceAdded}. Immutable; the factories never block and may be called from
+   * any thread.
+   */
   sealed interface AddReply {
     /** The client uses the device. */
     static AddReply added() {
