@@ -9,7 +9,11 @@ public enum ContextCheckMode {
   /** Do not check. */
   OFF;
 
-  /** Parses a config value ({@code strict}, {@code warn} or {@code off}, any case). */
+  /**
+   * Parses a config value ({@code strict}, {@code warn} or {@code off}, any case). Never blocks; any thread.
+   *
+   * @throws IllegalArgumentException for any other value
+   */
   public static ContextCheckMode parse(String value) {
     for (ContextCheckMode m : values()) {
       if (m.name().equalsIgnoreCase(value.trim())) {

@@ -14,10 +14,12 @@ public final class ContextChecker {
   private static final Logger log = LoggerFactory.getLogger(ContextChecker.class);
   private final ContextCheckMode mode;
 
+  /** A checker that applies {@code mode}. */
   public ContextChecker(ContextCheckMode mode) {
     this.mode = mode;
   }
 
+  /** The mode this checker applies. */
   public ContextCheckMode mode() {
     return mode;
   }
