@@ -11,6 +11,8 @@ import java.util.Optional;
  * clients' {@code add}) until its unregistration starts; a client from its registration until its
  * unregistration starts.
  *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ *
  * @param devices registered devices in registration order
  * @param clients registered clients in registration order
  */
@@ -18,6 +20,7 @@ public record RegistrySnapshot(List<Device> devices, List<ClientId> clients) {
   /** Nothing registered. */
   public static final RegistrySnapshot EMPTY = new RegistrySnapshot(List.of(), List.of());
 
+  /** A snapshot of copies of {@code devices} and {@code clients}. */
   public RegistrySnapshot {
     devices = List.copyOf(devices);
     clients = List.copyOf(clients);
