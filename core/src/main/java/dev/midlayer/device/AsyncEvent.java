@@ -11,6 +11,11 @@ import dev.midlayer.ib.InvalidArgumentException;
  */
 public record AsyncEvent(Device device, AsyncEventType type, EventElement element) {
 
+  /**
+   * Checks the fields.
+   *
+   * @throws InvalidArgumentException if a field is null or the element's kind does not match the type's
+   */
   public AsyncEvent {
     InvalidArgumentException.requireNonNull(device, "device");
     InvalidArgumentException.requireNonNull(type, "type");

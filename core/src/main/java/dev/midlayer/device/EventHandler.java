@@ -11,5 +11,9 @@ package dev.midlayer.device;
  */
 @FunctionalInterface
 public interface EventHandler {
+  /**
+   * Handles {@code event}. Called from the dispatching midlayer actor's turn, in atomic context: it
+   * must not sleep.
+   */
   void onEvent(AsyncEvent event);
 }

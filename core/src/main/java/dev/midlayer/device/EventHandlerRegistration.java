@@ -5,7 +5,8 @@ import org.apache.pekko.Done;
 
 /**
  * The token for an event handler registered on a device; pass it to
- * {@link Device#unregisterEventHandler} (or call {@link #unregister()}). Identity-based; any thread.
+ * {@link Device#unregisterEventHandler} (or call {@link #unregister()}). Identity-based; any thread. The
+ * accessors never block.
  */
 public interface EventHandlerRegistration {
   /** The device the handler is registered on. */
