@@ -13,7 +13,7 @@ public final class MidlayerId extends ExtensionId<Midlayer> {
 
   private MidlayerId() {}
 
-  /** The singleton; Pekko calls this when it loads the extension from config. */
+  /** The singleton; Pekko calls this when it loads the extension from config. Never blocks; any thread. */
   public static MidlayerId getInstance() {
     return INSTANCE;
   }

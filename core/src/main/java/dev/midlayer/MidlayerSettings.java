@@ -34,7 +34,12 @@ public record MidlayerSettings(
     String shutdownPhase,
     Duration shutdownTimeout) {
 
-  /** Reads the settings from a config that contains the {@code midlayer} section. */
+  /**
+   * Reads the settings from a config that contains the {@code midlayer} section. Never blocks (the config
+   * is already in memory); any thread.
+   *
+   * @throws IllegalArgumentException if a duration or count that must be positive is not
+   */
   public static MidlayerSettings fromConfig(Config root) {
     Config c = root.getConfig("midlayer");
     return new MidlayerSettings(
