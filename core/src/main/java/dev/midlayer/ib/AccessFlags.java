@@ -5,6 +5,8 @@ package dev.midlayer.ib;
  * Memory and QP access rights ({@code enum ib_access_flags}) as int bits. Local read is always allowed.
  * The IB rule, checked by {@link #validateMr}: REMOTE_WRITE or REMOTE_ATOMIC need LOCAL_WRITE, and no
  * unknown bit may be set.
+ *
+ * <p>Threading: stateless; every method never blocks and may be called from any thread.
  */
 public final class AccessFlags {
   private AccessFlags() {}

@@ -4,7 +4,7 @@ import java.util.function.IntFunction;
 
 /**
  * Address handle attributes ({@code struct rdma_ah_attr}): the path from a local port to a remote one.
- * Immutable.
+ * Immutable; every method never blocks and may be called from any thread.
  *
  * @param portNum the local port, 1-based
  * @param dlid the destination LID (InfiniBand without GRH)

@@ -5,6 +5,8 @@ package dev.midlayer.ib;
  * each concerns. Events about a device or a port are <em>unaffiliated</em>: they go through
  * {@link dev.midlayer.spi.DriverDevice#dispatchPortEvent} to every event handler registered on the device. Events about a CQ, QP,
  * SRQ or WQ are <em>affiliated</em>: the driver delivers them to that object's own event handler.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public enum AsyncEventType {
   /** CQ overrun or other CQ error; the CQ is unusable. */

@@ -7,6 +7,9 @@ package dev.midlayer.ib;
  * ({@link dev.midlayer.device.Device#attributes()}) and checks verbs against these limits.
  * Immutable; build with {@link #builder()}.
  *
+ * <p>Threading: every method of the record and of its {@link Builder} never blocks. The record may be used
+ * from any thread; a builder is not thread-safe: use it from one thread at a time.
+ *
  * @param firmwareVersion free-form firmware version
  * @param nodeGuid the device's node GUID
  * @param systemImageGuid the system image GUID
@@ -67,6 +70,12 @@ public record DeviceAttributes(
   /** The midlayer's page size: 4 KiB on every device ({@code dev.midlayer.verbs.Page.SIZE}). */
   public static final int PAGE_SIZE = 4096;
 
+  /**
+   * Checks the fields.
+   *
+   * @throws InvalidArgumentException if {@code firmwareVersion} is null or a limit is out of range (see the
+   *     fields)
+   */
   public DeviceAttributes {
     InvalidArgumentException.requireNonNull(firmwareVersion, "firmwareVersion");
     if (maxMapPerFmr < 1 || maxMapPerFmr > 255) {
@@ -90,7 +99,7 @@ public record DeviceAttributes(
     return new Builder();
   }
 
-  /** Builder for {@link DeviceAttributes}. Not thread-safe. */
+  /** Builder for {@link DeviceAttributes}. Not thread-safe: one thread at a time; never blocks. */
   public static final class Builder {
     private String firmwareVersion = "0.0.0";
     private long nodeGuid;
@@ -121,33 +130,66 @@ public record DeviceAttributes(
 
     private Builder() {}
 
+    /** Sets {@code firmwareVersion}: free-form firmware version. */
     public Builder firmwareVersion(String v) { this.firmwareVersion = v; return this; }
+    /** Sets {@code nodeGuid}: the device's node GUID. */
     public Builder nodeGuid(long v) { this.nodeGuid = v; return this; }
+    /** Sets {@code systemImageGuid}: the system image GUID. */
     public Builder systemImageGuid(long v) { this.systemImageGuid = v; return this; }
+    /** Sets {@code vendorId}: IEEE vendor id. */
     public Builder vendorId(int v) { this.vendorId = v; return this; }
+    /** Sets {@code vendorPartId}: vendor part id. */
     public Builder vendorPartId(int v) { this.vendorPartId = v; return this; }
+    /** Sets {@code hardwareVersion}: hardware revision. */
     public Builder hardwareVersion(int v) { this.hardwareVersion = v; return this; }
+    /** Sets {@code physPortCount}: number of ports, numbered 1..physPortCount. */
     public Builder physPortCount(int v) { this.physPortCount = v; return this; }
+    /** Sets {@code maxMrSize}: largest memory region, in bytes. */
     public Builder maxMrSize(long v) { this.maxMrSize = v; return this; }
+    /**
+     * Sets {@code pageSizeCap}: supported page sizes (bit n set = 2^n bytes); must include the midlayer's
+     * {@link DeviceAttributes#PAGE_SIZE} (4 KiB).
+     */
     public Builder pageSizeCap(long v) { this.pageSizeCap = v; return this; }
+    /** Sets {@code maxQp}: maximum number of QPs. */
     public Builder maxQp(int v) { this.maxQp = v; return this; }
+    /** Sets {@code maxQpWr}: maximum outstanding WRs on one send or receive queue. */
     public Builder maxQpWr(int v) { this.maxQpWr = v; return this; }
+    /** Sets {@code maxSge}: maximum scatter/gather entries per WR. */
     public Builder maxSge(int v) { this.maxSge = v; return this; }
+    /** Sets {@code maxCq}: maximum number of CQs. */
     public Builder maxCq(int v) { this.maxCq = v; return this; }
+    /** Sets {@code maxCqe}: maximum entries in one CQ. */
     public Builder maxCqe(int v) { this.maxCqe = v; return this; }
+    /** Sets {@code maxMr}: maximum number of MRs. */
     public Builder maxMr(int v) { this.maxMr = v; return this; }
+    /** Sets {@code maxPd}: maximum number of PDs. */
     public Builder maxPd(int v) { this.maxPd = v; return this; }
+    /** Sets {@code maxQpRdAtom}: maximum incoming RDMA READ/atomic per QP (responder resources). */
     public Builder maxQpRdAtom(int v) { this.maxQpRdAtom = v; return this; }
+    /** Sets {@code maxQpInitRdAtom}: maximum outstanding RDMA READ/atomic a QP may issue (initiator depth). */
     public Builder maxQpInitRdAtom(int v) { this.maxQpInitRdAtom = v; return this; }
+    /** Sets {@code maxSrq}: maximum number of SRQs. */
     public Builder maxSrq(int v) { this.maxSrq = v; return this; }
+    /** Sets {@code maxSrqWr}: maximum WRs in one SRQ. */
     public Builder maxSrqWr(int v) { this.maxSrqWr = v; return this; }
+    /** Sets {@code maxSrqSge}: maximum SGEs per SRQ WR. */
     public Builder maxSrqSge(int v) { this.maxSrqSge = v; return this; }
+    /** Sets {@code maxAh}: maximum number of address handles. */
     public Builder maxAh(int v) { this.maxAh = v; return this; }
+    /** Sets {@code maxFmr}: maximum number of FMRs. */
     public Builder maxFmr(int v) { this.maxFmr = v; return this; }
+    /**
+     * Sets {@code maxMapPerFmr}: maximum maps of one FMR before it must be unmapped (1..255, at most the
+     * variants of one key index, as hardware FMR tables allowed).
+     */
     public Builder maxMapPerFmr(int v) { this.maxMapPerFmr = v; return this; }
+    /** Sets {@code maxFastRegPageListLen}: maximum pages of a fast-registration region ({@code allocMr}). */
     public Builder maxFastRegPageListLen(int v) { this.maxFastRegPageListLen = v; return this; }
+    /** Sets {@code maxInlineData}: maximum inline payload of a send WR, in bytes. */
     public Builder maxInlineData(int v) { this.maxInlineData = v; return this; }
 
+    /** A {@link DeviceAttributes} of the values set, the others at their defaults; checked as by the constructor. */
     public DeviceAttributes build() {
       return new DeviceAttributes(firmwareVersion, nodeGuid, systemImageGuid, vendorId, vendorPartId,
           hardwareVersion, physPortCount, maxMrSize, pageSizeCap, maxQp, maxQpWr, maxSge, maxCq, maxCqe,

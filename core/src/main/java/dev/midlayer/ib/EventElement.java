@@ -2,7 +2,11 @@ package dev.midlayer.ib;
 
 import dev.midlayer.ib.AsyncEventType.ElementKind;
 
-/** The element an {@link dev.midlayer.device.AsyncEvent} concerns (the union in {@code struct ib_event}). */
+/**
+ * The element an {@link dev.midlayer.device.AsyncEvent} concerns (the union in {@code struct ib_event}).
+ *
+ * <p>Threading: immutable; {@link #kind()} never blocks and may be called from any thread.
+ */
 public sealed interface EventElement {
   /** Which kind of element this is. */
   ElementKind kind();

@@ -2,7 +2,7 @@ package dev.midlayer.ib;
 
 /**
  * A 128-bit global identifier: 64-bit subnet prefix and 64-bit interface id, as in a GRH.
- * Immutable.
+ * Immutable; every method never blocks and may be called from any thread.
  */
 public record Gid(long subnetPrefix, long interfaceId) {
   /** The default IB subnet prefix {@code fe80::/64}. */

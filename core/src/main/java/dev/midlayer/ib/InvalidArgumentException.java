@@ -3,13 +3,14 @@ package dev.midlayer.ib;
 /**
  * A verb was called with an argument that can never be valid (the kernel's {@code -EINVAL}): null,
  * blank, out of range, or not allowed for the object. Thrown at once by the verb, before anything
- * changed. {@link #field()} names the argument. The static checks never block and may be called from
- * any thread.
+ * changed. {@link #field()} names the argument. Every method, the static checks included, never blocks and
+ * may be called from any thread.
  */
 public final class InvalidArgumentException extends MidlayerException {
   private static final long serialVersionUID = 1L;
   private final String field;
 
+  /** The error for argument {@code field}; the message is {@code "field: problem"}. */
   public InvalidArgumentException(String field, String problem) {
     super(field + ": " + problem);
     this.field = field;

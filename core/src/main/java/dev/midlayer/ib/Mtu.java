@@ -1,6 +1,10 @@
 package dev.midlayer.ib;
 
-/** Path MTU ({@code enum ib_mtu}); the numeric value is the IB enum value, {@link #bytes()} the size. */
+/**
+ * Path MTU ({@code enum ib_mtu}); the numeric value is the IB enum value, {@link #bytes()} the size.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ */
 public enum Mtu {
   MTU_256(1, 256),
   MTU_512(2, 512),

@@ -7,6 +7,9 @@ import java.util.List;
  * the driver's {@link dev.midlayer.spi.DeviceOps.QueryPort} op. The midlayer caches it per port and refreshes the
  * cache before it tells event handlers about a port event. Immutable; build with {@link #builder()}.
  *
+ * <p>Threading: every method of the record and of its {@link Builder} never blocks. The record may be used
+ * from any thread; a builder is not thread-safe: use it from one thread at a time.
+ *
  * @param state logical port state
  * @param maxMtu largest MTU the port supports
  * @param activeMtu MTU in use
@@ -30,6 +33,12 @@ public record PortAttributes(
     List<Gid> gids,
     int pkeyTableLength) {
 
+  /**
+   * Checks the fields and copies {@code gids}.
+   *
+   * @throws InvalidArgumentException if a field is null, the GID table is empty, or {@code activeMtu} exceeds
+   *     {@code maxMtu}
+   */
   public PortAttributes {
     InvalidArgumentException.requireNonNull(state, "state");
     InvalidArgumentException.requireNonNull(maxMtu, "maxMtu");
@@ -56,7 +65,7 @@ public record PortAttributes(
     return new Builder();
   }
 
-  /** Builder for {@link PortAttributes}. Not thread-safe. */
+  /** Builder for {@link PortAttributes}. Not thread-safe: one thread at a time; never blocks. */
   public static final class Builder {
     private PortState state = PortState.ACTIVE;
     private Mtu maxMtu = Mtu.MTU_4096;
@@ -71,17 +80,28 @@ public record PortAttributes(
 
     private Builder() {}
 
+    /** Sets {@code state}: logical port state. */
     public Builder state(PortState v) { this.state = v; return this; }
+    /** Sets {@code maxMtu}: largest MTU the port supports. */
     public Builder maxMtu(Mtu v) { this.maxMtu = v; return this; }
+    /** Sets {@code activeMtu}: MTU in use. */
     public Builder activeMtu(Mtu v) { this.activeMtu = v; return this; }
+    /** Sets {@code lid}: base LID (0 when not assigned). */
     public Builder lid(int v) { this.lid = v; return this; }
+    /** Sets {@code smLid}: LID of the subnet manager. */
     public Builder smLid(int v) { this.smLid = v; return this; }
+    /** Sets {@code lmc}: LID mask control. */
     public Builder lmc(int v) { this.lmc = v; return this; }
+    /** Sets {@code maxMsgSize}: largest message, in bytes. */
     public Builder maxMsgSize(long v) { this.maxMsgSize = v; return this; }
+    /** Sets {@code linkLayer}: InfiniBand or Ethernet. */
     public Builder linkLayer(LinkLayer v) { this.linkLayer = v; return this; }
+    /** Sets {@code gids}: the GID table, index 0 first (never empty). */
     public Builder gids(List<Gid> v) { this.gids = v; return this; }
+    /** Sets {@code pkeyTableLength}: number of P_Key table entries. */
     public Builder pkeyTableLength(int v) { this.pkeyTableLength = v; return this; }
 
+    /** A {@link PortAttributes} of the values set, the others at their defaults; checked as by the constructor. */
     public PortAttributes build() {
       return new PortAttributes(state, maxMtu, activeMtu, lid, smLid, lmc, maxMsgSize, linkLayer, gids,
           pkeyTableLength);

@@ -1,6 +1,10 @@
 package dev.midlayer.ib;
 
-/** Logical port state ({@code enum ib_port_state}); the numeric value is the IB one. */
+/**
+ * Logical port state ({@code enum ib_port_state}); the numeric value is the IB one.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ */
 public enum PortState {
   NOP(0),
   DOWN(1),

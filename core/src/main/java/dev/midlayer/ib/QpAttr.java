@@ -6,6 +6,9 @@ package dev.midlayer.ib;
  * A modify uses only the fields whose {@link QpAttrMask} bit is in its mask. Immutable; build with
  * {@link #builder()}.
  *
+ * <p>Threading: every method of the record and of its {@link Builder} never blocks. The record may be used
+ * from any thread; a builder is not thread-safe: use it from one thread at a time.
+ *
  * @param qpState target state (STATE)
  * @param curQpState the caller's assumed current state (CUR_STATE)
  * @param enSqdAsyncNotify raise SQ_DRAINED when SQD is reached (EN_SQD_ASYNC_NOTIFY)
@@ -74,7 +77,7 @@ public record QpAttr(
     return b;
   }
 
-  /** Builder for {@link QpAttr}. Not thread-safe. */
+  /** Builder for {@link QpAttr}. Not thread-safe: one thread at a time; never blocks. */
   public static final class Builder {
     private QpState qpState;
     private QpState curQpState;
@@ -97,25 +100,44 @@ public record QpAttr(
 
     private Builder() {}
 
+    /** Sets {@code qpState}: target state (STATE). */
     public Builder qpState(QpState v) { this.qpState = v; return this; }
+    /** Sets {@code curQpState}: the caller's assumed current state (CUR_STATE). */
     public Builder curQpState(QpState v) { this.curQpState = v; return this; }
+    /** Sets {@code enSqdAsyncNotify}: raise SQ_DRAINED when SQD is reached (EN_SQD_ASYNC_NOTIFY). */
     public Builder enSqdAsyncNotify(boolean v) { this.enSqdAsyncNotify = v; return this; }
+    /** Sets {@code accessFlags}: remote operations the QP accepts as responder (ACCESS_FLAGS), {@link AccessFlags}. */
     public Builder accessFlags(int v) { this.accessFlags = v; return this; }
+    /** Sets {@code pkeyIndex}: P_Key index (PKEY_INDEX). */
     public Builder pkeyIndex(int v) { this.pkeyIndex = v; return this; }
+    /** Sets {@code portNum}: port, 1-based (PORT). */
     public Builder portNum(int v) { this.portNum = v; return this; }
+    /** Sets {@code qkey}: Q_Key (QKEY), UD. */
     public Builder qkey(int v) { this.qkey = v; return this; }
+    /** Sets {@code ahAttr}: primary path (AV), RC and UC. */
     public Builder ahAttr(AhAttr v) { this.ahAttr = v; return this; }
+    /** Sets {@code pathMtu}: path MTU (PATH_MTU). */
     public Builder pathMtu(Mtu v) { this.pathMtu = v; return this; }
+    /** Sets {@code timeout}: local ACK timeout code 0..31: 4.096 µs × 2^timeout, 0 = wait forever (TIMEOUT). */
     public Builder timeout(int v) { this.timeout = v; return this; }
+    /** Sets {@code retryCnt}: transport retries 0..7 (RETRY_CNT). */
     public Builder retryCnt(int v) { this.retryCnt = v; return this; }
+    /** Sets {@code rnrRetry}: RNR retries 0..7, 7 = forever (RNR_RETRY). */
     public Builder rnrRetry(int v) { this.rnrRetry = v; return this; }
+    /** Sets {@code rqPsn}: expected receive PSN, 24 bits (RQ_PSN). */
     public Builder rqPsn(int v) { this.rqPsn = v; return this; }
+    /** Sets {@code maxRdAtomic}: outstanding RDMA READ/atomic this QP may issue (MAX_QP_RD_ATOMIC). */
     public Builder maxRdAtomic(int v) { this.maxRdAtomic = v; return this; }
+    /** Sets {@code minRnrTimer}: RNR NAK timer code 0..31 this responder advertises (MIN_RNR_TIMER). */
     public Builder minRnrTimer(int v) { this.minRnrTimer = v; return this; }
+    /** Sets {@code sqPsn}: first send PSN, 24 bits (SQ_PSN). */
     public Builder sqPsn(int v) { this.sqPsn = v; return this; }
+    /** Sets {@code maxDestRdAtomic}: incoming RDMA READ/atomic this QP accepts at once (MAX_DEST_RD_ATOMIC). */
     public Builder maxDestRdAtomic(int v) { this.maxDestRdAtomic = v; return this; }
+    /** Sets {@code destQpNum}: remote QP number, 24 bits (DEST_QPN), RC and UC. */
     public Builder destQpNum(int v) { this.destQpNum = v; return this; }
 
+    /** A {@link QpAttr} of the values set so far (unset ones zero or null). */
     public QpAttr build() {
       return new QpAttr(qpState, curQpState, enSqdAsyncNotify, accessFlags, pkeyIndex, portNum, qkey, ahAttr,
           pathMtu, timeout, retryCnt, rnrRetry, rqPsn, maxRdAtomic, minRnrTimer, sqPsn, maxDestRdAtomic,

@@ -5,6 +5,7 @@ import java.util.List;
 
 /**
  * Which attributes a QP modify sets ({@code enum ib_qp_attr_mask}) as int bits, with the IB values.
+ * Stateless; every method never blocks and may be called from any thread.
  */
 public final class QpAttrMask {
   private QpAttrMask() {}

@@ -1,6 +1,10 @@
 package dev.midlayer.ib;
 
-/** Queue pair state ({@code enum ib_qp_state}); {@link #value()} is the IB value. */
+/**
+ * Queue pair state ({@code enum ib_qp_state}); {@link #value()} is the IB value.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ */
 public enum QpState {
   RESET,
   INIT,

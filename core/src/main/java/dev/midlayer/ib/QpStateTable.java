@@ -28,7 +28,8 @@ import java.util.Map;
  * The QP state machine: which transitions are legal and which attributes each needs and allows, per QP
  * type ({@code qp_state_table} and {@code ib_modify_qp_is_ok} in the kernel's {@code verbs.c}). The rule:
  * the mask must hold every required bit and no bit outside required, optional and STATE; a mask without
- * STATE means "stay in the current state". Immutable; any thread.
+ * STATE means "stay in the current state". Immutable; every method never blocks and may be called from any
+ * thread.
  */
 public final class QpStateTable {
   private QpStateTable() {}

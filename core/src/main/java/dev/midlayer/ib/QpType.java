@@ -1,6 +1,10 @@
 package dev.midlayer.ib;
 
-/** Queue pair transport type ({@code enum ib_qp_type}); {@link #value()} is the IB value. */
+/**
+ * Queue pair transport type ({@code enum ib_qp_type}); {@link #value()} is the IB value.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ */
 public enum QpType {
   /** Reliable connected: ACKs, retries, RDMA READ and atomics. */
   RC(2),

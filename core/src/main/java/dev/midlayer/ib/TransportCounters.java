@@ -9,6 +9,8 @@ import java.util.Map;
  * {@code rxe_hw_counters.c} where it has one). Packets and bytes count what the transport carried: requests
  * and answers (ACKs, NAKs, READ responses), retransmissions included.
  *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ *
  * @param sentPackets packets this QP sent ({@code sent_pkts})
  * @param sentBytes payload bytes of those packets
  * @param receivedPackets packets that reached this QP ({@code rcvd_pkts})
@@ -56,7 +58,7 @@ public record TransportCounters(
         completionsWithError + o.completionsWithError, completionsFlushed + o.completionsFlushed);
   }
 
-  /** The counters by their {@code rdma statistic} names, in a fixed order. */
+  /** The counters by their {@code rdma statistic} names, in a fixed order, as a new map. */
   public Map<String, Long> asMap() {
     Map<String, Long> m = new LinkedHashMap<>();
     m.put("sent_pkts", sentPackets);

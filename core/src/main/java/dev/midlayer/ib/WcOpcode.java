@@ -3,6 +3,8 @@ package dev.midlayer.ib;
 /**
  * The operation a successful work completion reports ({@code enum ib_wc_opcode}). Receive-side opcodes
  * have bit {@code 0x80} set ({@link #isRecv()}). Valid only when the status is SUCCESS.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public enum WcOpcode {
   SEND(0),

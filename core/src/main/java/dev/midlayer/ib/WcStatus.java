@@ -4,6 +4,8 @@ package dev.midlayer.ib;
  * The status of a work completion ({@code enum ib_wc_status}), in enum order; {@link #value()} is the
  * IB numeric value. On any status but {@link #SUCCESS}, only the WR id, the status, the QP and the
  * vendor error of a completion can be trusted (not its opcode).
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public enum WcStatus {
   /** The operation completed successfully. */

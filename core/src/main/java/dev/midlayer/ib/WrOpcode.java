@@ -6,6 +6,8 @@ import java.util.Set;
 /**
  * The operation of a send work request ({@code enum ib_wr_opcode}); {@link #value()} is the IB value.
  * Each opcode knows the QP types it is valid on and the completion opcode it produces.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public enum WrOpcode {
   RDMA_WRITE(0, WcOpcode.RDMA_WRITE, EnumSet.of(QpType.RC, QpType.UC)),
