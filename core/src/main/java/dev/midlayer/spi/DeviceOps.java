@@ -25,48 +25,66 @@ import java.util.Map;
  * own device (queries, object creation, event handler registration, {@code unregisterDevice}) is refused with
  * {@link DriverSelfWaitException}: it could only run after the op returned, so waiting for it would hang.
  *
- * <p>Immutable once built; safe to share between threads.
+ * <p>Threading: immutable once built; every method of the table itself (the getters, {@link #has},
+ * {@link #missingMandatoryOps}) never blocks and may be called from any thread. The ops it holds are
+ * called by the midlayer in the device actor's turn; each op's interface says whether it may sleep.
  */
 public final class DeviceOps {
 
-  /** {@code query_device}: the device's attributes. May sleep. Called at registration and by {@code queryDevice}. */
+  /**
+   * {@code query_device}: the device's attributes. May sleep. Called at registration and by
+   * {@code queryDevice}, in the device actor's turn (control dispatcher).
+   */
   @FunctionalInterface
   public interface QueryDevice {
+    /** Reads the device's attributes from the driver; may sleep; in the device actor's turn. */
     DeviceAttributes queryDevice() throws Exception;
   }
 
-  /** {@code query_port}: the current attributes of port {@code portNum} (1-based, already validated). May sleep. */
+  /**
+   * {@code query_port}: the current attributes of port {@code portNum} (1-based, already validated). May
+   * sleep. Called at registration, by {@code queryPort} and before a port event is delivered, in the device
+   * actor's turn (control dispatcher).
+   */
   @FunctionalInterface
   public interface QueryPort {
+    /** Reads port {@code portNum}'s attributes from the driver; may sleep; in the device actor's turn. */
     PortAttributes queryPort(int portNum) throws Exception;
   }
 
   /**
    * {@code enable_driver}: called once the device's attributes and ports were read, before it is listed and
    * before any client's {@code add}. Hands the driver its {@link DriverDevice} (to dispatch events, find
-   * QPs, resolve keys). May sleep.
+   * QPs, resolve keys). May sleep; called in the device actor's turn (control dispatcher).
    */
   @FunctionalInterface
   public interface EnableDriver {
+    /** Enables the driver for {@code device}; may sleep; in the device actor's turn. */
     void enable(DriverDevice device) throws Exception;
   }
 
   /**
    * {@code dealloc_driver}: called once, after every client's {@code remove} returned and the device's
-   * leftover resources were reclaimed; the driver frees what it holds for the device. May sleep.
+   * leftover resources were reclaimed; the driver frees what it holds for the device. May sleep; called in
+   * the device actor's turn (control dispatcher).
    */
   @FunctionalInterface
   public interface DeallocDriver {
+    /** Frees what the driver holds for {@code device}; may sleep; in the device actor's turn. */
     void dealloc(DriverDevice device) throws Exception;
   }
 
   /**
    * {@code create_qp}: the driver's side of a new QP (already validated, with its work queues and QP
-   * number). May sleep; called on the device actor; {@code spawner} spawns the driver's actors for the QP
-   * as children of the device actor, on the data-path dispatcher.
+   * number). May sleep; called in the device actor's turn; {@code spawner} spawns the driver's actors for the
+   * QP as children of the device actor, on the data-path dispatcher.
    */
   @FunctionalInterface
   public interface CreateQp {
+    /**
+     * Makes the driver's side of {@code qp}; may sleep; in the device actor's turn, which is also the only
+     * place {@code spawner} may be used.
+     */
     DriverQp createQp(QpContext qp, Spawner spawner) throws Exception;
   }
 
@@ -75,11 +93,15 @@ public final class DeviceOps {
    * transfer the driver started before the call has finished reading or writing registered memory. The
    * midlayer calls it after a region's keys stopped resolving (deregister, FMR unmap and dealloc), so that
    * when those verbs complete no transfer still touches the old pages. May sleep (briefly: as long as a
-   * transfer in progress takes); called on the device actor. Optional: a driver that moves no data, or
-   * finishes every transfer inside the verb that starts it, has nothing to wait for.
+   * transfer in progress takes); called in the device actor's turn. Optional: a driver that moves no data,
+   * or finishes every transfer inside the verb that starts it, has nothing to wait for.
    */
   @FunctionalInterface
   public interface MemoryFence {
+    /**
+     * Blocks until the transfers the driver started before the call have stopped touching registered memory;
+     * in the device actor's turn.
+     */
     void await() throws Exception;
   }
 
@@ -173,7 +195,10 @@ public final class DeviceOps {
     return "DeviceOps[" + driverName + "]";
   }
 
-  /** Builder for {@link DeviceOps}. Not thread-safe. */
+  /**
+   * Builder for {@link DeviceOps}. Not thread-safe: confine it to the thread that builds the table. Every
+   * method never blocks.
+   */
   public static final class Builder {
     private final String driverName;
     private QueryDevice queryDevice;
@@ -187,11 +212,17 @@ public final class DeviceOps {
       this.driverName = driverName;
     }
 
+    /** Sets the {@code query_device} op (mandatory). */
     public Builder queryDevice(QueryDevice op) { this.queryDevice = op; return this; }
+    /** Sets the {@code query_port} op (mandatory). */
     public Builder queryPort(QueryPort op) { this.queryPort = op; return this; }
+    /** Sets the {@code enable_driver} op (optional). */
     public Builder enableDriver(EnableDriver op) { this.enableDriver = op; return this; }
+    /** Sets the {@code dealloc_driver} op (optional). */
     public Builder deallocDriver(DeallocDriver op) { this.deallocDriver = op; return this; }
+    /** Sets the {@code create_qp} op (optional; without it QPs cannot be created). */
     public Builder createQp(CreateQp op) { this.createQp = op; return this; }
+    /** Sets the memory fence op (optional). */
     public Builder memoryFence(MemoryFence op) { this.memoryFence = op; return this; }
 
     /** Builds the table. Missing mandatory ops are reported at registration, not here. */

@@ -5,6 +5,8 @@ package dev.midlayer.spi;
  * the midlayer refuses a device that lacks it, and whether the op may sleep. The seed's rule: every
  * op may sleep except create/modify/query/destroy AH, post send/recv, poll and arm CQ and map FMR;
  * those must be callable from any context.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public enum DriverOp {
   QUERY_DEVICE("query_device", true, true),

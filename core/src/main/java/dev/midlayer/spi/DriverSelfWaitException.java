@@ -9,10 +9,16 @@ import dev.midlayer.ib.MidlayerException;
  * itself forever. The midlayer refuses the call at once instead. The message names the verb, the device and
  * the op. What driver ops may call: the non-sleeping verbs, {@link DriverDevice#dispatchPortEvent}, and
  * may-sleep verbs of other devices (without waiting for them, since those may need this device too).
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public final class DriverSelfWaitException extends MidlayerException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * The refusal of {@code verb} on device {@code deviceName}, called from inside the driver op
+   * {@code runningOp}.
+   */
   public DriverSelfWaitException(String verb, String deviceName, String runningOp) {
     super(verb + " on device " + deviceName + " was called from inside " + runningOp + " of that device: the "
         + "device's ops and may-sleep verbs run on its one actor, so waiting for it would wait forever; call it "

@@ -5,7 +5,8 @@ package dev.midlayer.spi;
  * it names, and invalidating a fast-registration key for a SEND_WITH_INV. The midlayer owns the key table
  * and every region's translation; a driver never sees the regions themselves.
  *
- * <p>Threading: lock-free; any thread (the data path calls it from driver actors).
+ * <p>Threading: lock-free; every method never blocks and may be called from any thread (the data path calls
+ * it from driver actors).
  */
 public interface MemoryKeys {
   /**

@@ -10,7 +10,10 @@ import java.nio.ByteBuffer;
  *
  * <p>The bytes are one buffer or a list of 4 KiB pages; {@link #run} tells how many bytes from an address
  * are contiguous in one buffer, so copies go piece by piece with bulk {@code ByteBuffer} operations and no
- * intermediate copy. Immutable; any thread.
+ * intermediate copy.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread (the copies only move
+ * bytes between buffers).
  */
 public interface MemoryMapping {
   /** The local key. */

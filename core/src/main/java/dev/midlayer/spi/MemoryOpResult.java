@@ -4,7 +4,8 @@ package dev.midlayer.spi;
  * The outcome of a memory operation a driver asks the midlayer to carry out on a QP's behalf (REG_MR,
  * LOCAL_INV, the invalidation of a SEND_WITH_INV): done, or refused for a {@link Refusal} reason (the work
  * request then completes with {@code LOC_QP_OP_ERR}, or {@code REM_INV_REQ_ERR} for a remote invalidation).
- * Immutable.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public sealed interface MemoryOpResult {
   /** Why a memory operation was refused (the checks of rxe's {@code rxe_reg_fast_mr} and {@code rxe_invalidate_mr}). */

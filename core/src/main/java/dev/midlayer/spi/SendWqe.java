@@ -10,11 +10,15 @@ import dev.midlayer.ib.WrOpcode;
  *
  * <p>A driver reads it from {@link WorkQueue#take()} until it finishes it with exactly one of
  * {@link QpContext#completeSend} or by counting it in a {@link QpContext#finishUnsignaled} (or drops it at
- * {@link QpContext#reset}); after that it must not touch it. Immutable; any thread.
+ * {@link QpContext#reset}); after that it must not touch it.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public interface SendWqe extends SgList {
+  /** The consumer's {@code wr_id}, returned in the completion. */
   long wrId();
 
+  /** What the request does. */
   WrOpcode opcode();
 
   /** {@link dev.midlayer.ib.SendFlags} bits. */

@@ -3,7 +3,9 @@ package dev.midlayer.spi;
 /**
  * The scatter/gather list of a work request ({@code struct ib_sge} array): element {@code i} is
  * {@link #sgeLength(int)} bytes at I/O virtual address {@link #sgeAddr(int)} of the region whose local key is
- * {@link #sgeLkey(int)}. Indexed accessors, so a driver walks it without allocating. Immutable; any thread.
+ * {@link #sgeLkey(int)}. Indexed accessors, so a driver walks it without allocating.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public interface SgList {
   /** Number of elements. */

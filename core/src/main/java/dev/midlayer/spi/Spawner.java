@@ -11,9 +11,14 @@ import org.apache.pekko.actor.typed.Behavior;
  * Supervision is an interceptor around the behaviour: a handler that keeps the behaviour should return
  * {@code Behaviors.same()} rather than {@code this}, which Pekko treats as a new behaviour and re-wraps on
  * every message.
- * Called only inside {@link DeviceOps.CreateQp}, on the device actor.
+ * Called only inside {@link DeviceOps.CreateQp}, in the device actor's turn.
  */
 @FunctionalInterface
 public interface Spawner {
+  /**
+   * Spawns {@code behavior} as a child of the device actor named {@code name} (unique among its children)
+   * and returns its reference. Never blocks (the actor starts asynchronously); only in the device actor's
+   * turn, inside {@link DeviceOps.CreateQp}: it uses the actor's context, which no other thread may touch.
+   */
   <M> ActorRef<M> spawn(Behavior<M> behavior, String name);
 }

@@ -7,7 +7,7 @@ package dev.midlayer.spi;
  * waiting and, when it finds the queue empty, calls {@link #idle()}.
  *
  * <p>Threading: every method is for the driver's single consumer (one thread at a time), except
- * {@link #isEmpty()} and {@link #capacity()}, which any thread may call. None blocks.
+ * {@link #isEmpty()} and {@link #capacity()}, which any thread may call. Every method never blocks.
  *
  * @param <T> {@link SendWqe} or {@link RecvWqe}
  */
