@@ -20,8 +20,8 @@ public final class AhFromWc {
 
   /**
    * The attributes of an address handle back to the sender of {@code wc}, a successful UD receive whose buffer
-   * starts at {@code grh} (absolute index {@code grhOffset} of {@code buffer}: the receive's first SGE). <b>Never
-   * blocks; any thread and any context</b>, completion handlers included.
+   * starts at {@code grh} (absolute index {@code grhOffset} of {@code buffer}: the receive's first SGE).
+   * <b>Never blocks; any thread and any context</b>, completion handlers included.
    *
    * @throws InvalidArgumentException if {@code wc} is not a successful receive, or its GRH area is not 40 bytes
    *     inside {@code buffer}

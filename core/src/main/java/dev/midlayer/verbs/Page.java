@@ -22,7 +22,7 @@ import dev.midlayer.ib.DeviceAttributes;
  * would: after those, reuse a page once the peer's operations on it are known to be done, which is what
  * the usual protocols give (the peer's SEND_WITH_INV comes after its RDMA WRITE on the same QP).
  *
- * <p>Immutable; any thread.
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public interface Page {
   /** The page size of the midlayer: 4 KiB, the same on every device. */

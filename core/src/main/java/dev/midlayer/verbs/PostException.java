@@ -7,6 +7,8 @@ import dev.midlayer.ib.MidlayerException;
  * {@code bad_wr}). The WRs before {@link #badIndex()} in the list stay posted; that one and the ones after
  * it were not posted. Thrown at once; never means a wait. No stack trace is captured: it is a result on
  * the data path, and its message says what was wrong.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public final class PostException extends MidlayerException {
   private static final long serialVersionUID = 1L;
@@ -22,6 +24,10 @@ public final class PostException extends MidlayerException {
   private final Reason reason;
   private final int badIndex;
 
+  /**
+   * The refusal of the work request at {@code badIndex} of the posted list, for {@code reason}; the message
+   * gets the index appended.
+   */
   public PostException(Reason reason, int badIndex, String message) {
     super(message + " (work request " + badIndex + " of the list)", false);
     this.reason = reason;

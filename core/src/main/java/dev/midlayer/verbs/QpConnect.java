@@ -15,7 +15,12 @@ import org.apache.pekko.Done;
  * ({@link dev.midlayer.ib.QpStateTable}): RESET to INIT (port, P_Key index, access or Q_Key), INIT to RTR (path,
  * remote QP, receive PSN, responder resources), RTR to RTS (timeouts, retries, send PSN). The caller
  * exchanges what the peer needs (its LID or GID, QP number and PSNs) out of band, as with a CM.
- * <b>May sleep</b> (three modifies); not from atomic context.
+ *
+ * <p>Threading: the steps <b>may sleep</b> (they are {@link QueuePair#modify}s, run on the device actor):
+ * call them from any thread but not from atomic context (inside a midlayer callback) nor from a driver op of
+ * the QP's device. They do not wait themselves: each returns a stage and chains the next modify on its
+ * completion.
+ * {@link Params} is an immutable value: its methods never block and may be called from any thread.
  */
 public final class QpConnect {
   private QpConnect() {}
@@ -29,6 +34,7 @@ public final class QpConnect {
           Mtu.MTU_4096, 14, 7, 7, 12, 16, 16);
     }
 
+    /** These parameters with other timeout, retry count, RNR retry count and minimal RNR timer. */
     public Params withRetries(int newTimeout, int newRetryCnt, int newRnrRetry, int newMinRnrTimer) {
       return new Params(portNum, accessFlags, pathMtu, newTimeout, newRetryCnt, newRnrRetry, newMinRnrTimer,
           maxRdAtomic, maxDestRdAtomic);
@@ -37,7 +43,7 @@ public final class QpConnect {
 
   /**
    * Connects an RC or UC QP to the remote QP {@code remoteQpn} behind {@code remote}: RESET to RTS
-   * ({@link #toRtr}, then {@link #toRts}). May sleep: not from a callback.
+   * ({@link #toRtr}, then {@link #toRts}). May sleep: not from a midlayer callback; any other thread.
    *
    * @param sqPsn the first PSN this QP sends (the peer's {@code rqPsn})
    * @param rqPsn the first PSN this QP expects (the peer's {@code sqPsn})
@@ -50,7 +56,8 @@ public final class QpConnect {
   /**
    * The first half of {@link #connect}: RESET to INIT to RTR, receiving from the remote QP {@code remoteQpn}
    * behind {@code remote} from PSN {@code rqPsn} (what a passive side does when it sends its reply; it can
-   * receive but not send yet). May sleep; returns when both steps were applied.
+   * receive but not send yet). May sleep: not from a midlayer callback; any other thread. The stage completes
+   * when both steps were applied.
    */
   public static CompletionStage<Done> toRtr(QueuePair qp, AhAttr remote, int remoteQpn, int rqPsn, Params p) {
     boolean rc = qp.type() == QpType.RC;
@@ -66,7 +73,7 @@ public final class QpConnect {
 
   /**
    * The second half of {@link #connect}: RTR to RTS, sending from PSN {@code sqPsn} with the retry parameters of
-   * {@code p}. May sleep.
+   * {@code p}. May sleep: not from a midlayer callback; any other thread.
    */
   public static CompletionStage<Done> toRts(QueuePair qp, int sqPsn, Params p) {
     boolean rc = qp.type() == QpType.RC;
@@ -77,7 +84,10 @@ public final class QpConnect {
     return qp.modify(rts, rtsMask);
   }
 
-  /** Brings a UD QP to RTS on {@code portNum} with Q_Key {@code qkey}. */
+  /**
+   * Brings a UD QP to RTS on {@code portNum} with Q_Key {@code qkey}, sending from PSN {@code sqPsn}. May
+   * sleep: not from a midlayer callback; any other thread.
+   */
   public static CompletionStage<Done> ud(QueuePair qp, int portNum, int qkey, int sqPsn) {
     QpAttr init = QpAttr.builder().qpState(QpState.INIT).pkeyIndex(0).portNum(portNum).qkey(qkey).build();
     return qp.modify(init, QpAttrMask.STATE | QpAttrMask.PKEY_INDEX | QpAttrMask.PORT | QpAttrMask.QKEY)

@@ -6,7 +6,9 @@ import dev.midlayer.ib.QpCap;
 import dev.midlayer.ib.QpType;
 
 /**
- * What a QP is created with ({@code struct ib_qp_init_attr}). Immutable.
+ * What a QP is created with ({@code struct ib_qp_init_attr}).
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  *
  * @param type RC, UC or UD
  * @param sendCq where send completions go

@@ -8,11 +8,14 @@ import java.util.List;
  * A receive work request ({@code struct ib_recv_wr}): where to scatter an incoming message, in order. A
  * zero-length message needs no SGE. Immutable; the same instance may be posted again and again.
  *
+ * <p>Threading: every method never blocks and may be called from any thread.
+ *
  * @param wrId returned in the completion
  * @param cqe the completion callback for CQs polled by their actor, or null
  * @param sgList the buffers, in scatter order
  */
 public record RecvWr(long wrId, Cqe cqe, List<Sge> sgList) {
+  /** Copies {@code sgList}, which must not be null. */
   public RecvWr {
     InvalidArgumentException.requireNonNull(sgList, "sgList");
     sgList = List.copyOf(sgList);

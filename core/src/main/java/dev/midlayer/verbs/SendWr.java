@@ -13,6 +13,9 @@ import java.util.List;
  * zero or null. Immutable: build it once and post the same instance as often as you like (the data path
  * allocates nothing for it).
  *
+ * <p>Threading: every method never blocks and may be called from any thread; the {@link Builder} is for one
+ * thread at a time.
+ *
  * @param wrId returned in the completion
  * @param cqe the completion callback for CQs polled by their actor, or null
  * @param opcode the operation
@@ -51,6 +54,7 @@ public record SendWr(
     int regKey,
     int regAccess) {
 
+  /** Checks the opcode, the list and the flags, and copies {@code sgList}. */
   public SendWr {
     InvalidArgumentException.requireNonNull(opcode, "opcode");
     InvalidArgumentException.requireNonNull(sgList, "sgList");
@@ -112,7 +116,10 @@ public record SendWr(
     return total;
   }
 
-  /** Builder for {@link SendWr}. Not thread-safe. */
+  /**
+   * Builder for {@link SendWr}. Not thread-safe: confine it to the thread that builds the request. Every
+   * method never blocks.
+   */
   public static final class Builder {
     private final WrOpcode opcode;
     private long wrId;
@@ -136,16 +143,26 @@ public record SendWr(
       this.opcode = opcode;
     }
 
+    /** The id returned in the completion. */
     public Builder wrId(long v) { this.wrId = v; return this; }
+    /** The completion callback for CQs polled by their actor, or null. */
     public Builder cqe(Cqe v) { this.cqe = v; return this; }
+    /** The {@link SendFlags} bits. */
     public Builder flags(int v) { this.flags = v; return this; }
+    /** Appends {@code v} to the gather list. */
     public Builder sges(Sge... v) { this.sges.addAll(List.of(v)); return this; }
+    /** Appends one element to the gather list. */
     public Builder sge(Sge v) { this.sges.add(v); return this; }
+    /** The immediate value of the *_WITH_IMM opcodes. */
     public Builder immData(int v) { this.immData = v; return this; }
+    /** RDMA and atomic: the remote address and key. */
     public Builder remote(long addr, int key) { this.remoteAddr = addr; this.rkey = key; return this; }
+    /** Atomic: the compare value or addend, and the swap value. */
     public Builder atomic(long compareOrAdd, long swapValue) { this.compareAdd = compareOrAdd; this.swap = swapValue; return this; }
+    /** SEND_WITH_INV and LOCAL_INV: the key to invalidate. */
     public Builder invalidateRkey(int v) { this.invalidateRkey = v; return this; }
 
+    /** UD: the destination's address handle, QP number and Q_Key. */
     public Builder ud(AddressHandle handle, int qpn, int qkey) {
       this.ah = handle;
       this.remoteQpn = qpn;
@@ -161,6 +178,7 @@ public record SendWr(
       return this;
     }
 
+    /** The request; the builder's gather list is copied, so the builder may go on. */
     public SendWr build() {
       return new SendWr(wrId, cqe, opcode, flags, sges, immData, remoteAddr, rkey, compareAdd, swap,
           invalidateRkey, ah, remoteQpn, remoteQkey, regMr, regKey, regAccess);

@@ -4,6 +4,8 @@ package dev.midlayer.verbs;
  * A scatter/gather element ({@code struct ib_sge}): {@code length} bytes at address {@code addr} of the
  * memory region whose local key is {@code lkey}. Addresses are the region's I/O virtual addresses
  * ({@link MemoryRegion#iova()} plus an offset). Immutable; safe to reuse across posts.
+ *
+ * <p>Threading: every method never blocks and may be called from any thread.
  */
 public record Sge(long addr, int length, int lkey) {
   /** The element covering all of {@code mr}. */

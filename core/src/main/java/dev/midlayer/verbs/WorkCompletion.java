@@ -11,6 +11,8 @@ import java.util.Objects;
  * {@code wrId}, {@code cqe}, {@code status}, {@code qpNum} and {@code vendorErr} are meaningful (the IB
  * rule). Immutable, with the accessors and the value equality of a record; safe to hand between threads.
  *
+ * <p>Threading: every method never blocks and may be called from any thread.
+ *
  * <p>The completions a CQ hands out are of a midlayer subclass that also frees the work request's slot in
  * its queue when the completion is polled (so a queue's depth bounds the completions waiting for it).
  */
