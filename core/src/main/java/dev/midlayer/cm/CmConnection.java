@@ -12,10 +12,13 @@ import org.apache.pekko.Done;
  * before {@link CmEvent.Established} is delivered. Getters never block; any thread.
  */
 public interface CmConnection {
+  /** The device of this side's port. */
   Device device();
 
+  /** This side's port number. */
   int port();
 
+  /** The service ID the REQ was for. */
   long serviceId();
 
   /** The consumer's QP the CM connects; null on a passive side before its consumer accepted. */

@@ -12,6 +12,7 @@ import org.apache.pekko.actor.Address;
 public sealed interface CmDestination {
   /** The port whose GID table holds {@code gid}. */
   record ByGid(Gid gid) implements CmDestination {
+    /** Checks {@code gid} is not null. */
     public ByGid {
       InvalidArgumentException.requireNonNull(gid, "gid");
     }
@@ -19,6 +20,7 @@ public sealed interface CmDestination {
 
   /** Port {@code port} of device {@code deviceName} of the midlayer in the actor system at {@code node}. */
   record ByNode(Address node, String deviceName, int port) implements CmDestination {
+    /** Checks the node and device name are given and the port is 1 or more. */
     public ByNode {
       InvalidArgumentException.requireNonNull(node, "node");
       InvalidArgumentException.requireNonBlank(deviceName, "deviceName");
@@ -28,10 +30,12 @@ public sealed interface CmDestination {
     }
   }
 
+  /** A {@link ByGid} destination. */
   static CmDestination gid(Gid gid) {
     return new ByGid(gid);
   }
 
+  /** A {@link ByNode} destination. */
   static CmDestination node(Address node, String deviceName, int port) {
     return new ByNode(node, deviceName, port);
   }

@@ -23,12 +23,12 @@ public sealed interface CmEvent {
    */
   record ConnectRequest(CmListener listener, Gid remoteGid, int remoteQpn, byte[] privateData, CmParams proposed,
       CmRequest request) implements CmEvent {
-    /** Accepts with {@code qp}; see {@link CmRequest#accept(QueuePair, byte[])}. */
+    /** Accepts with {@code qp}; see {@link CmRequest#accept(QueuePair, byte[])}. Never blocks; any thread. */
     public java.util.concurrent.CompletionStage<CmConnection> accept(QueuePair qp, byte[] repPrivateData) {
       return request.accept(qp, repPrivateData);
     }
 
-    /** Rejects; see {@link CmRequest#reject(byte[])}. */
+    /** Rejects; see {@link CmRequest#reject(byte[])}. Never blocks; any thread. */
     public void reject(byte[] rejPrivateData) {
       request.reject(rejPrivateData);
     }

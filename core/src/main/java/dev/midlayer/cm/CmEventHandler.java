@@ -9,5 +9,9 @@ package dev.midlayer.cm;
  */
 @FunctionalInterface
 public interface CmEventHandler {
+  /**
+   * Handles one event. Called on a thread of the consumer-callback dispatcher, in atomic context: it must not
+   * sleep or block.
+   */
   void onEvent(CmEvent event) throws Exception;
 }

@@ -11,6 +11,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 public sealed interface CmEventSink {
   /** Events are told to {@code ref}. A {@link CmEvent.ConnectRequest} it never answers times out at the peer. */
   record ToActor(ActorRef<CmEvent> ref) implements CmEventSink {
+    /** Checks {@code ref} is not null. */
     public ToActor {
       InvalidArgumentException.requireNonNull(ref, "ref");
     }
@@ -18,15 +19,18 @@ public sealed interface CmEventSink {
 
   /** Events are passed to {@code handler}, guarded. */
   record ToCallback(CmEventHandler handler) implements CmEventSink {
+    /** Checks {@code handler} is not null. */
     public ToCallback {
       InvalidArgumentException.requireNonNull(handler, "handler");
     }
   }
 
+  /** A {@link ToActor} sink. */
   static CmEventSink of(ActorRef<CmEvent> ref) {
     return new ToActor(ref);
   }
 
+  /** A {@link ToCallback} sink. */
   static CmEventSink of(CmEventHandler handler) {
     return new ToCallback(handler);
   }

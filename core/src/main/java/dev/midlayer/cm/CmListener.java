@@ -5,14 +5,17 @@ import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 
 /**
- * A listener ({@code rdma_listen}): REQs and SIDR_REQs for its service ID on its port go to its sink. Getters never
- * block; any thread.
+ * A listener ({@code rdma_listen}): REQs and SIDR_REQs for its service ID on its port go to its sink. Getters
+ * never block; any thread.
  */
 public interface CmListener {
+  /** The device it listens on. */
   Device device();
 
+  /** The port it listens on. */
   int port();
 
+  /** The service ID it listens for. */
   long serviceId();
 
   /**

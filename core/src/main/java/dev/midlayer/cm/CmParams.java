@@ -6,7 +6,8 @@ import dev.midlayer.ib.Mtu;
 /**
  * The transport parameters of a connection that REQ proposes and REP settles (IBTA vol. 1, §12.7.x; Linux
  * {@code struct ib_cm_req_param} / {@code ib_cm_rep_param}). In a {@link CmEvent.ConnectRequest} they are what
- * the active side proposed; on an established {@link CmConnection} what the two sides agreed. Immutable; any thread.
+ * the active side proposed; on an established {@link CmConnection} what the two sides agreed.
+ * Immutable; never blocks; any thread.
  *
  * @param startPsn the first PSN the side that proposed them sends, 24 bits
  * @param pathMtu the path MTU
@@ -20,6 +21,7 @@ import dev.midlayer.ib.Mtu;
 public record CmParams(int startPsn, Mtu pathMtu, int responderResources, int initiatorDepth, int rnrRetryCount,
     int retryCount, int localAckTimeout) {
 
+  /** Checks the ranges; a bad value throws {@link InvalidArgumentException} at once. */
   public CmParams {
     InvalidArgumentException.requireNonNull(pathMtu, "pathMtu");
     range("startPsn", startPsn, 0, 0xff_ffff);

@@ -4,8 +4,8 @@ import dev.midlayer.verbs.QueuePair;
 import java.util.concurrent.CompletionStage;
 
 /**
- * The answer handle of a {@link CmEvent.ConnectRequest}. Exactly one answer counts. Every method <b>never
- * blocks</b> and may be called from any thread, CM callbacks and other midlayer callbacks included.
+ * The answer handle of a {@link CmEvent.ConnectRequest}. Exactly one answer counts. Every method
+ * <b>never blocks</b> and may be called from any thread, CM callbacks and other midlayer callbacks included.
  */
 public interface CmRequest {
   /**

@@ -19,6 +19,7 @@ import dev.midlayer.ib.InvalidArgumentException;
 public record ConnectOptions(int responderResources, int initiatorDepth, int rnrRetryCount, int retryCount,
     int localAckTimeout, byte[] rtuPrivateData, CmEventSink events) {
 
+  /** Checks the ranges and copies the RTU private data; a bad value throws {@link InvalidArgumentException}. */
   public ConnectOptions {
     rtuPrivateData = PrivateDataLimits.check("rtuPrivateData", "RTU", PrivateDataLimits.RTU, rtuPrivateData);
     range("responderResources", responderResources, 0, 255);
@@ -33,16 +34,19 @@ public record ConnectOptions(int responderResources, int initiatorDepth, int rnr
     return new ConnectOptions(16, 16, 7, 7, 14, null, null);
   }
 
+  /** These options with the connection's events going to {@code sink}. */
   public ConnectOptions withEvents(CmEventSink sink) {
     return new ConnectOptions(responderResources, initiatorDepth, rnrRetryCount, retryCount, localAckTimeout,
         rtuPrivateData, sink);
   }
 
+  /** These options with other RNR retry count, retry count and ACK timeout code. */
   public ConnectOptions withRetries(int newRnrRetryCount, int newRetryCount, int newLocalAckTimeout) {
     return new ConnectOptions(responderResources, initiatorDepth, newRnrRetryCount, newRetryCount,
         newLocalAckTimeout, rtuPrivateData, events);
   }
 
+  /** These options with {@code data} as the RTU's private data. */
   public ConnectOptions withRtuPrivateData(byte[] data) {
     return new ConnectOptions(responderResources, initiatorDepth, rnrRetryCount, retryCount, localAckTimeout, data,
         events);

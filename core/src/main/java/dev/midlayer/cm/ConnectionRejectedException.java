@@ -11,12 +11,14 @@ public final class ConnectionRejectedException extends MidlayerException {
   private final RejectReason reason;
   private final byte[] privateData;
 
+  /** For {@code reason}, with a copy of the REJ's private data (null: none) and a detail for the message. */
   public ConnectionRejectedException(RejectReason reason, byte[] privateData, String detail) {
     super(reason + ": " + detail);
     this.reason = reason;
     this.privateData = privateData == null ? new byte[0] : privateData.clone();
   }
 
+  /** Why the connection was not made. */
   public RejectReason reason() {
     return reason;
   }

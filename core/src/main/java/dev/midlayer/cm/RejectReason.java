@@ -2,7 +2,7 @@ package dev.midlayer.cm;
 
 /**
  * Why a connection or a SIDR resolution did not come about: the reason a REJ (or SIDR_REP) carries, with the
- * code of the IBTA spec (vol. 1, §12.6.7, table 112) where IB CM has one. Immutable; any thread.
+ * code of the IBTA spec (vol. 1, §12.6.7, table 112) where IB CM has one. Immutable; never blocks; any thread.
  */
 public enum RejectReason {
   /** No listener for the service ID on the destination port (IB CM: invalid service ID, 8). */
