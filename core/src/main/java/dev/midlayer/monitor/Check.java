@@ -3,6 +3,8 @@ package dev.midlayer.monitor;
 /**
  * The checks the {@link ContractMonitor} makes, each with the rule it enforces. Numbered as in the testkit's
  * documentation ({@code testkit/README.md}, "Reading a monitor report").
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public enum Check {
   /** 1. A completion was produced, or a callback ran, inside a verb's call chain on the same thread. */

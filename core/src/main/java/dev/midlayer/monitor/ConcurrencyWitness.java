@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Positive evidence for the seed's C6 (no serialisation added on the data path): counts the times a post began
  * while another thread was inside a post, and a poll began while another was inside a poll. A midlayer that took
- * one lock around every verb would never show an overlap, however long it ran. Lock-free; any thread.
+ * one lock around every verb would never show an overlap, however long it ran. Lock-free; never blocks; any
+ * thread.
  */
 public final class ConcurrencyWitness {
   private final AtomicInteger postsInside = new AtomicInteger();

@@ -4,6 +4,8 @@ package dev.midlayer.monitor;
  * The rules of Linux's {@code Documentation/infiniband/core_locking.txt}, numbered as the project numbers them
  * (C1 to C16), plus the "nothing lost" rule every IB transport keeps (IBA 10.8: every work request that is
  * posted ends in exactly one completion, flush included). A {@link Violation} names the rule it broke.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public enum Rule {
   C1("the nine driver methods (create/modify/query/destroy_ah, post_send, post_recv, poll_cq, req_notify_cq, "

@@ -7,6 +7,8 @@ import java.io.StringWriter;
  * One broken rule, as the {@link ContractMonitor} saw it: which check, which rule, what happened, on which
  * object, for which client, on which thread, and where (the stack of the thread when it was seen).
  *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ *
  * @param check the check that caught it
  * @param rule the rule it broke (for most checks {@code check.rule()}; checks that cover two rules name the one)
  * @param message what happened, in one sentence

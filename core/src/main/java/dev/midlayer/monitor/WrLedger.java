@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #discardedByDestroy()}), and receives left in an SRQ. Successful unsignaled sends produce no
  * completion; the driver reports how many finished ({@code finishUnsignaled}) and the ledger counts them.
  *
- * <p>Thread safety: every method is lock-free and may be called from any thread; none blocks.
+ * <p>Thread safety: every method is lock-free, never blocks and may be called from any thread.
  */
 public final class WrLedger {
   private final ContractMonitor monitor;
