@@ -11,6 +11,7 @@ import java.util.Objects;
  * <p>An immutable value: every method is safe from any thread and never blocks.
  */
 public record Direction(Gid source, Gid destination) {
+  /** Checks both GIDs are given. */
   public Direction {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(destination, "destination");

@@ -39,6 +39,7 @@ public sealed interface FaultDecision {
    * after it may overtake it.
    */
   record Delay(long nanos) implements FaultDecision {
+    /** Checks {@code nanos} is not negative. */
     public Delay {
       if (nanos < 0) {
         throw new IllegalArgumentException("nanos must be >= 0, was " + nanos);
@@ -52,6 +53,7 @@ public sealed interface FaultDecision {
    * {@link Delay}), it is released then.
    */
   record Reorder(long maxHoldNanos) implements FaultDecision {
+    /** Checks {@code maxHoldNanos} is not negative. */
     public Reorder {
       if (maxHoldNanos < 0) {
         throw new IllegalArgumentException("maxHoldNanos must be >= 0, was " + maxHoldNanos);

@@ -192,6 +192,7 @@ public final class FaultPlan {
     private static final Match ANY = new Match(null, false, -1, -1, EnumSet.allOf(PacketKind.class), 0, 0xFFFFFF,
         1, 0, 0, Integer.MAX_VALUE);
 
+    /** Copies {@code kinds} into an unmodifiable set. */
     public Match {
       kinds = Collections.unmodifiableSet(kinds.isEmpty() ? EnumSet.noneOf(PacketKind.class) : EnumSet.copyOf(kinds));
     }
@@ -284,6 +285,7 @@ public final class FaultPlan {
 
   /** One rule: the packets it matches, the probability it fires for each, and the fault then. */
   public record Rule(Match match, double probability, FaultDecision fault) {
+    /** Checks the match and fault are given and the probability is in [0, 1]. */
     public Rule {
       java.util.Objects.requireNonNull(match, "match");
       java.util.Objects.requireNonNull(fault, "fault");
@@ -357,6 +359,7 @@ public final class FaultPlan {
       return rule(match, 1.0, FaultDecision.PASS);
     }
 
+    /** The plan of the rules added so far, in that order (later additions do not change it). */
     public FaultPlan build() {
       return new FaultPlan(seed, rules);
     }

@@ -9,6 +9,7 @@ package dev.midlayer.drivers.fault;
  * <p>An immutable value: every method is safe from any thread and never blocks.
  */
 public record PacketId(int srcQpn, int dstQpn, int psn, PacketKind kind) {
+  /** Checks {@code kind} is given. */
   public PacketId {
     if (kind == null) {
       throw new NullPointerException("kind");
