@@ -56,6 +56,12 @@ public final class LoopbackFabric {
   private volatile FaultPlan faultPlan;
   private final EngineSettings engineSettings;
 
+  /**
+   * A fabric attached to {@code midlayer}, configured by {@code midlayer.loopback} of its actor system's
+   * config. Never blocks; any thread.
+   *
+   * @throws IllegalArgumentException if {@code timer-scale} is not positive or {@code max-batch} is below 1
+   */
   public LoopbackFabric(Midlayer midlayer) {
     this.midlayer = InvalidArgumentException.requireNonNull(midlayer, "midlayer");
     Config c = midlayer.system().settings().config().getConfig("midlayer.loopback");
@@ -90,7 +96,10 @@ public final class LoopbackFabric {
     return ah.grh() ? byGid.get(ah.dgid()) : byLid.get(ah.dlid());
   }
 
-  /** A fabric attached to the midlayer of {@code system}. */
+  /**
+   * A fabric attached to the midlayer of {@code system}. Never blocks once the midlayer exists; the first
+   * {@link Midlayer#get} of a system creates it and may block (not from an actor's turn or a midlayer callback).
+   */
   public static LoopbackFabric create(ActorSystem<?> system) {
     return new LoopbackFabric(Midlayer.get(system));
   }
