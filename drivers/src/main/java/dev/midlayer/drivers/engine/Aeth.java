@@ -4,6 +4,8 @@ package dev.midlayer.drivers.engine;
  * The ACK extended transport header's syndrome (IBA 9.3.5, table 43), as one int: bits 7..5 the kind (ACK, RNR
  * NAK, NAK), bits 4..0 the credit count, RNR timer code or NAK code. The MSN of the real AETH is not carried:
  * the engine's PSNs count messages, so the PSN of the ACK says everything the MSN would.
+ *
+ * <p>Threading: pure functions; every method never blocks and may be called from any thread.
  */
 public final class Aeth {
   private Aeth() {}
@@ -39,14 +41,17 @@ public final class Aeth {
     return NAK | (code & 31);
   }
 
+  /** True for a positive acknowledgement. */
   public static boolean isAck(int aeth) {
     return (aeth & 0xE0) == ACK;
   }
 
+  /** True for a receiver-not-ready NAK. */
   public static boolean isRnrNak(int aeth) {
     return (aeth & 0xE0) == RNR_NAK;
   }
 
+  /** True for a NAK (not an RNR NAK). */
   public static boolean isNak(int aeth) {
     return (aeth & 0xE0) == NAK;
   }

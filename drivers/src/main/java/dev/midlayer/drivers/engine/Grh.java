@@ -5,6 +5,8 @@ import dev.midlayer.ib.Gid;
 /**
  * The global route header a packet travelled with (IBA 8.3): the source and destination GIDs, traffic class,
  * flow label and hop limit. UD receives present it in the first 40 bytes of the receive buffer.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public record Grh(Gid sgid, Gid dgid, int trafficClass, int flowLabel, int hopLimit) {
   /** Size of a GRH on the wire and in a UD receive buffer. */

@@ -7,6 +7,8 @@ import dev.midlayer.ib.WrOpcode;
  * engine sends (IBA 9.2, table 38), one packet per message. A link whose path MTU is smaller than a message
  * segments it on the wire and reassembles it before the receiving engine sees it (see the cluster driver);
  * the engine's PSNs count messages.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
  */
 public enum Opcode {
   SEND_ONLY,

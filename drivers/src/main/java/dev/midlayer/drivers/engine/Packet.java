@@ -2,7 +2,8 @@ package dev.midlayer.drivers.engine;
 
 /**
  * One transport packet between two engines: the IB headers the engine uses (IBA 9.2: BTH, RETH, AtomicETH,
- * AETH, AtomicAckETH, ImmDt/IETH, DETH) and a payload reference. Immutable; any thread.
+ * AETH, AtomicAckETH, ImmDt/IETH, DETH) and a payload reference. Immutable; every method never blocks and
+ * may be called from any thread.
  *
  * @param opcode the BTH opcode
  * @param srcQpn the sending QP (DETH source QP for UD; for RC and UC the requester, where answers go)

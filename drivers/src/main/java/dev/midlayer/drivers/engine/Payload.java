@@ -5,7 +5,8 @@ import dev.midlayer.spi.SendWqe;
 
 /**
  * The data a {@link Packet} carries, by reference. Immutable; any thread may read it, the bytes behind a
- * {@link Wqe} only while the WR is outstanding (an RC WR stays outstanding until it is acknowledged).
+ * {@link Wqe} only while the WR is outstanding (an RC WR stays outstanding until it is acknowledged). Every
+ * method never blocks (keys resolve lock-free).
  */
 public sealed interface Payload {
   /** Bytes carried. */

@@ -2,7 +2,8 @@ package dev.midlayer.drivers.engine;
 
 /**
  * 24-bit packet sequence number arithmetic, as IB defines it and rxe computes it ({@code psn_compare}): PSNs
- * wrap at 2^24, and of two PSNs the one less than 2^23 ahead is the later. Pure functions; any thread.
+ * wrap at 2^24, and of two PSNs the one less than 2^23 ahead is the later. Pure functions; never block; any
+ * thread.
  */
 public final class Psn {
   /** The PSN space: 24 bits. */

@@ -12,6 +12,9 @@ import dev.midlayer.spi.SgList;
  * snapshots, so a key invalidated by another thread mid-copy cannot tear the copy. One bulk
  * {@code ByteBuffer.put} per piece that is contiguous on both sides (a page of a fast-registration region,
  * or the whole region), no intermediate copy.
+ *
+ * <p>Threading: stateless and lock-free (keys resolve through {@link MemoryKeys}, which takes no lock); every
+ * method never blocks and may be called from any thread, driver actors' turns and atomic context included.
  */
 public final class SgCopy {
   private SgCopy() {}

@@ -9,7 +9,7 @@ import dev.midlayer.ib.PortAttributes;
  * before it creates anything. Written out here, not left to the builders' defaults, so that a change of a
  * default elsewhere does not move a driver's limits silently.
  *
- * <p>Threading: pure; any thread.
+ * <p>Threading: pure; every method never blocks and may be called from any thread.
  */
 public final class SoftLimits {
   /** Largest message (max_msg_sz of every port): 8 MiB. */
