@@ -39,6 +39,10 @@ public final class ClusterDevice implements EngineDevice {
    */
   @FunctionalInterface
   public interface QpFactory {
+    /**
+     * Makes the driver side of {@code qp} on {@code device}. Called in the midlayer's device actor's turn,
+     * not in atomic context: it <b>may sleep</b>.
+     */
     DriverQp create(ClusterDevice device, QpContext qp, Spawner spawner) throws Exception;
   }
 

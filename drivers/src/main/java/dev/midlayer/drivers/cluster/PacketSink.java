@@ -19,9 +19,9 @@ public interface PacketSink {
    * Hands over {@code count} packets, in the order the sender sent them, all from {@code from} (the sending
    * QP's port as seen from here: send the answers to it, through this QP's own {@link ClusterLink}).
    *
-   * <p>Called on the node's inbound actor (the {@code midlayer.cluster.dispatcher}), one call at a time per node.
-   * <b>Must not block or sleep</b>. {@code packets} is reused after the call returns: copy out what you keep
-   * (the packets themselves are immutable and may be kept).
+   * <p>Called in a turn of the node's inbound actor (on the {@code midlayer.cluster.dispatcher}), one call at a
+   * time per node. <b>Must not sleep</b> or block. {@code packets} is reused after the call returns: copy out
+   * what you keep (the packets themselves are immutable and may be kept).
    */
   void deliver(Endpoint from, Packet[] packets, int count);
 
@@ -29,7 +29,7 @@ public interface PacketSink {
    * True if {@code p} is a request whose payload the sender could not read: a key of the requester's SGEs no
    * longer resolved (or not in its PD, or not covering the range) when the frame was written. The wire flags
    * it; it arrives as the request with {@code aeth = Aeth.nak(Aeth.NAK_REQUESTER_PROTECTION)} (a request
-   * otherwise has aeth 0) and no payload. Pure; any thread.
+   * otherwise has aeth 0) and no payload. Pure; never blocks; any thread.
    */
   static boolean requesterKeyInvalid(Packet p) {
     return p.opcode().isRequest() && Aeth.isNak(p.aeth()) && Aeth.value(p.aeth()) == Aeth.NAK_REQUESTER_PROTECTION;
