@@ -36,7 +36,10 @@ public final class Await {
     within(DEFAULT_TIMEOUT, assertion);
   }
 
-  /** Waits until {@code assertion} passes, up to {@code timeout}; fails with its last failure otherwise. Blocks. */
+  /**
+   * Waits until {@code assertion} passes, up to {@code timeout}; fails with its last failure otherwise. Blocks the
+   * caller until then.
+   */
   public static void within(Duration timeout, ThrowingRunnable assertion) {
     try {
       poll().atMost(timeout).untilAsserted(assertion);
@@ -79,7 +82,10 @@ public final class Await {
     return result(DEFAULT_TIMEOUT, stage);
   }
 
-  /** The value of {@code stage}, waited for up to {@code timeout}; fails if it failed or is still pending. */
+  /**
+   * The value of {@code stage}, waited for up to {@code timeout}; fails if it failed or is still pending.
+   * Blocks the caller until the stage completes or {@code timeout} passes.
+   */
   public static <T> T result(Duration timeout, CompletionStage<T> stage) {
     try {
       return stage.toCompletableFuture().get(timeout.toNanos(), TimeUnit.NANOSECONDS);

@@ -13,6 +13,9 @@ import java.util.stream.Collectors;
  * lifecycle contract: per (client, device) the callbacks alternate starting with an accepted
  * {@code add}; {@code remove} never follows a declined or failed {@code add}; a client never runs two
  * callbacks at once. Fed by {@link RecordingClient}s. Thread-safe: record from any thread.
+ *
+ * <p>Threading: every method never blocks (lock-free queues) and may be called from any thread, a midlayer
+ * callback included.
  */
 public final class CallbackLog {
 

@@ -13,5 +13,6 @@ import java.lang.annotation.Target;
 @Retention(RetentionPolicy.RUNTIME)
 @Target({ElementType.METHOD, ElementType.TYPE})
 public @interface ExpectViolations {
+  /** The checks whose violations the test provokes on purpose. Never blocks; read from any thread. */
   Check[] value();
 }

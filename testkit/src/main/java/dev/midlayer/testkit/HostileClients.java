@@ -18,6 +18,10 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * testing that the midlayer (or a ULP sharing the device with them) is not hurt: they throw, leak, or do not
  * finish their remove until the test releases them. Register them with {@code Midlayer.registerClient}. What
  * the midlayer does with each is stated on its factory and checked by {@code HostileClientsTest}.
+ *
+ * <p>Threading: every factory only builds the client; it never blocks and may be called from any thread. The
+ * clients' own add and remove run where the midlayer calls them (where sleeping is allowed), and may sleep or
+ * block as each factory says.
  */
 public final class HostileClients {
   /** How long a stuck client waits at most for {@link Stuck#release()}, so that a forgotten one cannot hang a run. */
@@ -47,7 +51,8 @@ public final class HostileClients {
 
   /**
    * A plain client that allocates a PD and a CQ on every device in add and never frees them: when its remove
-   * returns, the midlayer reports both (naming client, device and object) and reclaims them.
+   * returns, the midlayer reports both (naming client, device and object) and reclaims them. Its add blocks until
+   * both verbs completed (at most 10 s each).
    */
   public static Client leaking(String name) {
     return new Plain(name) {
@@ -68,7 +73,10 @@ public final class HostileClients {
         .build();
   }
 
-  /** A typed client that allocates a PD and a CQ on every device it is added to and never frees them. */
+  /**
+   * A typed client that allocates a PD and a CQ on every device it is added to and never frees them. Its actor
+   * blocks in its turn until both verbs completed (at most 10 s each).
+   */
   public static Behavior<ClientMessage> typedLeaking() {
     return Behaviors.receive(ClientMessage.class)
         .onMessage(ClientMessage.DeviceAdded.class, m -> {
@@ -168,12 +176,12 @@ public final class HostileClients {
       this.release = release;
     }
 
-    /** The plain client, or null for a typed one. */
+    /** The plain client, or null for a typed one. Never blocks; any thread. */
     public Client client() {
       return client;
     }
 
-    /** The typed client, or null for a plain one. */
+    /** The typed client, or null for a plain one. Never blocks; any thread. */
     public Behavior<ClientMessage> behavior() {
       return behavior;
     }
@@ -187,7 +195,7 @@ public final class HostileClients {
       });
     }
 
-    /** Lets the remove finish (now, or at once when it comes). Any thread. */
+    /** Lets the remove finish (now, or at once when it comes). Never blocks; any thread. */
     public void release() {
       release.run();
     }

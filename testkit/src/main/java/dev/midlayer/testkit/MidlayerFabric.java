@@ -29,7 +29,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  *
  * <p>Per test by default; {@link Builder#perClass()} shares one fabric among a class's tests (register it on a
  * static field). Devices come from a {@link DeviceFactory}, the loopback driver unless {@link Builder#driver}
- * says otherwise. Accessors may be called from any thread while a test runs.
+ * says otherwise. Accessors never block and may be called from any thread while a test runs; {@link #unplug}
+ * and {@link #replug} may sleep (test thread).
  */
 public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallback, BeforeAllCallback,
     AfterAllCallback {
@@ -73,7 +74,7 @@ public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallba
     this.manualTime = b.manualTime;
   }
 
-  /** A builder for a fabric of loopback devices (1 device of 1 port unless told otherwise). */
+  /** A builder for a fabric of loopback devices (1 device of 1 port unless told otherwise). Never blocks; any thread. */
   public static Builder loopback() {
     return new Builder();
   }
@@ -192,7 +193,10 @@ public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallba
     }
   }
 
-  /** Builds a {@link MidlayerFabric}. Not thread-safe. */
+  /**
+   * Builds a {@link MidlayerFabric}. Not thread-safe: confine it to one thread (the test class's initializer);
+   * every method never blocks.
+   */
   public static final class Builder {
     private int devices = 1;
     private int ports = 1;
@@ -245,6 +249,7 @@ public final class MidlayerFabric implements BeforeEachCallback, AfterEachCallba
       return this;
     }
 
+    /** The extension, as configured; it starts nothing until JUnit calls it. */
     public MidlayerFabric build() {
       return new MidlayerFabric(this);
     }

@@ -35,6 +35,12 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>Create one per test class or per test and {@link #shutdown()} it, or let
  * {@link MidlayerExtension} do both. Thread safety: as the underlying objects.
+ *
+ * <p>Threading: the factories and the blocking shortcuts ({@link #addDevice}, {@link #removeDevice},
+ * {@link #registerClient}, {@link #unregisterClient}, {@link #await}, {@link #leftovers()},
+ * {@link #shutdown()}) <b>may sleep</b>: call them from the test thread, never from an actor's turn or a
+ * midlayer callback. The accessors and the {@code expect}/{@code allow} settings never block and may be
+ * called from any thread.
  */
 public final class MidlayerTestKit {
   /** How long the blocking shortcuts wait before failing the test: {@link Await#DEFAULT_TIMEOUT}. */
@@ -73,7 +79,10 @@ public final class MidlayerTestKit {
     testKit.system().eventStream().tell(new EventStream.Subscribe<>(Flush.class, collector.narrow()));
   }
 
-  /** A new kit with the test defaults (strict context checks). */
+  /**
+   * A new kit with the test defaults (strict context checks). May sleep (starts an actor system); from the test
+   * thread.
+   */
   public static MidlayerTestKit create() {
     return create(ConfigFactory.empty());
   }
@@ -84,7 +93,8 @@ public final class MidlayerTestKit {
   /**
    * A new kit whose config is {@code overrides} on top of the test defaults and the application config. Its actor
    * system is named {@code midlayer-test-N}, a new N for every kit of the JVM, so that the log lines, actor paths
-   * and monitor reports of two kits alive at once tell them apart.
+   * and monitor reports of two kits alive at once tell them apart. May sleep (starts an actor system); from the
+   * test thread.
    */
   public static MidlayerTestKit create(Config overrides) {
     Config config = overrides.withFallback(TEST_CONFIG).withFallback(ConfigFactory.load());
@@ -93,7 +103,8 @@ public final class MidlayerTestKit {
 
   /**
    * A new kit on Pekko's manually driven clock ({@link ManualTime}): timers (RC ACK timeouts, RNR waits, the
-   * midlayer's warnings) fire only when the test advances time with {@link #manualTime()}.
+   * midlayer's warnings) fire only when the test advances time with {@link #manualTime()}. May sleep (starts an
+   * actor system); from the test thread.
    */
   public static MidlayerTestKit createWithManualTime(Config overrides) {
     return create(overrides.withFallback(ManualTime.config()));
@@ -101,25 +112,25 @@ public final class MidlayerTestKit {
 
   /**
    * The manual clock of a kit made by {@link #createWithManualTime}: {@code manualTime().timePasses(d)} fires
-   * every timer due within {@code d}. Test thread.
+   * every timer due within {@code d}. Never blocks itself; call it (and {@code timePasses}) from the test thread.
    */
   public ManualTime manualTime() {
     return ManualTime.get(testKit.system());
   }
 
-  /** The Pekko test kit (probes, spawning, the actor system). */
+  /** The Pekko test kit (probes, spawning, the actor system). Never blocks; any thread. */
   public ActorTestKit testKit() {
     return testKit;
   }
 
-  /** The midlayer under test. */
+  /** The midlayer under test. Never blocks; any thread. */
   public Midlayer midlayer() {
     return midlayer;
   }
 
   /**
    * The contract monitor attached to the midlayer from the start: {@link #shutdown()} fails the test on any
-   * violation it saw (but those of {@link #expectViolations}).
+   * violation it saw (but those of {@link #expectViolations}). Never blocks; any thread.
    */
   public ContractMonitor monitor() {
     return monitor;
@@ -128,38 +139,55 @@ public final class MidlayerTestKit {
   /**
    * For a test that breaks a rule on purpose (a hostile consumer, a broken driver): violations of {@code checks}
    * do not fail {@link #shutdown()}. Assert them yourself with {@code monitor().violations(check)}.
+   * Never blocks; any thread.
    */
   public MidlayerTestKit expectViolations(Check... checks) {
     expected.addAll(java.util.Arrays.asList(checks));
     return this;
   }
 
-  /** The loopback fabric attached to the midlayer. */
+  /** The loopback fabric attached to the midlayer. Never blocks; any thread. */
   public LoopbackFabric fabric() {
     return fabric;
   }
 
-  /** Adds and registers a loopback device, waiting until every client has been added. */
+  /**
+   * Adds and registers a loopback device, waiting until every client has been added. Blocks until then (at most
+   * {@link #DEFAULT_TIMEOUT}); from the test thread, not from an actor's turn or a midlayer callback.
+   */
   public LoopbackDevice addDevice(String name, int ports) {
     return await(fabric.addDevice(name, ports));
   }
 
-  /** Unregisters a loopback device, waiting until every client's remove finished. */
+  /**
+   * Unregisters a loopback device, waiting until every client's remove finished. Blocks until then (at most
+   * {@link #DEFAULT_TIMEOUT}); from the test thread, not from an actor's turn or a midlayer callback.
+   */
   public void removeDevice(LoopbackDevice device) {
     await(fabric.removeDevice(device));
   }
 
-  /** Registers a client, waiting until it has been added to every device. */
+  /**
+   * Registers a client, waiting until it has been added to every device. Blocks until then (at most
+   * {@link #DEFAULT_TIMEOUT}); from the test thread, not from an actor's turn or a midlayer callback.
+   */
   public ClientId registerClient(Client client) {
     return await(midlayer.registerClient(client));
   }
 
-  /** Unregisters a client, waiting until its last remove finished. */
+  /**
+   * Unregisters a client, waiting until its last remove finished. Blocks until then (at most
+   * {@link #DEFAULT_TIMEOUT}); from the test thread, not from an actor's turn or a midlayer callback.
+   */
   public void unregisterClient(ClientId client) {
     await(midlayer.unregisterClient(client));
   }
 
-  /** Waits for {@code stage} up to {@link #DEFAULT_TIMEOUT}; its failure is rethrown unwrapped. */
+  /**
+   * Waits for {@code stage} up to {@link #DEFAULT_TIMEOUT}; its failure is rethrown unwrapped. Blocks the calling
+   * thread until the stage completes or the timeout passes: from the test thread, never from an actor's turn or
+   * a midlayer callback (the stage may need that very thread to complete).
+   */
   public static <T> T await(CompletionStage<T> stage) {
     try {
       return stage.toCompletableFuture().get(DEFAULT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
@@ -178,14 +206,19 @@ public final class MidlayerTestKit {
 
   /**
    * What the midlayer reclaimed so far because a client left it behind when its remove returned (or no
-   * client made it and its device was unregistered): each is a ULP bug. Thread-safe.
+   * client made it and its device was unregistered): each is a ULP bug. Thread-safe, but blocks until the event
+   * stream delivered the reports published before the call (at most {@link #DEFAULT_TIMEOUT}): not from an
+   * actor's turn or a midlayer callback.
    */
   public List<LeftoverReclaimed> leftovers() {
     flushLeftovers();
     return List.copyOf(leftovers);
   }
 
-  /** Fails, listing them, if the midlayer reclaimed anything left behind. */
+  /**
+   * Fails, listing them, if the midlayer reclaimed anything left behind. Blocks like {@link #leftovers()}; from the
+   * test thread.
+   */
   public void assertNoLeftovers() {
     failOnLeftovers(leftovers());
   }
@@ -198,7 +231,10 @@ public final class MidlayerTestKit {
     }
   }
 
-  /** For a test that leaves objects behind on purpose: {@link #shutdown()} does not fail on them. */
+  /**
+   * For a test that leaves objects behind on purpose: {@link #shutdown()} does not fail on them. Never blocks; any
+   * thread.
+   */
   public MidlayerTestKit allowLeftovers() {
     leftoversAllowed = true;
     return this;
@@ -219,7 +255,8 @@ public final class MidlayerTestKit {
   /**
    * Unregisters every device (so every client gets its remove) and every client, shuts the actor system
    * down and waits for it; then fails if the midlayer had to reclaim anything left behind (unless
-   * {@link #allowLeftovers()}), or if the contract monitor saw a violation (unless expected).
+   * {@link #allowLeftovers()}), or if the contract monitor saw a violation (unless expected). Blocks until the
+   * actor system terminated; from the test thread only, never from an actor's turn or a midlayer callback.
    */
   public void shutdown() {
     List<LeftoverReclaimed> found;

@@ -12,6 +12,9 @@ import java.util.function.Predicate;
  * (the midlayer must run one callback of a client at a time). By default it accepts every device; give
  * it an {@code onAdd} predicate to decline some or do work in add, and an {@code onRemove} action to do
  * work in remove (both may sleep, as real clients may).
+ *
+ * <p>Threading: the constructors never block and may be called from any thread; the callbacks run where the
+ * midlayer calls them, one at a time, and block only as long as {@code onAdd} and {@code onRemove} do.
  */
 public final class RecordingClient implements Client {
   private final String name;
@@ -20,10 +23,15 @@ public final class RecordingClient implements Client {
   private final BiConsumer<Device, Object> onRemove;
   private final AtomicBoolean inCallback = new AtomicBoolean();
 
+  /** A client named {@code name} that accepts every device and does nothing in remove, recording into {@code log}. */
   public RecordingClient(String name, CallbackLog log) {
     this(name, log, d -> true, (d, data) -> { });
   }
 
+  /**
+   * A client named {@code name} that records into {@code log}, accepts the devices {@code onAdd} accepts, and
+   * runs {@code onRemove} (with the device and its client data) in every remove.
+   */
   public RecordingClient(String name, CallbackLog log, Predicate<Device> onAdd, BiConsumer<Device, Object> onRemove) {
     this.name = name;
     this.log = log;

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
  *
  * <p>Without the property each test gets a fresh seed. A failing test's exception keeps its type and message and
  * gets a suppressed {@link SeedReport} naming the seed and the property to replay it; the same line goes to
- * stderr. {@link #seed()} and {@link #random()} may be called from any thread while a test runs.
+ * stderr. {@link #seed()} and {@link #random()} never block and may be called from any thread while a test runs.
  */
 public final class Seeds implements BeforeEachCallback, AfterEachCallback, TestExecutionExceptionHandler {
   /** The system property that replays a seed. */
@@ -30,7 +30,7 @@ public final class Seeds implements BeforeEachCallback, AfterEachCallback, TestE
 
   private volatile Long current;
 
-  /** What a failed test's exception carries: the seed and how to replay it. */
+  /** What a failed test's exception carries: the seed and how to replay it. Immutable; never blocks, any thread. */
   public static final class SeedReport extends RuntimeException {
     private final long seed;
 
