@@ -39,9 +39,10 @@ import java.util.function.Supplier;
 /**
  * The helpers of the conformance contracts: one midlayer ({@link MidlayerTestKit}, created with the driver's
  * {@link DriverUnderTest#config()}), the driver's devices, and per connection a {@link Side} (device, PD, CQ,
- * MR, QP); connecting RC/UC QPs; bounded waits and polls; byte patterns. Nothing here sleeps: every wait is a
- * bounded poll loop with {@link Thread#onSpinWait()} / {@link Thread#yield()} back-off and an overall deadline
- * ({@link Await#DEFAULT_TIMEOUT}) that fails the test.
+ * MR, QP); connecting RC/UC QPs; bounded waits and polls; byte patterns. No wait here sleeps for a set time:
+ * a condition wait is a bounded poll loop with {@link Thread#onSpinWait()} / {@link Thread#yield()} back-off, a
+ * stage wait a bounded {@code get}, each with an overall deadline ({@link Await#DEFAULT_TIMEOUT}) that fails
+ * the test.
  *
  * <p>The contracts make their objects outside any client, as a kernel test module calling verbs on a device
  * would, and leave what a test did not destroy to the device's unregistration (C15: the midlayer reclaims
@@ -49,8 +50,11 @@ import java.util.function.Supplier;
  * client, but still fails on anything a <em>client</em> left behind, and then shuts the kit down (which fails
  * on whatever else the kit checks).
  *
- * <p>Instance methods that make or remove objects may sleep: call them from the test's thread only. The
- * static helpers block the caller until their condition holds: never call them from a midlayer callback.
+ * <p>Threading: the fixture is not thread-safe. Instance methods that make or remove objects may sleep: call
+ * them from the test's thread only. The waiting helpers ({@link #await}, {@link #failureOf}, {@link #awaitTrue},
+ * {@link #poll}, ...) block the caller until their stage completes or their condition holds: from the test
+ * thread, never from a midlayer callback or an actor's turn. The byte, address and completion-list helpers
+ * never block and may be called from any thread.
  */
 public final class ConformanceFixture implements AutoCloseable {
   /** The overall deadline of any single wait, in ms: generous, only reached when something is broken. */
@@ -86,12 +90,12 @@ public final class ConformanceFixture implements AutoCloseable {
     this.kit = MidlayerTestKit.create(extra.withFallback(driver.config()));
   }
 
-  /** The driver under test. */
+  /** The driver under test. Never blocks; any thread. */
   public DriverUnderTest driver() {
     return driver;
   }
 
-  /** The midlayer of this fixture. */
+  /** The midlayer of this fixture. Never blocks; any thread. */
   public MidlayerTestKit kit() {
     return kit;
   }
@@ -150,7 +154,10 @@ public final class ConformanceFixture implements AutoCloseable {
     driver.removeDevice(kit, d);
   }
 
-  /** The devices added so far and not removed, in order. */
+  /**
+   * The devices added so far and not removed, in order. May sleep as {@link DriverUnderTest#isRegistered} may;
+   * test thread.
+   */
   public List<Device> devices() {
     return devices.stream().filter(d -> driver.isRegistered(kit, d)).toList();
   }
@@ -180,26 +187,35 @@ public final class ConformanceFixture implements AutoCloseable {
     driver.raiseFatal(kit, d);
   }
 
-  /** Flaps a port's link ({@link DriverUnderTest#flap}); the stage completes once it is up. Test thread. */
+  /**
+   * Flaps a port's link ({@link DriverUnderTest#flap}); the stage completes once it is up. May sleep as the
+   * driver's flap may; test thread.
+   */
   public CompletionStage<?> flap(Device d, int port, java.time.Duration downFor) {
     return driver.flap(kit, d, port, downFor);
   }
 
   /**
    * For a test whose clients leave objects behind on purpose (the ownership contract): {@link #close()} does not
-   * fail on them. Assert them yourself ({@code kit().leftovers()}).
+   * fail on them. Assert them yourself ({@code kit().leftovers()}). Never blocks; test thread.
    */
   public ConformanceFixture allowClientLeftovers() {
     clientLeftoversAllowed = true;
     return this;
   }
 
-  /** The direction from port 1 of {@code from}'s device to port 1 of {@code to}'s, for fault plans. */
+  /**
+   * The direction from port 1 of {@code from}'s device to port 1 of {@code to}'s, for fault plans. Never blocks
+   * (the port cache); any thread.
+   */
   public static dev.midlayer.drivers.fault.Direction direction(Side from, Side to) {
     return new dev.midlayer.drivers.fault.Direction(from.gid(1), to.gid(1));
   }
 
-  /** One side of a connection: a device, a PD, one CQ for both queues (no handler), one MR, and its QP. */
+  /**
+   * One side of a connection: a device, a PD, one CQ for both queues (no handler), one MR, and its QP. Its
+   * methods read the port cache: they never block and may be called from any thread.
+   */
   public static final class Side {
     public final Device dev;
     public final ProtectionDomain pd;
@@ -210,6 +226,7 @@ public final class ConformanceFixture implements AutoCloseable {
     /** The QP made with {@link #createQp}, or null. */
     public QueuePair qp;
 
+    /** A side of these objects, without a QP yet ({@link ConformanceFixture#createQp} makes it). */
     public Side(Device dev, ProtectionDomain pd, CompletionQueue cq, MemoryRegion mr) {
       this.dev = dev;
       this.pd = pd;
@@ -240,18 +257,24 @@ public final class ConformanceFixture implements AutoCloseable {
 
   /**
    * An address of port {@code port} of {@code d}: by LID on an InfiniBand port, by its GID at index 0 on an
-   * Ethernet (RoCE-like) port, whose address handles need a GRH. Never blocks (the port cache).
+   * Ethernet (RoCE-like) port, whose address handles need a GRH. Never blocks (the port cache); any thread.
    */
   public static AhAttr path(Device d, int port) {
     return dev.midlayer.testkit.ConnectedPair.pathTo(d, port);
   }
 
-  /** A side on a new device with a CQ of {@code cqDepth} (handler {@code handler}, may be null) and an MR. */
+  /**
+   * A side on a new device with a CQ of {@code cqDepth} (handler {@code handler}, may be null) and an MR.
+   * May sleep: test thread.
+   */
   public Side side(int cqDepth, int mrBytes, CompletionHandler handler) throws Exception {
     return side(addDevice(), cqDepth, mrBytes, handler);
   }
 
-  /** A side on {@code dev} with a new PD, a CQ of {@code cqDepth} and an MR of {@code mrBytes} (LOCAL_WRITE). */
+  /**
+   * A side on {@code dev} with a new PD, a CQ of {@code cqDepth} and an MR of {@code mrBytes} (LOCAL_WRITE).
+   * Blocks until the three verbs completed; test thread.
+   */
   public Side side(Device dev, int cqDepth, int mrBytes, CompletionHandler handler) throws Exception {
     ProtectionDomain pd = await(dev.allocPd());
     CompletionQueue cq = await(dev.createCq(cqDepth, handler, null, null));
@@ -339,6 +362,11 @@ public final class ConformanceFixture implements AutoCloseable {
 
   // ---- waiting ----
 
+  /**
+   * The value of {@code s}; its failure is thrown as the {@link ExecutionException}, a timeout fails the test.
+   * Blocks the caller until the stage completes (at most {@link #DEADLINE_MS}): test thread, never a midlayer
+   * callback or an actor's turn.
+   */
   public static <T> T await(CompletionStage<T> s) throws Exception {
     try {
       return s.toCompletableFuture().get(DEADLINE_MS, TimeUnit.MILLISECONDS);
@@ -347,7 +375,10 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
-  /** The cause a stage failed with; fails the test if it completes normally or does not complete in time. */
+  /**
+   * The cause a stage failed with; fails the test if it completes normally or does not complete in time.
+   * Blocks the caller until the stage completes (at most {@link #DEADLINE_MS}); test thread.
+   */
   public static Throwable failureOf(CompletionStage<?> s) throws Exception {
     try {
       Object v = s.toCompletableFuture().get(DEADLINE_MS, TimeUnit.MILLISECONDS);
@@ -357,7 +388,7 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
-  /** Back-off for bounded poll loops: spin first, then yield. */
+  /** Back-off for bounded poll loops: spin first, then yield. Never sleeps; any thread. */
   public static void backOff(int spins) {
     if (spins < 100) {
       Thread.onSpinWait();
@@ -366,7 +397,10 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
-  /** Waits until {@code condition} holds; fails with {@code what} after the deadline. */
+  /**
+   * Waits until {@code condition} holds; fails with {@code what} after the deadline. Spins and yields (never
+   * sleeps), so it blocks the caller until then: test thread, not a midlayer callback.
+   */
   public static void awaitTrue(String what, BooleanSupplier condition) {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
     int spins = 0;
@@ -378,6 +412,10 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
+  /**
+   * As {@link #awaitTrue(String, BooleanSupplier)}, with the description made only on a failure. Blocks the
+   * caller (spinning) until {@code condition} holds; test thread, not a midlayer callback.
+   */
   public static void awaitTrue(Supplier<String> what, BooleanSupplier condition) {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
     int spins = 0;
@@ -389,7 +427,10 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
-  /** Waits for the QP to reach {@code state} (a driver moves it there in its own turn). */
+  /**
+   * Waits for the QP to reach {@code state} (a driver moves it there in its own turn). Blocks the caller
+   * (spinning) until then; test thread.
+   */
   public static void awaitState(QueuePair qp, QpState state) {
     awaitTrue(() -> qp + " to reach " + state + " (it is " + qp.state() + ")", () -> qp.state() == state);
   }
@@ -413,7 +454,10 @@ public final class ConformanceFixture implements AutoCloseable {
     });
   }
 
-  /** Polls exactly {@code n} completions (waiting for them); fails listing what came if fewer arrive in time. */
+  /**
+   * Polls exactly {@code n} completions (waiting for them); fails listing what came if fewer arrive in time.
+   * Spins and yields (never sleeps) until they came; test thread, not a midlayer callback.
+   */
   public static List<WorkCompletion> poll(CompletionQueue cq, int n) {
     List<WorkCompletion> got = new ArrayList<>(n);
     WorkCompletion[] batch = new WorkCompletion[16];
@@ -437,10 +481,12 @@ public final class ConformanceFixture implements AutoCloseable {
     return got;
   }
 
+  /** Polls exactly one completion, as {@link #poll}: spins until it comes (never sleeps); test thread. */
   public static WorkCompletion pollOne(CompletionQueue cq) {
     return poll(cq, 1).get(0);
   }
 
+  /** Fails if {@code cq} has a completion now (polls once). Never blocks; any thread. */
   public static void assertCqEmpty(CompletionQueue cq) {
     WorkCompletion wc = cq.poll();
     if (wc != null) {
@@ -448,6 +494,7 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
+  /** The work request ids of {@code wcs}, in order. Never blocks; any thread. */
   public static List<Long> wrIds(List<WorkCompletion> wcs) {
     List<Long> ids = new ArrayList<>(wcs.size());
     for (WorkCompletion wc : wcs) {
@@ -458,7 +505,7 @@ public final class ConformanceFixture implements AutoCloseable {
 
   // ---- bytes ----
 
-  /** Writes a recognisable pattern (seeded) into {@code len} bytes of {@code mr} at {@code off}. */
+  /** Writes a recognisable pattern (seeded) into {@code len} bytes of {@code mr} at {@code off}. Never blocks. */
   public static void fill(MemoryRegion mr, int off, int len, int seed) {
     ByteBuffer b = mr.buffer();
     for (int i = 0; i < len; i++) {
@@ -466,10 +513,12 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
+  /** Byte {@code i} of the pattern seeded {@code seed}, as {@link #fill} writes it. Never blocks; any thread. */
   public static byte pattern(int seed, int i) {
     return (byte) (seed * 31 + i * 7 + (i >>> 8));
   }
 
+  /** Sets {@code len} bytes of {@code mr} at {@code off} to {@code value}. Never blocks; any thread. */
   public static void fillConst(MemoryRegion mr, int off, int len, byte value) {
     ByteBuffer b = mr.buffer();
     for (int i = 0; i < len; i++) {
@@ -477,12 +526,14 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
+  /** A copy of {@code len} bytes of {@code mr} at {@code off}. Never blocks; any thread. */
   public static byte[] read(MemoryRegion mr, int off, int len) {
     byte[] out = new byte[len];
     mr.buffer().get(off, out, 0, len);
     return out;
   }
 
+  /** Fails, naming the first differing byte, unless {@code mr} holds {@code expected} at {@code off}. Never blocks. */
   public static void assertBytes(byte[] expected, MemoryRegion mr, int off, String what) {
     byte[] actual = read(mr, off, expected.length);
     for (int i = 0; i < expected.length; i++) {
@@ -492,6 +543,7 @@ public final class ConformanceFixture implements AutoCloseable {
     }
   }
 
+  /** Fails unless {@code wc} is a SUCCESS completion. Never blocks; any thread. */
   public static void assertOk(WorkCompletion wc) {
     assertNotNull(wc);
     assertEquals(dev.midlayer.ib.WcStatus.SUCCESS, wc.status(), () -> "completion " + wc);

@@ -45,7 +45,10 @@ public interface DriverUnderTest {
     return 0.001;
   }
 
-  /** Whether {@link #linkDown} and {@link #linkUp} work: contracts that need them are skipped otherwise. */
+  /**
+   * Whether {@link #linkDown} and {@link #linkUp} work: contracts that need them are skipped otherwise. Never
+   * sleeps.
+   */
   default boolean supportsLinkControl() {
     return false;
   }
@@ -65,7 +68,7 @@ public interface DriverUnderTest {
 
   /**
    * Whether the driver applies a {@link FaultPlan} at its links ({@link #faults}, {@link #clearFaults}):
-   * {@link FaultContract}'s packet-level tests are skipped otherwise.
+   * {@link FaultContract}'s packet-level tests are skipped otherwise. Never sleeps.
    */
   default boolean supportsFaultInjection() {
     return false;
@@ -86,7 +89,7 @@ public interface DriverUnderTest {
     throw new UnsupportedOperationException(name() + " has no fault injection");
   }
 
-  /** Whether {@link #raiseFatal} works: the DEVICE_FATAL tests are skipped otherwise. */
+  /** Whether {@link #raiseFatal} works: the DEVICE_FATAL tests are skipped otherwise. Never sleeps. */
   default boolean supportsFatalError() {
     return false;
   }
@@ -123,6 +126,7 @@ public interface DriverUnderTest {
    * True if an unreliable (UC, UD) send's completion comes after the responder took the message, as in the
    * loopback driver's one JVM, and its ports are InfiniBand (LID addressing). False for a driver over a wire with
    * RoCE-like ports: a few UC/UD contract tests that order delivery after the send completion are skipped.
+   * Never sleeps.
    */
   default boolean sendCompletionMeansDelivered() {
     return true;
@@ -131,18 +135,24 @@ public interface DriverUnderTest {
   /**
    * True if a fresh fixture's devices get the same GIDs again (the loopback fabric numbers them), so that a
    * fault plan, which decides by the ports' GIDs, replays across fixtures. False for the cluster driver, whose
-   * GIDs hold the node incarnation's random uid.
+   * GIDs hold the node incarnation's random uid. Never sleeps.
    */
   default boolean stableAddresses() {
     return true;
   }
 
-  /** The midlayer {@code d} is registered with: the kit's, unless the driver put it on another node. */
+  /**
+   * The midlayer {@code d} is registered with: the kit's, unless the driver put it on another node. Never
+   * sleeps.
+   */
   default dev.midlayer.Midlayer midlayerOf(MidlayerTestKit kit, Device d) {
     return kit.midlayer();
   }
 
-  /** The fixture is done with {@code kit}: stop whatever the driver started for it (peer nodes). Test thread. */
+  /**
+   * The fixture is done with {@code kit}: stop whatever the driver started for it (peer nodes). May sleep (the
+   * cluster driver waits for its peer node to terminate); test thread.
+   */
   default void close(MidlayerTestKit kit) {}
 
   /**
@@ -151,13 +161,16 @@ public interface DriverUnderTest {
    * between the nodes (the first on the kit's, the second on the peer's, ...), so traffic between a contract's
    * first two devices crosses Artery. Fault injection applies the plan on both nodes. No link control or fatal
    * errors (ports follow membership). Data-path contracts only: the peer's devices are not registered with the
-   * kit's midlayer, so its clients do not see them.
+   * kit's midlayer, so its clients do not see them. Never sleeps (the nodes start with the first device).
    */
   static DriverUnderTest cluster() {
     return ClusterUnderTest.TWO_NODES;
   }
 
-  /** The cluster driver on one node: every device on the kit's node, frames through the wire codec. */
+  /**
+   * The cluster driver on one node: every device on the kit's node, frames through the wire codec. Never
+   * sleeps.
+   */
   static DriverUnderTest clusterOneNode() {
     return ClusterUnderTest.ONE_NODE;
   }
@@ -165,6 +178,7 @@ public interface DriverUnderTest {
   /**
    * The loopback driver: devices {@code lo0}, {@code lo1}, ... on the kit's in-JVM fabric, with link control,
    * flaps, fault injection ({@code kit.fabric().faults(plan)}) and fatal errors ({@code LoopbackDevice.raiseFatal}).
+   * Never sleeps.
    */
   static DriverUnderTest loopback() {
     return loopback("loopback", "");
@@ -173,7 +187,7 @@ public interface DriverUnderTest {
   /**
    * The loopback driver with {@code midlayer.loopback.share-memory = off}: its link behaves as a wire (payloads
    * copied as they leave, READ responses and atomic acknowledgements carrying the data), the engine's path for
-   * drivers that cross JVMs.
+   * drivers that cross JVMs. Never sleeps.
    */
   static DriverUnderTest loopbackWire() {
     return loopback("loopback-wire", "midlayer.loopback.share-memory = off");
