@@ -1,6 +1,10 @@
 package dev.midlayer.ulp.pingpong;
 
-/** A pingpong set-up or session failed; the message says what and where. */
+/**
+ * A pingpong set-up or session failed; the message says what and where.
+ *
+ * <p>Threading: an exception value; its constructors never block and may be called from any thread.
+ */
 public final class PingPongException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 

@@ -8,6 +8,8 @@ import java.time.Duration;
  * by its actor or, with {@code busyPoll}, by a thread of the endpoint that spins on it (as
  * {@code ibv_rc_pingpong} without {@code -e}).
  *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ *
  * @param size the message size in bytes, 8 or more (the first 8 carry the iteration number the echo must return)
  * @param iterations round trips per session, 1 or more
  * @param duration the longest a session runs, or zero for no limit

@@ -6,6 +6,9 @@ import org.HdrHistogram.Histogram;
 /**
  * What one pingpong session measured: how it ended, its round trips and their latency.
  *
+ * <p>Threading: made when the session is over, after which nothing records into {@code roundTrip}; every
+ * method never blocks and may be called from any thread.
+ *
  * @param device the client's device
  * @param qpNum the client's QP number
  * @param outcome how the session ended

@@ -55,6 +55,7 @@ public final class PingPongServer implements Client {
   /**
    * A server named {@code name} on {@code midlayer}, for the devices {@code devices} accepts, listening for
    * {@code serviceId}; with {@code busyPoll}, each connection's CQ is busy-polled by a thread of its own.
+   * Never blocks (it starts the CM on first use without waiting for it); any thread.
    */
   public PingPongServer(Midlayer midlayer, String name, Predicate<Device> devices, long serviceId, boolean busyPoll) {
     this.name = name;
