@@ -41,7 +41,11 @@ public final class RpcClient implements Client {
 
   private record PerDevice(ProtectionDomain pd, RpcChannel channel, CmConnection connection) {}
 
-  /** A client named {@code name} on {@code midlayer}. */
+  /**
+   * A client named {@code name} on {@code midlayer}, connecting from each device to the server {@code server}
+   * names for it, on {@code serviceId}. Never blocks (it starts the CM on first use without waiting for it); any
+   * thread.
+   */
   public RpcClient(Midlayer midlayer, String name, Function<Device, Optional<CmDestination>> server, long serviceId) {
     this.name = name;
     this.server = server;

@@ -48,6 +48,7 @@ public final class RpcServer implements Client {
   /**
    * A server named {@code name} for the devices {@code devices} accepts: an SRQ of {@code srqDepth} receives per
    * device, {@code credits} calls in flight per client (so {@code srqDepth / credits} clients per device).
+   * Never blocks (it starts the CM on first use without waiting for it); any thread.
    */
   public RpcServer(Midlayer midlayer, String name, Predicate<Device> devices, long serviceId, int srqDepth,
       int credits, RpcHandler handler) {
