@@ -1,6 +1,10 @@
 package dev.midlayer.ulp.datagram;
 
-/** A datagram endpoint's set-up or tear-down failed; the message names the step. */
+/**
+ * A datagram endpoint's set-up or tear-down failed; the message names the step.
+ *
+ * <p>Threading: an exception value; its constructor never blocks and may be called from any thread.
+ */
 public final class DatagramException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 

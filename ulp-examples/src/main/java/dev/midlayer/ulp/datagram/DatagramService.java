@@ -28,7 +28,8 @@ public final class DatagramService implements Client {
 
   /**
    * A service named {@code name} on the devices {@code devices} accepts, with Q_Key {@code qkey}; each device's
-   * endpoint hands what it receives to {@code handlers.apply(device)} (called in {@code add}).
+   * endpoint hands what it receives to {@code handlers.apply(device)} (called in {@code add}). Never blocks; any
+   * thread.
    */
   public DatagramService(String name, Predicate<Device> devices, int qkey, Function<Device, DatagramHandler> handlers) {
     this.name = name;

@@ -1,6 +1,10 @@
 package dev.midlayer.ulp.datagram;
 
-/** A datagram longer than the path MTU: UD does not segment, so it cannot be sent. Nothing was posted. */
+/**
+ * A datagram longer than the path MTU: UD does not segment, so it cannot be sent. Nothing was posted.
+ *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ */
 public final class DatagramTooLargeException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
   private final int size;
