@@ -28,6 +28,9 @@ import org.slf4j.LoggerFactory;
  * the target without a receive (no RNR NAK and retry). The 16-byte answer is sent INLINE, so its buffer is
  * copied at post and free again at once. All of it runs in the CQ actor's callbacks (non-sleeping verbs
  * only).
+ *
+ * <p>Threading: as {@link FetchEndpoint}, the constructor, the set-up and {@link #close()} may sleep: call them
+ * from a client's {@code add}/{@code remove} or a plain thread, never from a callback.
  */
 public final class FetchTarget extends FetchEndpoint {
   private static final Logger log = LoggerFactory.getLogger(FetchTarget.class);
@@ -125,7 +128,7 @@ public final class FetchTarget extends FetchEndpoint {
     }
   }
 
-  /** How many requests it can hold at once. */
+  /** How many requests it can hold at once. Never blocks; any thread. */
   public int depth() {
     return depth;
   }

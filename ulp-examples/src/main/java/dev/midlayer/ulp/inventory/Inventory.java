@@ -20,6 +20,9 @@ public final class Inventory {
   private Inventory() {}
 
   /**
+   * The client's behavior, with no device yet. Never blocks; any thread (the midlayer spawns the actor, whose
+   * turns run on its client dispatcher).
+   *
    * @param report receives one line per callback; called on the client's actor, must not block long
    */
   public static Behavior<ClientMessage> create(Consumer<String> report) {
