@@ -102,6 +102,8 @@ public final class UdEcho {
   /**
    * The echo actor's behaviour: registered as client {@code name}, on the devices {@code devices} accepts, with
    * Q_Key {@code qkey}. Spawn it where the application wants it (a guardian, a parent, {@code ActorTestKit}).
+   * Never blocks and spawns nothing; any thread. The actor's turns never block either: every verb's stage is
+   * piped back to it as a message.
    */
   public static Behavior<Command> create(Midlayer midlayer, String name, Predicate<Device> devices, int qkey) {
     return Behaviors.setup(ctx -> Behaviors.withStash(16,
