@@ -41,7 +41,8 @@ public final class KvClient implements Client {
 
   /**
    * A client named {@code name} on {@code midlayer}, with up to {@code window} operations in flight per store
-   * (1..{@link #MAX_WINDOW}).
+   * (1..{@link #MAX_WINDOW}), connecting from each device to the server {@code server} names for it, on
+   * {@code serviceId}. Never blocks (it starts the CM on first use without waiting for it); any thread.
    */
   public KvClient(Midlayer midlayer, String name, Function<Device, Optional<CmDestination>> server, long serviceId,
       int window) {

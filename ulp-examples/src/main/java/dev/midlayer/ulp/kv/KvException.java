@@ -1,6 +1,10 @@
 package dev.midlayer.ulp.kv;
 
-/** A key-value operation or set-up failed; the message says what and where. */
+/**
+ * A key-value operation or set-up failed; the message says what and where.
+ *
+ * <p>Threading: an exception value; its constructors never block and may be called from any thread.
+ */
 public final class KvException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 

@@ -25,6 +25,8 @@ import java.util.zip.CRC32C;
  * atomic against the server's writes (nor ordered within itself), so a copy taken while the server wrote is torn,
  * and the reader reads again (FaRM and Pilaf do the same with versions and checksums).
  *
+ * <p>Threading: immutable; every method never blocks and may be called from any thread.
+ *
  * @param slots slots in the table, {@link #PROBE} or more
  * @param valueMax the largest value in bytes
  */

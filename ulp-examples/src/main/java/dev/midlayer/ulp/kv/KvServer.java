@@ -47,7 +47,11 @@ public final class KvServer implements Client {
   private record PerDevice(ProtectionDomain pd, MemoryRegion table, CmListener listener, KvAcceptor acceptor,
       ActorRef<KvAcceptor.Command> ref) {}
 
-  /** A server named {@code name} on {@code midlayer} for the devices {@code devices} accepts. */
+  /**
+   * A server named {@code name} on {@code midlayer} for the devices {@code devices} accepts, listening for
+   * {@code serviceId} with a table of {@code layout} per device. Never blocks (it starts the CM on first use
+   * without waiting for it); any thread.
+   */
   public KvServer(Midlayer midlayer, String name, Predicate<Device> devices, long serviceId, KvLayout layout) {
     this.name = name;
     this.devices = devices;
