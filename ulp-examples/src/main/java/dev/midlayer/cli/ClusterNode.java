@@ -25,7 +25,8 @@ public final class ClusterNode {
   /** The system's name on every node: part of each node's address. */
   public static final String SYSTEM = "midlayer";
 
-  /** The node's configuration: Artery on {@code host:port} (0: any free port) over {@code midlayer-node.conf}. */
+  /** The node's configuration: Artery on {@code host:port} (0: any free port) over {@code midlayer-node.conf}.
+   * Never blocks; any thread. */
   public static Config config(String host, int port) {
     return ConfigFactory.parseString(
         "pekko.remote.artery.canonical.hostname = \"" + host + "\"\n"
@@ -35,7 +36,8 @@ public final class ClusterNode {
 
   /**
    * Starts the node's actor system on {@code host:port}, with the admin actor {@code midlayer stat} and
-   * {@code midlayer res} ask ({@link NodeAdmin}). May sleep; not from atomic context.
+   * {@code midlayer res} ask ({@link NodeAdmin}). May sleep (it binds Artery's port): from a thread of the
+   * caller's own, not from an actor's turn or a midlayer callback.
    */
   public static ActorSystem<Void> start(String host, int port) {
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config(host, port));

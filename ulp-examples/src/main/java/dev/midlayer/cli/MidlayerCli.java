@@ -28,6 +28,7 @@ public final class MidlayerCli implements Runnable {
    */
   static final String LOGBACK_CONFIG = "midlayer-cli-logback.xml";
 
+  /** Runs the command line and exits with its code. May sleep (as long as the command runs); the main thread. */
   public static void main(String[] args) {
     if (System.getProperty("logback.configurationFile") == null) {
       System.setProperty("logback.configurationFile", LOGBACK_CONFIG);
@@ -37,7 +38,10 @@ public final class MidlayerCli implements Runnable {
     System.exit(commandLine().execute(args));
   }
 
-  /** The whole command line; a usage error is one line on stderr and exit code 2 ({@link UsageErrors}). */
+  /**
+   * The whole command line; a usage error is one line on stderr and exit code 2 ({@link UsageErrors}). Never
+   * blocks; any thread (the command line it returns runs on the thread that calls {@code execute}).
+   */
   public static CommandLine commandLine() {
     return UsageErrors.install(new CommandLine(new MidlayerCli()));
   }
@@ -51,13 +55,19 @@ public final class MidlayerCli implements Runnable {
     throw UsageErrors.missingSubcommand(spec);
   }
 
-  /** Starts the actor system the commands run the midlayer in ({@code midlayer-cli.conf} over the defaults). */
+  /**
+   * Starts the actor system the commands run the midlayer in ({@code midlayer-cli.conf} over the defaults). May
+   * sleep while the system starts; the command's thread, not an actor's turn.
+   */
   public static ActorSystem<Void> startSystem() {
     Config config = ConfigFactory.load("midlayer-cli");
     return ActorSystem.create(Behaviors.empty(), "midlayer", config);
   }
 
-  /** Terminates the actor system and waits for it. */
+  /**
+   * Terminates the actor system and waits for it (up to 30 s). May sleep; the command's thread, never one of
+   * {@code system}'s own (it would wait for itself).
+   */
   public static void stopSystem(ActorSystem<?> system) throws Exception {
     system.terminate();
     system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);

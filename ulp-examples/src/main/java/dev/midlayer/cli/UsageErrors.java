@@ -12,7 +12,10 @@ public final class UsageErrors implements CommandLine.IParameterExceptionHandler
   /** The exit code of a usage error, as picocli and most Unix tools use it. */
   public static final int EXIT_CODE = 2;
 
-  /** Installs this handler on {@code commandLine} (and so on its subcommands) and returns it. */
+  /**
+   * Installs this handler on {@code commandLine} (and so on its subcommands) and returns it. Never blocks; the
+   * thread that builds the command line.
+   */
   public static CommandLine install(CommandLine commandLine) {
     return commandLine.setParameterExceptionHandler(new UsageErrors())
         .setExecutionExceptionHandler(new RunFailures());
@@ -20,7 +23,7 @@ public final class UsageErrors implements CommandLine.IParameterExceptionHandler
 
   /**
    * The usage error of a command that needs a subcommand and got none (picocli would run the parent and exit
-   * 0): names the subcommands.
+   * 0): names the subcommands. Never blocks; the command's thread.
    */
   public static CommandLine.ParameterException missingSubcommand(CommandSpec spec) {
     return new CommandLine.ParameterException(spec.commandLine(),

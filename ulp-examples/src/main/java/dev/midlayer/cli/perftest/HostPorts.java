@@ -7,13 +7,16 @@ import picocli.CommandLine.ParameterException;
 public final class HostPorts {
   private HostPorts() {}
 
-  /** {host, port} from {@code value}; port 0 only if {@code anyPort} (a listening address). */
+  /**
+   * {host, port} from {@code value}; port 0 only if {@code anyPort} (a listening address). Never blocks (no name
+   * lookup); the command's thread.
+   */
   public static String[] parse(CommandSpec spec, String option, String value, boolean anyPort) {
     RemoteOptions.HostPort hp = RemoteOptions.parse(spec, anyPort ? "--bind" : "--connect", value, option);
     return new String[] {hp.host(), String.valueOf(hp.port())};
   }
 
-  /** A usage error with {@code message} unless {@code ok}. */
+  /** A usage error with {@code message} unless {@code ok}. Never blocks; the command's thread. */
   public static void require(CommandSpec spec, boolean ok, String message) {
     if (!ok) {
       throw new ParameterException(spec.commandLine(), message);

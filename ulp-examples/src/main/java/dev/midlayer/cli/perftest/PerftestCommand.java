@@ -31,7 +31,10 @@ public final class PerftestCommand implements Runnable {
     throw dev.midlayer.cli.UsageErrors.missingSubcommand(spec);
   }
 
-  /** For tests and embedding: a command line whose root is {@code perftest}. */
+  /**
+   * For tests and embedding: a command line whose root is {@code perftest}. Never blocks; any thread (the
+   * command line it returns runs on the thread that calls {@code execute}).
+   */
   public static CommandLine commandLine() {
     return dev.midlayer.cli.UsageErrors.install(new CommandLine(new PerftestCommand()));
   }
