@@ -1,0 +1,5 @@
+package dev.example.internal;
+
+public class Internal {
+  public void internalPackagesAreNotApi() {}
+}
