@@ -74,9 +74,10 @@ public interface Device {
   /**
    * The objects that exist on the device now, oldest first, each with its owner ({@code rdma res}): what the
    * device actor records to reclaim what a client leaves behind. Address handles, which are created without the
-   * device actor (creating one must not sleep), are not among them. <b>Never blocks; any thread</b>: the stage
-   * completes once the device actor has taken its turn; it fails with {@link DeviceUnregisteredException} once
-   * the device is unregistered.
+   * device actor (creating one must not sleep), are not among them. <b>May sleep</b>, as {@code rdma res} is a
+   * process-context query: not from atomic context (a midlayer callback); any thread otherwise. The call itself
+   * does not wait: the stage completes once the device actor has taken its turn; it fails with
+   * {@link DeviceUnregisteredException} once the device is unregistered.
    */
   CompletionStage<List<DeviceResourceInfo>> listResources();
 

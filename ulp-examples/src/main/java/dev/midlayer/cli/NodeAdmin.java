@@ -104,8 +104,9 @@ final class NodeAdmin extends AbstractActor {
   }
 
   /**
-   * {@code rdma res show}, or {@code rdma res show KIND} when {@code kind} is not null. Never blocks; any thread:
-   * the stage completes once every device actor has listed its objects.
+   * {@code rdma res show}, or {@code rdma res show KIND} when {@code kind} is not null. Asks every device actor
+   * ({@code Device.listResources}, a may-sleep verb): not from atomic context; the admin actor's turn. It does
+   * not wait: the stage completes once every device actor has listed its objects.
    */
   static CompletableFuture<String> res(List<Device> devices, String kind) {
     if (devices.isEmpty()) {

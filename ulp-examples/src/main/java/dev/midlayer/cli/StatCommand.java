@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
  * {@code midlayer stat}: the transport counters of every port of a running node ({@code midlayer node},
  * {@code kv --server}, {@code rpc --server}), one line per port as iproute2's {@code rdma statistic show} prints
  * them: {@code link DEV/PORT} and each counter by its Linux name ({@code sent_pkts}, {@code rcvd_pkts},
- * {@code rnr_nak_retry_err}, ...). It asks the node's {@link NodeAdmin} over Artery; it does not join the cluster.
+ * {@code rcvd_rnr_err}, ...). It asks the node's {@link NodeAdmin} over Artery; it does not join the cluster.
  */
 @Command(name = "stat", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Print the transport counters of a running node's ports (as rdma statistic show does).",

@@ -126,6 +126,7 @@ public final class DeviceImpl implements Device {
 
   @Override
   public CompletionStage<List<DeviceResourceInfo>> listResources() {
+    mightSleep("listResources");
     CompletableFuture<List<DeviceResourceInfo>> result = new ClientFuture<>();
     actor.tell(new DeviceActor.ListResources(result));
     return result;

@@ -131,6 +131,7 @@ public abstract class CallbackContextContract extends DriverContract {
     calls.put("Midlayer.unregisterClient", new Call("unregisterClient", () -> ml.unregisterClient(client)));
     calls.put("Device.queryDevice", new Call("queryDevice", dev::queryDevice));
     calls.put("Device.queryPort", new Call("queryPort", () -> dev.queryPort(1)));
+    calls.put("Device.listResources", new Call("listResources", dev::listResources));
     calls.put("Device.registerEventHandler", new Call("registerEventHandler",
         () -> dev.registerEventHandler("never", e -> {})));
     calls.put("Device.unregisterEventHandler", new Call("unregisterEventHandler",
