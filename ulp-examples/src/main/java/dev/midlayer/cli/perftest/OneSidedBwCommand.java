@@ -89,37 +89,48 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
     PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, maxSize, transport.txDepth, 1,
         opcode() == WrOpcode.RDMA_WRITE ? transport.inlineSize : 0, false, waiter.handler(), waiter.handler(),
         maxSize, PerftestSetup.REMOTE_ACCESS);
-    List<PerftestOutput> rows = new ArrayList<>();
+    PerftestOutput.Table table = PerftestOutput.bwTable(out, json, report.gbits);
     try (PerftestSetup setup = PerftestSetup.create(spec, role, test(), fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {
       header(setup, test(), transport.txDepth, Math.min(cqMod, transport.txDepth),
           opcode() == WrOpcode.RDMA_WRITE ? transport.inlineSize : 0);
       if (role == PerftestSetup.Role.SERVER) {
         // The server end runs no code of its own: its driver places the WRITEs, answers READs and atomics.
-        rows = setup.awaitClientResult();
+        setup.awaitClientResult().forEach(table::row);
       } else {
-        rows = runClient(setup, waiter, sizes);
-        setup.handOver(rows);
+        setup.handOver(runClient(setup, waiter, sizes, table, control(transport.duration, true)));
       }
     }
-    PerftestOutput.printBw(out, json, report.gbits, rows);
+    table.end();
   }
 
-  /** The client's end (both ends in this JVM on loopback): every size's run, after the JIT warm-up. */
-  private List<PerftestOutput> runClient(PerftestSetup setup, CompletionWaiter waiter, int[] sizes) {
+  /**
+   * The client's end (both ends in this JVM on loopback): every size's run, after the JIT warm-up, each row
+   * printed to {@code table} as it is measured; until a stop, after which no size runs.
+   */
+  private List<PerftestOutput> runClient(PerftestSetup setup, CompletionWaiter waiter, int[] sizes,
+      PerftestOutput.Table table, RunControl control) {
     List<PerftestOutput> rows = new ArrayList<>();
     waiter.bind();
     if (jitWarmup > 0) {
-      new Run(setup, waiter, Math.min(JIT_WARMUP_SIZE, sizes[0]), sizes[0]).phase(jitWarmup);
+      new Run(setup, waiter, control, Math.min(JIT_WARMUP_SIZE, sizes[0]), sizes[0]).phase(jitWarmup, false);
     }
     for (int size : sizes) {
-      long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.BW_BUDGET, OneSidedSizes.BW_FLOOR);
+      if (control.stopping()) {
+        break;
+      }
+      long n = control.timed() ? Long.MAX_VALUE
+          : OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.BW_BUDGET, OneSidedSizes.BW_FLOOR);
       long w = warmup >= 0 ? warmup : Math.max(1000, Math.min(1_000_000, (8L << 30) / size));
       if (all) {
         w = Math.min(w, n);
       }
-      PerftestOutput row = new Run(setup, waiter, size, size).measure(n, w);
-      rows.add(row);
+      PerftestOutput row = new Run(setup, waiter, control, size, size).measure(n, w);
+      if (row != null) {
+        control.clearProgress();
+        table.row(row);
+        rows.add(row);
+      }
     }
     return rows;
   }
@@ -132,11 +143,13 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
     private final SendWindow sends;
     private final PeakMeter meter;
     private final WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
+    private final RunControl control;
 
     /** WRs of {@code size} bytes, with the flags (INLINE or not) WRs of {@code flagsOf} bytes get. */
-    Run(PerftestSetup s, CompletionWaiter waiter, int size, int flagsOf) {
+    Run(PerftestSetup s, CompletionWaiter waiter, RunControl control, int size, int flagsOf) {
       this.s = s;
       this.waiter = waiter;
+      this.control = control;
       this.size = size;
       SendWr[] unsignaled = new SendWr[qps];
       SendWr[] signaled = new SendWr[qps];
@@ -160,23 +173,46 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
       return b.build();
     }
 
+    /** The row of {@code n} WRs after {@code w} of warm-up; null if a stop came before anything was measured. */
     PerftestOutput measure(long n, long w) {
       if (w > 0) {
-        phase(w);
+        phase(w, false);
+        if (control.stopping()) {
+          return null;
+        }
       }
       long start = System.nanoTime();
-      double peakRate = phase(n);
+      long done = phase(n, true);
       long end = System.nanoTime();
-      return PeakMeter.row(test(), size, n, qps, end - start, peakRate);
+      return done == 0 ? null : PeakMeter.row(test(), size, done, qps, end - start, meter.peakRate());
     }
 
-    /** {@code total} WRs over the QPs, first post to last completion; best interval rate in WRs per ns. */
-    private double phase(long total) {
+    /**
+     * {@code total} WRs over the QPs, first post to last completion, or fewer when the {@link RunControl} ends
+     * the phase (what was posted completes); returns how many completed ({@code meter.peakRate()}: the best
+     * interval rate in WRs per ns).
+     */
+    private long phase(long total, boolean measured) {
       sends.reset(total);
       long completed = 0;
+      boolean ending = false;
       meter.start();
+      long now = System.nanoTime();
+      if (measured) {
+        control.phase(size + " B", now);
+      } else {
+        control.warmup(now);
+      }
       sends.topUpAll();
       while (completed < total) {
+        if (!ending && control.over(now)) {
+          ending = true;
+          total = sends.finish();
+          sends.topUpAll();
+          if (completed >= total) {
+            break;
+          }
+        }
         int n = s.clientCq.poll(wcs);
         if (n == 0) {
           waiter.idle(test(), s.clientCq);
@@ -185,9 +221,11 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
         waiter.progressed();
         completed += sends.reap(wcs, n);
         sends.topUpReaped(n);
-        meter.sample(System.nanoTime(), completed);
+        now = System.nanoTime();
+        meter.sample(now, completed);
+        control.progress(now, completed, total);
       }
-      return meter.peakRate();
+      return completed;
     }
   }
 }

@@ -83,22 +83,28 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
     PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, Math.max(1, transport.txDepth), 1, 0, true,
         waiter.handler(), waiter.handler(), maxSize, PerftestSetup.REMOTE_ACCESS);
     List<PerftestOutput> rows = new ArrayList<>();
+    PerftestOutput.Table table = new PerftestOutput.Table(out, json, HEADER, KEYS, true);
     WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH];
     try (PerftestSetup s = PerftestSetup.create(spec, role, test(), fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {
       header(s, test(), Math.max(1, transport.txDepth), 0, 0);
       if (role == PerftestSetup.Role.SERVER) {
         // The server end runs no code of its own: its driver answers the READs and atomics.
-        rows = s.awaitClientResult();
-        PerftestOutput.print(out, json, HEADER, KEYS, rows);
+        s.awaitClientResult().forEach(table::row);
+        table.end();
         return;
       }
+      RunControl control = control(transport.duration, true);
       waiter.bind();
       QueuePair qp = s.clientQps[0];
       MemoryRegion local = s.clientMrs[0];
       PerftestSetup.RemoteMr remote = s.serverMrsRemote[0];
       for (int size : sizes) {
-        long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET, OneSidedSizes.LAT_FLOOR);
+        if (control.stopping()) {
+          break;
+        }
+        long n = control.timed() ? Long.MAX_VALUE - warmup
+            : OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET, OneSidedSizes.LAT_FLOOR);
         long w = all ? Math.min(warmup, n) : warmup;
         SendWr.Builder b = SendWr.builder(opcode()).wrId(1).flags(SendFlags.SIGNALED).sge(Sge.of(local, 0, size))
             .remote(remote.iova(), remote.rkey());
@@ -109,8 +115,16 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
         Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
         long min = Long.MAX_VALUE;
         long max = 0;
+        long measured = 0;
+        control.warmup(System.nanoTime());
         for (long i = 0; i < w + n; i++) {
           long t0 = System.nanoTime();
+          if (i == w) {
+            control.phase(size + " B", t0);
+          }
+          if (control.over(t0)) {
+            break; // -D is up, or a stop: the round trips so far are the result
+          }
           try {
             qp.postSend(wr);
           } catch (PostException e) {
@@ -137,12 +151,19 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
             rtt.recordValue(ns);
             min = Math.min(min, ns);
             max = Math.max(max, ns);
+            measured++;
+            control.progress(t1, measured, n);
           }
         }
-        rows.add(row(test(), size, n, rtt, min, max, 1));
+        if (measured > 0) {
+          PerftestOutput row = row(test(), size, measured, rtt, min, max, 1);
+          control.clearProgress();
+          table.row(row);
+          rows.add(row);
+        }
       }
       s.handOver(rows);
     }
-    PerftestOutput.print(out, json, HEADER, KEYS, rows);
+    table.end();
   }
 }

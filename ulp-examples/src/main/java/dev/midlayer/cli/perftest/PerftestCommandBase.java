@@ -24,19 +24,51 @@ abstract class PerftestCommandBase implements Callable<Integer> {
   @Option(names = "--json", description = "Print one JSON object per result line instead of the table.")
   boolean json;
 
+  /** The run's stop, {@code -D} and progress control, once {@link #control} made it. */
+  private RunControl control;
+
+  /**
+   * Runs the test. A run stopped by Ctrl-C or SIGTERM prints what it measured, then one line on stderr saying
+   * so, and exits 128 + the signal's number, as a shell reports a process a signal ended. May sleep; the
+   * command line's thread.
+   */
   @Override
   public final Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
     try {
       run(out);
       out.flush();
-      return 0;
     } catch (PerftestException e) {
-      PrintWriter err = spec.commandLine().getErr();
       err.println("perftest " + spec.name() + ": " + e.getMessage());
       err.flush();
       return 1;
+    } finally {
+      if (control != null) {
+        control.close();
+      }
     }
+    String signal = control == null ? null : control.stoppedBy();
+    if (signal == null) {
+      return 0;
+    }
+    err.println("perftest " + spec.name() + ": stopped by SIG" + signal + (control.measuredAnything()
+        ? "; the rows above are what was measured (the last one up to the stop)"
+        : " in the warm-up: nothing was measured"));
+    err.flush();
+    return 128 + (signal.equals("INT") ? 2 : 15);
+  }
+
+  /**
+   * The run's control, made on first use: {@code durationSeconds} ({@code -D}, 0: by count); Ctrl-C and SIGTERM
+   * stop the measurement from here on when {@code handleSignals} (the end that measures), progress on a
+   * terminal.
+   */
+  RunControl control(long durationSeconds, boolean handleSignals) {
+    if (control == null) {
+      control = RunControl.start(spec.name(), durationSeconds, spec.commandLine().getErr(), json, handleSignals);
+    }
+    return control;
   }
 
   /** Runs the benchmark and prints its result line(s) to {@code out}. */

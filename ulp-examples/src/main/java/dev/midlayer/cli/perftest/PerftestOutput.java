@@ -91,27 +91,26 @@ final class PerftestOutput {
   /** MiB/s to Gb/s (perftest's --report_gbits: 10^9 bits). */
   static final double GBITS_PER_MIB = 1024.0 * 1024.0 * 8 / 1e9;
 
-  /**
-   * Prints the rows of a bandwidth test: MiB/s, or with {@code gbits} Gb/s (the JSON lines then have the Gb/s
-   * keys in addition, the MiB/s ones unchanged).
-   */
-  static void printBw(PrintWriter out, boolean json, boolean gbits, java.util.List<PerftestOutput> rows) {
+  /** The bandwidth tests' table: MiB/s, or with {@code gbits} Gb/s (the JSON lines then carry both). */
+  static Table bwTable(PrintWriter out, boolean json, boolean gbits) {
     if (!gbits) {
-      print(out, json,
+      return new Table(out, json,
           new String[] {"#bytes", "#iterations", "BW peak[MiB/sec]", "BW average[MiB/sec]", "MsgRate[Mpps]"},
-          new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, rows);
-      return;
+          new String[] {"bytes", "iterations", "bw_peak_mib_s", "bw_avg_mib_s", "msg_rate_mpps"}, true);
     }
-    for (PerftestOutput row : rows) {
-      row.put("bw_peak_gb_s", row.get("bw_peak_mib_s") * GBITS_PER_MIB);
-      row.put("bw_avg_gb_s", row.get("bw_avg_mib_s") * GBITS_PER_MIB);
-    }
-    print(out, json,
+    return new Table(out, json,
         new String[] {"#bytes", "#iterations", "BW peak[Gb/sec]", "BW average[Gb/sec]", "MsgRate[Mpps]"},
-        new String[] {"bytes", "iterations", "bw_peak_gb_s", "bw_avg_gb_s", "msg_rate_mpps"}, rows);
+        new String[] {"bytes", "iterations", "bw_peak_gb_s", "bw_avg_gb_s", "msg_rate_mpps"}, false);
   }
 
-  /** Prints the table (header, values, rules) or the JSON line. */
+  /** Prints the rows of a bandwidth test at once (a server printing its client's result). */
+  static void printBw(PrintWriter out, boolean json, boolean gbits, java.util.List<PerftestOutput> rows) {
+    Table t = bwTable(out, json, gbits);
+    rows.forEach(t::row);
+    t.end();
+  }
+
+  /** Prints the table (header, values, rules) or the JSON line of one row. */
   static void print(PrintWriter out, boolean json, String[] header, String[] keys, PerftestOutput row) {
     print(out, json, header, keys, java.util.List.of(row));
   }
@@ -119,19 +118,56 @@ final class PerftestOutput {
   /** Prints one table with a line per row (header once, as perftest's {@code -a}) or one JSON line per row. */
   static void print(PrintWriter out, boolean json, String[] header, String[] keys,
       java.util.List<PerftestOutput> rows) {
-    if (json) {
-      for (PerftestOutput row : rows) {
+    Table t = new Table(out, json, header, keys, true);
+    rows.forEach(t::row);
+    t.end();
+  }
+
+  /**
+   * A result table printed a row at a time, as each size finishes (perftest streams its rows): the rule and
+   * the header before the first row, the closing rule at {@link #end}; or one JSON line per row. Flushed after
+   * every line, so a script or a terminal sees each row when it is measured. The command's thread only.
+   */
+  static final class Table {
+    private final PrintWriter out;
+    private final boolean json;
+    private final String[] header;
+    private final String[] keys;
+    private final boolean mib;
+    private int width;
+    private int rows;
+
+    Table(PrintWriter out, boolean json, String[] header, String[] keys, boolean mib) {
+      this.out = out;
+      this.json = json;
+      this.header = header;
+      this.keys = keys;
+      this.mib = mib;
+    }
+
+    /** How many rows were printed. */
+    int rows() {
+      return rows;
+    }
+
+    /** Prints {@code row} now (adding the Gb/s keys to a bandwidth row of a Gb/s table). */
+    void row(PerftestOutput row) {
+      if (!mib && row.fields.containsKey("bw_avg_mib_s") && !row.fields.containsKey("bw_avg_gb_s")) {
+        row.put("bw_peak_gb_s", row.get("bw_peak_mib_s") * GBITS_PER_MIB);
+        row.put("bw_avg_gb_s", row.get("bw_avg_mib_s") * GBITS_PER_MIB);
+      }
+      if (json) {
         out.println(row.json());
-      }
-    } else {
-      StringBuilder h = new StringBuilder();
-      java.util.List<String> lines = new java.util.ArrayList<>();
-      for (int i = 0; i < header.length; i++) {
-        int w = Math.max(header[i].length(), 10) + 3;
-        h.append(String.format(Locale.ROOT, " %-" + w + "s", header[i]));
-      }
-      int width = h.length();
-      for (PerftestOutput row : rows) {
+      } else {
+        if (rows == 0) {
+          StringBuilder h = new StringBuilder();
+          for (String title : header) {
+            h.append(String.format(Locale.ROOT, " %-" + (Math.max(title.length(), 10) + 3) + "s", title));
+          }
+          width = h.length();
+          out.println("-".repeat(width));
+          out.println(h.toString().stripTrailing());
+        }
         StringBuilder v = new StringBuilder();
         for (int i = 0; i < header.length; i++) {
           int w = Math.max(header[i].length(), 10) + 3;
@@ -140,16 +176,18 @@ final class PerftestOutput {
           v.append(String.format(Locale.ROOT, " %-" + w + "s", text));
         }
         width = Math.max(width, v.length());
-        lines.add(v.toString().stripTrailing());
+        out.println(v.toString().stripTrailing());
       }
-      String rule = "-".repeat(width);
-      out.println(rule);
-      out.println(h.toString().stripTrailing());
-      for (String line : lines) {
-        out.println(line);
-      }
-      out.println(rule);
+      rows++;
+      out.flush();
     }
-    out.flush();
+
+    /** Closes the table: its closing rule, if it has rows. */
+    void end() {
+      if (!json && rows > 0) {
+        out.println("-".repeat(width));
+      }
+      out.flush();
+    }
   }
 }

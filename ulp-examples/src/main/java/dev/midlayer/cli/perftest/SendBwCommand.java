@@ -84,20 +84,22 @@ final class SendBwCommand extends PerftestCommandBase {
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, transport.size, transport.txDepth, rxDepth,
         transport.inlineSize, false, waiter.handler(), waiter.handler());
-    List<PerftestOutput> rows;
+    PerftestOutput.Table table = PerftestOutput.bwTable(out, json, report.gbits);
     try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_bw", fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {
       header(setup, "send_bw", transport.txDepth, Math.min(cqMod, transport.txDepth), transport.inlineSize);
-      Run run = new Run(setup, waiter);
+      Run run = new Run(setup, waiter, control(transport.duration, role != PerftestSetup.Role.SERVER));
       if (role == PerftestSetup.Role.SERVER) {
         run.serve();
-        rows = setup.awaitClientResult();
+        setup.awaitClientResult().forEach(table::row);
       } else {
-        rows = List.of(run.run());
+        PerftestOutput row = run.run();
+        List<PerftestOutput> rows = row == null ? List.of() : List.of(row);
+        rows.forEach(table::row);
         setup.handOver(rows);
       }
     }
-    PerftestOutput.printBw(out, json, report.gbits, rows);
+    table.end();
   }
 
   /** One run's state; every field is touched by the command's thread only. */
@@ -111,9 +113,12 @@ final class SendBwCommand extends PerftestCommandBase {
     private final WorkCompletion[] clientWcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
     private final WorkCompletion[] serverWcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
 
-    Run(PerftestSetup s, CompletionWaiter waiter) {
+    private final RunControl control;
+
+    Run(PerftestSetup s, CompletionWaiter waiter, RunControl control) {
       this.s = s;
       this.waiter = waiter;
+      this.control = control;
       SendWr[] unsignaled = new SendWr[qps];
       SendWr[] signaled = new SendWr[qps];
       recvs = new RecvWr[qps];
@@ -167,25 +172,43 @@ final class SendBwCommand extends PerftestCommandBase {
         postAllRecvs();
       }
       if (warmup > 0) {
-        phase(warmup);
+        phase(warmup, false);
+        if (control.stopping()) {
+          return null; // stopped in the warm-up: nothing measured
+        }
       }
       long start = System.nanoTime();
-      double peakRate = phase(iterations);
+      long n = phase(control.timed() ? Long.MAX_VALUE : iterations, true);
       long end = System.nanoTime();
-      return PeakMeter.row("send_bw", transport.size, iterations, qps, end - start, peakRate);
+      return n == 0 ? null : PeakMeter.row("send_bw", transport.size, n, qps, end - start, meter.peakRate());
     }
 
     /**
-     * Sends {@code total} messages spread over the QPs, from the first post to the last completion;
-     * returns the best rate over the {@link #PEAK_INTERVAL_MS} intervals, in messages per nanosecond (0 if
-     * the phase was shorter than one).
+     * Sends {@code total} messages spread over the QPs, from the first post to the last completion, or fewer
+     * when the {@link RunControl} ends the phase ({@code -D}, a stop: what was posted completes); returns how many
+     * completed. {@code meter.peakRate()} is then the best rate over the {@link #PEAK_INTERVAL_MS} intervals.
      */
-    private double phase(long total) {
+    private long phase(long total, boolean measured) {
       sends.reset(total);
       long completed = 0;
+      boolean ending = false;
       meter.start();
+      long now = System.nanoTime();
+      if (measured) {
+        control.phase(transport.size + " B", now);
+      } else {
+        control.warmup(now);
+      }
       sends.topUpAll();
       while (completed < total) {
+        if (!ending && control.over(now)) {
+          ending = true;
+          total = sends.finish();
+          sends.topUpAll();
+          if (completed >= total) {
+            break;
+          }
+        }
         int n = s.clientCq.poll(clientWcs);
         completed += sends.reap(clientWcs, n);
         int m = s.serverCq == null ? 0 : drainServer();
@@ -203,9 +226,11 @@ final class SendBwCommand extends PerftestCommandBase {
           continue;
         }
         waiter.progressed();
-        meter.sample(System.nanoTime(), completed);
+        now = System.nanoTime();
+        meter.sample(now, completed);
+        control.progress(now, completed, total);
       }
-      return meter.peakRate();
+      return completed;
     }
 
     /**

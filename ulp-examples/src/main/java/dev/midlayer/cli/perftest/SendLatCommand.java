@@ -60,20 +60,23 @@ final class SendLatCommand extends PerftestCommandBase {
         transport.inlineSize, true, clientWaiter.handler(), serverWaiter.handler());
     Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
     long[] minMax = {Long.MAX_VALUE, 0};
-    List<PerftestOutput> rows;
+    PerftestOutput.Table table = new PerftestOutput.Table(out, json, OneSidedLatCommand.HEADER,
+        OneSidedLatCommand.KEYS, true);
     try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_lat", fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {
       header(setup, "send_lat", transport.txDepth, 0, transport.inlineSize);
       if (role == PerftestSetup.Role.SERVER) {
         serveRemote(setup, serverWaiter);
-        rows = setup.awaitClientResult();
+        setup.awaitClientResult().forEach(table::row);
       } else {
-        runPingPong(setup, clientWaiter, serverWaiter, rtt, minMax);
-        rows = List.of(OneSidedLatCommand.row("send_lat", transport.size, iterations, rtt, minMax[0], minMax[1], 2));
+        long measured = runPingPong(setup, clientWaiter, serverWaiter, rtt, minMax, control(transport.duration, true));
+        List<PerftestOutput> rows = measured == 0 ? List.of()
+            : List.of(OneSidedLatCommand.row("send_lat", transport.size, measured, rtt, minMax[0], minMax[1], 2));
+        rows.forEach(table::row);
         setup.handOver(rows);
       }
     }
-    PerftestOutput.print(out, json, OneSidedLatCommand.HEADER, OneSidedLatCommand.KEYS, rows);
+    table.end();
   }
 
   /** The server's end across JVMs: answers every receive until the client's result or disconnect. */
@@ -90,11 +93,16 @@ final class SendLatCommand extends PerftestCommandBase {
     }
   }
 
-  private void runPingPong(PerftestSetup s, CompletionWaiter clientWaiter, CompletionWaiter serverWaiter,
-      Histogram rtt, long[] minMax) throws Exception {
+  /**
+   * The round trips, warm-up first; returns how many were measured: {@code -n}, or fewer when the
+   * {@link RunControl} ended the run ({@code -D}, a stop).
+   */
+  private long runPingPong(PerftestSetup s, CompletionWaiter clientWaiter, CompletionWaiter serverWaiter,
+      Histogram rtt, long[] minMax, RunControl control) throws Exception {
     int depth = transport.txDepth;
     int flags = SendFlags.SIGNALED | transport.inlineFlag();
-    long total = warmup + iterations;
+    long total = control.timed() ? Long.MAX_VALUE : warmup + iterations;
+    long measured = 0;
     QueuePair client = s.clientQps[0];
     SendWr ping = SendWr.send(SEND_ID, flags, PerftestSetup.sges(s.clientMrs[0], transport.size));
     RecvWr clientRecv = RecvWr.of(RECV_ID, PerftestSetup.sges(s.clientMrs[0], transport.size));
@@ -112,11 +120,21 @@ final class SendLatCommand extends PerftestCommandBase {
     try {
       clientWaiter.bind();
       Client c = new Client(s, clientWaiter, server, clientRecv);
+      control.warmup(System.nanoTime());
       for (long i = 0; i < total; i++) {
         while (c.sendsOut >= depth) {
           c.poll();
         }
         long t0 = System.nanoTime();
+        if (i == warmup) {
+          control.phase(transport.size + " B", t0);
+        }
+        if (control.over(t0)) {
+          if (server != null) {
+            server.endAfter(i); // it has answered the i pings so far
+          }
+          break;
+        }
         client.postSend(ping);
         c.sendsOut++;
         while (c.pongs <= i) {
@@ -127,6 +145,8 @@ final class SendLatCommand extends PerftestCommandBase {
           rtt.recordValue(ns);
           minMax[0] = Math.min(minMax[0], ns);
           minMax[1] = Math.max(minMax[1], ns);
+          measured++;
+          control.progress(c.pongTime, measured, total - warmup);
         }
       }
       // The last sends' completions, then the server's end.
@@ -140,6 +160,7 @@ final class SendLatCommand extends PerftestCommandBase {
       if (serverThread.isAlive()) {
         throw new PerftestException("send_lat: the server thread did not finish");
       }
+      return measured;
     } catch (PostException e) {
       throw new PerftestException("send_lat: client post refused: " + e.getMessage(), e);
     } finally {
@@ -211,7 +232,8 @@ final class SendLatCommand extends PerftestCommandBase {
     private final PerftestSetup s;
     private final CompletionWaiter waiter;
     private final CompletionWaiter clientWaiter;
-    private final long total;
+    /** Pings to answer; lowered by {@link #endAfter} when the client ends early (the server's thread reads it). */
+    private volatile long total;
     private final int depth;
     private final SendWr pong;
     volatile boolean stop;
@@ -285,6 +307,12 @@ final class SendLatCommand extends PerftestCommandBase {
           qp.postRecv(recv);
         }
       }
+    }
+
+    /** The client sends no ping after the {@code pings} it has sent: the server ends once it answered them. */
+    void endAfter(long pings) {
+      total = pings;
+      waiter.onCompletion(null); // in -e mode it may be parked waiting for a completion that will not come
     }
 
     /** Throws what failed the server thread, if anything did. */

@@ -55,6 +55,21 @@ final class SendWindow {
     }
   }
 
+  /**
+   * Ends the phase early ({@code -D} time is up, or a stop): each QP posts only what completes the signaling
+   * interval it is in (so that the WR that ends it is SIGNALED and its completion accounts for the rest), then
+   * nothing more. Returns the phase's new total: the phase is over once that many completed.
+   */
+  long finish() {
+    long total = 0;
+    for (int i = 0; i < count; i++) {
+      long roundUp = (posted[i] + mod - 1) / mod * mod;
+      share[i] = Math.min(share[i], Math.max(posted[i], roundUp));
+      total += share[i];
+    }
+    return total;
+  }
+
   /** Fills every QP's window (after {@link #reset}). */
   void topUpAll() {
     for (int i = 0; i < count; i++) {

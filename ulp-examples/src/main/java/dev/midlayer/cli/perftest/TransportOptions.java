@@ -23,6 +23,11 @@ final class TransportOptions {
           + "(0 disables; default ${DEFAULT-VALUE}).")
   int inlineSize;
 
+  @Option(names = {"-D", "--duration"}, defaultValue = "0", paramLabel = "SECONDS",
+      description = "Measure for this many seconds instead of -n iterations (after the warm-up, as perftest's "
+          + "-D; not with -n or -a).")
+  long duration;
+
   /**
    * Checks the shared options against the device limits: {@code -s} 1..max_msg_sz, {@code -t} 1..max_qp_wr,
    * {@code -I} 0..max_inline_data.
@@ -31,6 +36,10 @@ final class TransportOptions {
     command.bound("--size", size, 1, PerftestCommandBase.LIMITS_MAX_MSG, "max_msg_sz");
     command.bound("--tx-depth", txDepth, 1, PerftestCommandBase.LIMITS.maxQpWr(), "max_qp_wr");
     command.bound("--inline-size", inlineSize, 0, PerftestCommandBase.LIMITS.maxInlineData(), "max_inline_data");
+    command.bound("--duration", duration, 0, 3600);
+    command.require(duration == 0 || !command.given("--iterations"), "give at most one of --iterations and --duration");
+    command.require(duration == 0 || !command.given("--all"),
+        "--duration runs one size: give at most one of --all and --duration");
   }
 
   /** Send flags for a message of {@code size} bytes on a QP created with {@code inlineSize}. */

@@ -62,6 +62,9 @@ final class WriteLatCommand extends PerftestCommandBase {
   void run(PrintWriter out) throws Exception {
     transport.check(this);
     require(!transport.events, "write_lat polls memory: -e (events) is not supported");
+    // Both ends count the rounds of every size (a server across JVMs is told them up front), so a run cannot end
+    // by time; and a stop would leave the server end waiting for WRITEs: Ctrl-C ends the JVM as usual.
+    require(transport.duration == 0, "write_lat runs a round count both ends agree on: --duration is not supported");
     bound("--iterations", iterations, 1, Long.MAX_VALUE);
     bound("--warmup", warmup, 0, Long.MAX_VALUE);
     int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
@@ -71,6 +74,8 @@ final class WriteLatCommand extends PerftestCommandBase {
         null, null, 2 * maxSize, PerftestSetup.REMOTE_ACCESS);
     int half = maxSize;
     List<PerftestOutput> rows = new ArrayList<>();
+    PerftestOutput.Table table = new PerftestOutput.Table(out, json, OneSidedLatCommand.HEADER,
+        OneSidedLatCommand.KEYS, true);
     // The rounds of every size, which both ends must agree on: a server across JVMs answers as many.
     StringBuilder shape = new StringBuilder("write_lat");
     for (int size : sizes) {
@@ -94,17 +99,19 @@ final class WriteLatCommand extends PerftestCommandBase {
           server.serve();
           server.check();
         }
-        rows = s.awaitClientResult();
+        s.awaitClientResult().forEach(table::row);
       } else {
         for (int size : sizes) {
           long n = OneSidedSizes.iterations(all, iterations, size, OneSidedSizes.LAT_BUDGET,
               OneSidedSizes.LAT_FLOOR);
-          rows.add(runSize(s, size, n, rounds(size) - n, half));
+          PerftestOutput row = runSize(s, size, n, rounds(size) - n, half);
+          table.row(row); // as each size finishes
+          rows.add(row);
         }
         s.handOver(rows);
       }
     }
-    PerftestOutput.print(out, json, OneSidedLatCommand.HEADER, OneSidedLatCommand.KEYS, rows);
+    table.end();
   }
 
   /** Round trips of one size, warm-up included. */

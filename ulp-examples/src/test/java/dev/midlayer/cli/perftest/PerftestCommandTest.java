@@ -56,6 +56,19 @@ class PerftestCommandTest {
   }
 
   @Test
+  void durationMeasuresForThatLongInsteadOfACount() {
+    // -D: the row counts what completed in the time; the bandwidth tests end what they posted, then stop.
+    for (String[] args : List.of(new String[] {"send_bw", "-D", "1", "--warmup", "100", "-q", "3", "-Q", "7"},
+        new String[] {"write_bw", "-D", "1", "--warmup", "100", "--jit-warmup", "0"},
+        new String[] {"send_lat", "-D", "1", "--warmup", "10", "-e"},
+        new String[] {"read_lat", "-D", "1", "--warmup", "10"})) {
+      Map<String, String> row = run(args);
+      assertPositive(row, COMMON);
+      assertPositive(row, args[0].endsWith("_bw") ? BW : LAT);
+    }
+  }
+
+  @Test
   void sendLatEventDriven() {
     Map<String, String> row = run("send_lat", "-s", "8", "-n", "200", "--warmup", "10", "-e");
     assertPositive(row, LAT);
