@@ -37,6 +37,9 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
   @Mixin
   BwReportOptions report;
 
+  @Mixin
+  PostListOptions postList;
+
   @Option(names = {"-n", "--iterations"}, defaultValue = "100000",
       description = "Work requests in all, over all QPs (default ${DEFAULT-VALUE}; scaled down per size with -a).")
   long iterations;
@@ -81,6 +84,7 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
     bound("--qp", qps, 1, LIMITS.maxQp(), "max_qp");
     bound("--iterations", iterations, 1, Long.MAX_VALUE);
     bound("--cq-mod", cqMod, 1, LIMITS.maxQpWr(), "max_qp_wr");
+    bound("--post-list", postList.postList, 1, transport.txDepth, "--tx-depth");
     bound("--jit-warmup", jitWarmup, 0, Long.MAX_VALUE);
     int[] sizes = OneSidedSizes.sizes(all, transport.size, atomic());
     int maxSize = sizes[sizes.length - 1];
@@ -160,7 +164,7 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
         signaled[i] = wr(i, flags | SendFlags.SIGNALED, s.clientMrs[i], s.serverMrsRemote[i]);
       }
       sends = new SendWindow(test(), s.clientQps, transport.txDepth, Math.min(cqMod, transport.txDepth), unsignaled,
-          signaled, wcs.length);
+          signaled, wcs.length, postList.postList);
       meter = PeakMeter.bandwidth(size);
     }
 

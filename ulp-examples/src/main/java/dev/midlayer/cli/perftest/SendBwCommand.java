@@ -52,6 +52,9 @@ final class SendBwCommand extends PerftestCommandBase {
   @Mixin
   BwReportOptions report;
 
+  @Mixin
+  PostListOptions postList;
+
   @Option(names = {"-n", "--iterations"}, defaultValue = "100000",
       description = "Messages in all, over all QPs (default ${DEFAULT-VALUE}).")
   long iterations;
@@ -78,6 +81,7 @@ final class SendBwCommand extends PerftestCommandBase {
     bound("--qp", qps, 1, LIMITS.maxQp(), "max_qp");
     bound("--iterations", iterations, 1, Long.MAX_VALUE);
     bound("--cq-mod", cqMod, 1, LIMITS.maxQpWr(), "max_qp_wr");
+    bound("--post-list", postList.postList, 1, transport.txDepth, "--tx-depth");
     bound("--rx-depth", rxDepth, 1, LIMITS.maxQpWr(), "max_qp_wr");
     bound("--warmup", warmup, 0, Long.MAX_VALUE);
     PerftestSetup.Role role = fabric.role(spec);
@@ -135,7 +139,7 @@ final class SendBwCommand extends PerftestCommandBase {
         }
       }
       sends = s.clientQps == null ? null : new SendWindow("send_bw", s.clientQps, window,
-          Math.min(cqMod, transport.txDepth), unsignaled, signaled, clientWcs.length);
+          Math.min(cqMod, transport.txDepth), unsignaled, signaled, clientWcs.length, postList.postList);
     }
 
     /**

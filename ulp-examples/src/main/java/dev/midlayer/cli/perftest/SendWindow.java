@@ -4,6 +4,8 @@ import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.QueuePair;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.WorkCompletion;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The per-QP send windows of {@code send_bw} and the one-sided bandwidth tests: up to {@code window} WRs
@@ -24,6 +26,9 @@ final class SendWindow {
   private final long[] posted;
   private final long[] done;
   private final int[] touched;
+  private final int postList;
+  /** The list posted with one {@code postSend} when {@code postList} > 1; reused. */
+  private final List<SendWr> list;
 
   /**
    * @param test the test's name, in error messages
@@ -32,6 +37,15 @@ final class SendWindow {
    * @param batch the most completions {@link #reap} is given at once
    */
   SendWindow(String test, QueuePair[] qps, int window, int mod, SendWr[] unsignaled, SendWr[] signaled, int batch) {
+    this(test, qps, window, mod, unsignaled, signaled, batch, 1);
+  }
+
+  /**
+   * As above, posting up to {@code postList} WRs per {@code postSend} call (perftest's {@code -l}: one doorbell
+   * for a list of WRs).
+   */
+  SendWindow(String test, QueuePair[] qps, int window, int mod, SendWr[] unsignaled, SendWr[] signaled, int batch,
+      int postList) {
     this.test = test;
     this.cqLabel = test + " client CQ";
     this.qps = qps;
@@ -44,6 +58,8 @@ final class SendWindow {
     this.posted = new long[count];
     this.done = new long[count];
     this.touched = new int[batch];
+    this.postList = postList;
+    this.list = new ArrayList<>(postList);
   }
 
   /** Spreads {@code total} WRs evenly over the QPs, nothing posted or completed yet. */
@@ -113,10 +129,23 @@ final class SendWindow {
     long p = posted[i];
     long limit = Math.min(share[i], done[i] + window);
     try {
-      while (p < limit) {
-        boolean signal = (p + 1) % mod == 0 || p + 1 == share[i];
-        qp.postSend(signal ? signaled[i] : unsignaled[i]);
-        p++;
+      if (postList == 1) {
+        while (p < limit) {
+          boolean signal = (p + 1) % mod == 0 || p + 1 == share[i];
+          qp.postSend(signal ? signaled[i] : unsignaled[i]);
+          p++;
+        }
+      } else {
+        while (p < limit) {
+          long end = Math.min(limit, p + postList);
+          list.clear();
+          for (long q = p; q < end; q++) {
+            boolean signal = (q + 1) % mod == 0 || q + 1 == share[i];
+            list.add(signal ? signaled[i] : unsignaled[i]);
+          }
+          qp.postSend(list);
+          p = end;
+        }
       }
     } catch (PostException e) {
       throw new PerftestException(test + ": postSend on QP " + qp.qpNum() + " refused: " + e.getMessage(), e);

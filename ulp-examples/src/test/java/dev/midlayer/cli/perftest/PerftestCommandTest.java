@@ -56,6 +56,17 @@ class PerftestCommandTest {
   }
 
   @Test
+  void postListPostsListsAndCountsEveryWr() {
+    // -l 8 with -Q 5 and -n not a multiple of -q: lists cross signaling boundaries and end short at the window.
+    Map<String, String> row = run("send_bw", "-s", "64", "-n", "1003", "-q", "3", "-Q", "5", "-t", "16", "-l", "8",
+        "--warmup", "100");
+    assertPositive(row, BW);
+    assertEquals(1003, Double.parseDouble(row.get("iterations")));
+    row = run("write_bw", "-s", "4096", "-n", "500", "-t", "32", "-l", "32", "--warmup", "10", "--jit-warmup", "0");
+    assertEquals(500, Double.parseDouble(row.get("iterations")));
+  }
+
+  @Test
   void durationMeasuresForThatLongInsteadOfACount() {
     // -D: the row counts what completed in the time; the bandwidth tests end what they posted, then stop.
     for (String[] args : List.of(new String[] {"send_bw", "-D", "1", "--warmup", "100", "-q", "3", "-Q", "7"},
