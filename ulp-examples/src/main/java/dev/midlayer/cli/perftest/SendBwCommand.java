@@ -71,6 +71,11 @@ final class SendBwCommand extends PerftestCommandBase {
       description = "Receives the server keeps posted per QP (default ${DEFAULT-VALUE}).")
   int rxDepth;
 
+  @Option(names = {"-a", "--all"}, description = "Sweep message sizes 2 B .. 8 MiB in powers of two, one result "
+      + "line per size as it finishes; iterations and warm-up per size are min(-n, max(64, 512 MiB / size)) "
+      + "(the server must be given -a too).")
+  boolean all;
+
   @Option(names = {"-Q", "--cq-mod"}, defaultValue = "16",
       description = "Signal every this many sends per QP (capped at -t; 1 signals every send; default ${DEFAULT-VALUE}).")
   int cqMod;
@@ -86,20 +91,36 @@ final class SendBwCommand extends PerftestCommandBase {
     bound("--warmup", warmup, 0, Long.MAX_VALUE);
     PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
-    PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, transport.size, transport.txDepth, rxDepth,
+    int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
+    int maxSize = sizes[sizes.length - 1];
+    PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, maxSize, transport.txDepth, rxDepth,
         transport.inlineSize, false, waiter.handler(), waiter.handler());
     PerftestOutput.Table table = PerftestOutput.bwTable(out, json, report.gbits);
-    try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_bw", fabric.addressOf(role, this.spec),
-        this.spec.commandLine().getErr())) {
+    // A sweep's receives take 8 MiB: both ends must agree on it, as on the test.
+    try (PerftestSetup setup = PerftestSetup.create(spec, role, all ? "send_bw -a" : "send_bw",
+        fabric.addressOf(role, this.spec), this.spec.commandLine().getErr())) {
       header(setup, "send_bw", transport.txDepth, Math.min(cqMod, transport.txDepth), transport.inlineSize);
-      Run run = new Run(setup, waiter, control(transport.duration, role != PerftestSetup.Role.SERVER));
+      RunControl control = control(transport.duration, role != PerftestSetup.Role.SERVER);
       if (role == PerftestSetup.Role.SERVER) {
-        run.serve();
+        new Run(setup, waiter, control, maxSize, maxSize).serve();
         setup.awaitClientResult().forEach(table::row);
       } else {
-        PerftestOutput row = run.run();
-        List<PerftestOutput> rows = row == null ? List.of() : List.of(row);
-        rows.forEach(table::row);
+        List<PerftestOutput> rows = new java.util.ArrayList<>();
+        waiter.bind();
+        for (int k = 0; k < sizes.length && !control.stopping(); k++) {
+          Run run = new Run(setup, waiter, control, sizes[k], maxSize);
+          if (k == 0 && setup.serverQps != null) {
+            run.postAllRecvs(); // once: each completion re-posts its receive, whatever the size
+          }
+          long n = OneSidedSizes.iterations(all, iterations, sizes[k], OneSidedSizes.BW_BUDGET,
+              OneSidedSizes.BW_FLOOR);
+          PerftestOutput row = run.run(n, all ? Math.min(warmup, n) : warmup);
+          if (row != null) {
+            control.clearProgress();
+            table.row(row);
+            rows.add(row);
+          }
+        }
         setup.handOver(rows);
       }
     }
@@ -118,24 +139,27 @@ final class SendBwCommand extends PerftestCommandBase {
     private final WorkCompletion[] serverWcs = new WorkCompletion[CompletionQueue.POLL_BATCH * 4];
 
     private final RunControl control;
+    private final int size;
 
-    Run(PerftestSetup s, CompletionWaiter waiter, RunControl control) {
+    /** Messages of {@code size} bytes; the server's receives take {@code recvSize}. */
+    Run(PerftestSetup s, CompletionWaiter waiter, RunControl control, int size, int recvSize) {
       this.s = s;
       this.waiter = waiter;
       this.control = control;
+      this.size = size;
       SendWr[] unsignaled = new SendWr[qps];
       SendWr[] signaled = new SendWr[qps];
       recvs = new RecvWr[qps];
-      int flags = transport.inlineFlag();
+      int flags = size <= transport.inlineSize ? SendFlags.INLINE : 0;
       for (int i = 0; i < qps; i++) {
         // wr_id = the QP's index: completions say which window they free. Built once, posted again and again.
         if (s.clientQps != null) {
-          unsignaled[i] = SendWr.send(i, flags, PerftestSetup.sges(s.clientMrs[i], transport.size));
+          unsignaled[i] = SendWr.send(i, flags, PerftestSetup.sges(s.clientMrs[i], size));
           signaled[i] = SendWr.send(i, flags | SendFlags.SIGNALED,
-              PerftestSetup.sges(s.clientMrs[i], transport.size));
+              PerftestSetup.sges(s.clientMrs[i], size));
         }
         if (s.serverQps != null) {
-          recvs[i] = RecvWr.of(i, PerftestSetup.sges(s.serverMrs[i], transport.size));
+          recvs[i] = RecvWr.of(i, PerftestSetup.sges(s.serverMrs[i], recvSize));
         }
       }
       sends = s.clientQps == null ? null : new SendWindow("send_bw", s.clientQps, window,
@@ -162,7 +186,7 @@ final class SendBwCommand extends PerftestCommandBase {
       }
     }
 
-    private void postAllRecvs() {
+    void postAllRecvs() {
       for (int i = 0; i < qps; i++) {
         for (int k = 0; k < rxDepth; k++) {
           postRecv(i);
@@ -170,21 +194,18 @@ final class SendBwCommand extends PerftestCommandBase {
       }
     }
 
-    PerftestOutput run() {
-      waiter.bind();
-      if (s.serverQps != null) {
-        postAllRecvs();
-      }
-      if (warmup > 0) {
-        phase(warmup, false);
+    /** {@code w} messages of warm-up, then the row of {@code n}; null if a stop came before anything was measured. */
+    PerftestOutput run(long n, long w) {
+      if (w > 0) {
+        phase(w, false);
         if (control.stopping()) {
           return null; // stopped in the warm-up: nothing measured
         }
       }
       long start = System.nanoTime();
-      long n = phase(control.timed() ? Long.MAX_VALUE : iterations, true);
+      long done = phase(control.timed() ? Long.MAX_VALUE : n, true);
       long end = System.nanoTime();
-      return n == 0 ? null : PeakMeter.row("send_bw", transport.size, n, qps, end - start, meter.peakRate());
+      return done == 0 ? null : PeakMeter.row("send_bw", size, done, qps, end - start, meter.peakRate());
     }
 
     /**
@@ -199,7 +220,7 @@ final class SendBwCommand extends PerftestCommandBase {
       meter.start();
       long now = System.nanoTime();
       if (measured) {
-        control.phase(transport.size + " B", now);
+        control.phase(size + " B", now);
       } else {
         control.warmup(now);
       }

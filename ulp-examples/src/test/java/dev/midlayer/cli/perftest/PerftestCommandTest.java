@@ -157,6 +157,24 @@ class PerftestCommandTest {
   }
 
   @Test
+  void sendBwSweepsSizesToo() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = PerftestCommand.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    assertEquals(0, cmd.execute("send_bw", "-a", "-n", "64", "--warmup", "4", "-t", "16", "-Q", "4", "-r", "32"),
+        err.toString());
+    // The table: perftest's header block, a rule, the column titles, one row per size 2 B .. 8 MiB, a rule.
+    List<String> rows = out.toString().lines().filter(l -> l.matches(" \\d+ +64 +[0-9.]+ +[0-9.]+ +[0-9.]+")).toList();
+    assertEquals(23, rows.size(), out.toString());
+    assertTrue(rows.get(0).startsWith(" 2 "), rows.get(0));
+    assertTrue(rows.get(22).startsWith(" 8388608 "), rows.get(22));
+    String[] lines = out.toString().strip().split("\\R");
+    assertTrue(lines[lines.length - 1].matches("-+"), "the closing rule: " + lines[lines.length - 1]);
+  }
+
+  @Test
   void floorPrintsEveryFloorKey() {
     Map<String, String> row = run("floor", "-n", "200", "--rounds", "200", "--warmup-rounds", "20", "--copy-mib", "8");
     assertEquals("\"floor\"", row.get("test"));
