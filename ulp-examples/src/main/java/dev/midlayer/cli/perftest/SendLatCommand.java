@@ -8,6 +8,7 @@ import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.SendWr;
 import dev.midlayer.verbs.WorkCompletion;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
@@ -48,6 +49,11 @@ final class SendLatCommand extends PerftestCommandBase {
       description = "Round trips run first and not recorded (default ${DEFAULT-VALUE}).")
   long warmup;
 
+  @Option(names = {"-a", "--all"}, description = "Sweep message sizes 2 B .. 8 MiB in powers of two, one result "
+      + "line per size as it finishes; round trips and warm-up per size are min(-n, max(16, 128 MiB / size)) "
+      + "(the server must be given -a too).")
+  boolean all;
+
   @Override
   void run(PrintWriter out) throws Exception {
     transport.check(this);
@@ -56,33 +62,30 @@ final class SendLatCommand extends PerftestCommandBase {
     PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter clientWaiter = new CompletionWaiter(transport.events);
     CompletionWaiter serverWaiter = new CompletionWaiter(transport.events);
-    PerftestSetup.Spec spec = new PerftestSetup.Spec(1, transport.size, transport.txDepth, transport.txDepth,
+    int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
+    int maxSize = sizes[sizes.length - 1];
+    PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, transport.txDepth, transport.txDepth,
         transport.inlineSize, true, clientWaiter.handler(), serverWaiter.handler());
-    Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
-    long[] minMax = {Long.MAX_VALUE, 0};
     PerftestOutput.Table table = new PerftestOutput.Table(out, json, OneSidedLatCommand.HEADER,
         OneSidedLatCommand.KEYS, true);
-    try (PerftestSetup setup = PerftestSetup.create(spec, role, "send_lat", fabric.addressOf(role, this.spec),
-        this.spec.commandLine().getErr())) {
+    // A sweep's receives take 8 MiB: both ends must agree on it, as on the test.
+    try (PerftestSetup setup = PerftestSetup.create(spec, role, all ? "send_lat -a" : "send_lat",
+        fabric.addressOf(role, this.spec), this.spec.commandLine().getErr())) {
       header(setup, "send_lat", transport.txDepth, 0, transport.inlineSize);
       if (role == PerftestSetup.Role.SERVER) {
-        serveRemote(setup, serverWaiter);
+        serveRemote(setup, serverWaiter, maxSize);
         setup.awaitClientResult().forEach(table::row);
       } else {
-        long measured = runPingPong(setup, clientWaiter, serverWaiter, rtt, minMax, control(transport.duration, true));
-        List<PerftestOutput> rows = measured == 0 ? List.of()
-            : List.of(OneSidedLatCommand.row("send_lat", transport.size, measured, rtt, minMax[0], minMax[1], 2));
-        rows.forEach(table::row);
-        setup.handOver(rows);
+        setup.handOver(runPingPong(setup, clientWaiter, serverWaiter, sizes, control(transport.duration, true),
+            table));
       }
     }
     table.end();
   }
 
   /** The server's end across JVMs: answers every receive until the client's result or disconnect. */
-  private void serveRemote(PerftestSetup s, CompletionWaiter serverWaiter) {
-    int flags = SendFlags.SIGNALED | transport.inlineFlag();
-    Server server = new Server(s, serverWaiter, null, Long.MAX_VALUE, transport.txDepth, flags);
+  private void serveRemote(PerftestSetup s, CompletionWaiter serverWaiter, int maxSize) {
+    Server server = new Server(s, serverWaiter, null, Long.MAX_VALUE, transport.txDepth, maxSize);
     for (int k = 0; k < transport.txDepth; k++) {
       post(() -> s.serverQps[0].postRecv(server.recv), "server postRecv");
     }
@@ -94,20 +97,27 @@ final class SendLatCommand extends PerftestCommandBase {
   }
 
   /**
-   * The round trips, warm-up first; returns how many were measured: {@code -n}, or fewer when the
-   * {@link RunControl} ended the run ({@code -D}, a stop).
+   * The round trips of each size, warm-up first, each size's row printed to {@code table} as it finishes;
+   * returns the rows. A size measures {@code -n} round trips, or fewer when the {@link RunControl} ends the run
+   * ({@code -D}, a stop); after a stop no size runs.
    */
-  private long runPingPong(PerftestSetup s, CompletionWaiter clientWaiter, CompletionWaiter serverWaiter,
-      Histogram rtt, long[] minMax, RunControl control) throws Exception {
+  private List<PerftestOutput> runPingPong(PerftestSetup s, CompletionWaiter clientWaiter,
+      CompletionWaiter serverWaiter, int[] sizes, RunControl control, PerftestOutput.Table table) throws Exception {
     int depth = transport.txDepth;
-    int flags = SendFlags.SIGNALED | transport.inlineFlag();
-    long total = control.timed() ? Long.MAX_VALUE : warmup + iterations;
-    long measured = 0;
+    int maxSize = sizes[sizes.length - 1];
+    long[] rounds = new long[sizes.length];
+    long[] warm = new long[sizes.length];
+    long total = 0;
+    for (int k = 0; k < sizes.length; k++) {
+      rounds[k] = control.timed() ? Long.MAX_VALUE - warmup
+          : OneSidedSizes.iterations(all, iterations, sizes[k], OneSidedSizes.LAT_BUDGET, OneSidedSizes.LAT_FLOOR);
+      warm[k] = all ? Math.min(warmup, rounds[k]) : warmup;
+      total = control.timed() ? Long.MAX_VALUE : total + warm[k] + rounds[k];
+    }
     QueuePair client = s.clientQps[0];
-    SendWr ping = SendWr.send(SEND_ID, flags, PerftestSetup.sges(s.clientMrs[0], transport.size));
-    RecvWr clientRecv = RecvWr.of(RECV_ID, PerftestSetup.sges(s.clientMrs[0], transport.size));
+    RecvWr clientRecv = RecvWr.of(RECV_ID, PerftestSetup.sges(s.clientMrs[0], maxSize));
     // Across JVMs (a client) the server end runs in the other JVM.
-    Server server = s.serverQps == null ? null : new Server(s, serverWaiter, clientWaiter, total, depth, flags);
+    Server server = s.serverQps == null ? null : new Server(s, serverWaiter, clientWaiter, total, depth, maxSize);
     for (int k = 0; k < depth; k++) {
       post(() -> client.postRecv(clientRecv), "client postRecv");
       if (server != null) {
@@ -117,37 +127,56 @@ final class SendLatCommand extends PerftestCommandBase {
     Thread serverThread = new Thread(server == null ? () -> { } : server, "perftest-send_lat-server");
     serverThread.setDaemon(true);
     serverThread.start();
+    List<PerftestOutput> rows = new ArrayList<>();
     try {
       clientWaiter.bind();
       Client c = new Client(s, clientWaiter, server, clientRecv);
-      control.warmup(System.nanoTime());
-      for (long i = 0; i < total; i++) {
-        while (c.sendsOut >= depth) {
-          c.poll();
-        }
-        long t0 = System.nanoTime();
-        if (i == warmup) {
-          control.phase(transport.size + " B", t0);
-        }
-        if (control.over(t0)) {
-          if (server != null) {
-            server.endAfter(i); // it has answered the i pings so far
+      long pings = 0;
+      for (int k = 0; k < sizes.length && !control.stopping(); k++) {
+        int size = sizes[k];
+        SendWr ping = SendWr.send(SEND_ID, SendFlags.SIGNALED | (size <= transport.inlineSize ? SendFlags.INLINE : 0),
+            PerftestSetup.sges(s.clientMrs[0], size));
+        Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
+        long min = Long.MAX_VALUE;
+        long max = 0;
+        long measured = 0;
+        c.size = size;
+        control.warmup(System.nanoTime());
+        for (long i = 0; i < warm[k] + rounds[k]; i++) {
+          while (c.sendsOut >= depth) {
+            c.poll();
           }
-          break;
+          long t0 = System.nanoTime();
+          if (i == warm[k]) {
+            control.phase(size + " B", t0);
+          }
+          if (control.over(t0)) {
+            break;
+          }
+          client.postSend(ping);
+          c.sendsOut++;
+          pings++;
+          while (c.pongs < pings) {
+            c.poll();
+          }
+          if (i >= warm[k]) {
+            long ns = c.pongTime - t0;
+            rtt.recordValue(ns);
+            min = Math.min(min, ns);
+            max = Math.max(max, ns);
+            measured++;
+            control.progress(c.pongTime, measured, rounds[k]);
+          }
         }
-        client.postSend(ping);
-        c.sendsOut++;
-        while (c.pongs <= i) {
-          c.poll();
+        if (measured > 0) {
+          PerftestOutput row = OneSidedLatCommand.row("send_lat", size, measured, rtt, min, max, 2);
+          control.clearProgress();
+          table.row(row);
+          rows.add(row);
         }
-        if (i >= warmup) {
-          long ns = c.pongTime - t0;
-          rtt.recordValue(ns);
-          minMax[0] = Math.min(minMax[0], ns);
-          minMax[1] = Math.max(minMax[1], ns);
-          measured++;
-          control.progress(c.pongTime, measured, total - warmup);
-        }
+      }
+      if (server != null && pings < total) {
+        server.endAfter(pings); // it has answered every ping sent
       }
       // The last sends' completions, then the server's end.
       while (c.sendsOut > 0) {
@@ -160,7 +189,7 @@ final class SendLatCommand extends PerftestCommandBase {
       if (serverThread.isAlive()) {
         throw new PerftestException("send_lat: the server thread did not finish");
       }
-      return measured;
+      return rows;
     } catch (PostException e) {
       throw new PerftestException("send_lat: client post refused: " + e.getMessage(), e);
     } finally {
@@ -182,6 +211,8 @@ final class SendLatCommand extends PerftestCommandBase {
     long pongs;
     /** When the last answer's receive completion was polled. */
     long pongTime;
+    /** The size of the pings now, which each answer must have. */
+    int size;
 
     Client(PerftestSetup s, CompletionWaiter waiter, Server server, RecvWr recv) {
       this.s = s;
@@ -209,6 +240,9 @@ final class SendLatCommand extends PerftestCommandBase {
         }
         if (wc.wrId() == RECV_ID) {
           pongTime = System.nanoTime();
+          if (wc.byteLen() != size) {
+            throw new PerftestException("an answer of " + wc.byteLen() + " bytes to a ping of " + size);
+          }
           pongs++;
           s.clientQps[0].postRecv(recv);
         } else {
@@ -235,19 +269,21 @@ final class SendLatCommand extends PerftestCommandBase {
     /** Pings to answer; lowered by {@link #endAfter} when the client ends early (the server's thread reads it). */
     private volatile long total;
     private final int depth;
-    private final SendWr pong;
+    /** The answer to a ping of {@link #pongSize} bytes: a sweep's pings grow, the answer matches each. */
+    private SendWr pong;
+    private int pongSize = -1;
     volatile boolean stop;
     private volatile Throwable failure;
 
+    /** Receives of {@code recvSize} bytes (the largest ping); each answer is as long as its ping. */
     Server(PerftestSetup s, CompletionWaiter waiter, CompletionWaiter clientWaiter, long total, int depth,
-        int flags) {
+        int recvSize) {
       this.s = s;
       this.waiter = waiter;
       this.clientWaiter = clientWaiter;
       this.total = total;
       this.depth = depth;
-      this.recv = RecvWr.of(RECV_ID, PerftestSetup.sges(s.serverMrs[0], transport.size));
-      this.pong = SendWr.send(SEND_ID, flags, PerftestSetup.sges(s.serverMrs[0], transport.size));
+      this.recv = RecvWr.of(RECV_ID, PerftestSetup.sges(s.serverMrs[0], recvSize));
     }
 
     @Override
@@ -293,6 +329,7 @@ final class SendLatCommand extends PerftestCommandBase {
             received++;
             pending++;
             newRecvs++;
+            answerSize(wc.byteLen()); // one ping in flight at a time: the answers to send are of this size
           } else {
             sendsOut--;
           }
@@ -313,6 +350,15 @@ final class SendLatCommand extends PerftestCommandBase {
     void endAfter(long pings) {
       total = pings;
       waiter.onCompletion(null); // in -e mode it may be parked waiting for a completion that will not come
+    }
+
+    /** Makes {@link #pong} a send of {@code size} bytes (a new WR only when the size changes). */
+    private void answerSize(int size) {
+      if (size != pongSize) {
+        pongSize = size;
+        pong = SendWr.send(SEND_ID, SendFlags.SIGNALED | (size <= transport.inlineSize ? SendFlags.INLINE : 0),
+            PerftestSetup.sges(s.serverMrs[0], size));
+      }
     }
 
     /** Throws what failed the server thread, if anything did. */

@@ -149,11 +149,14 @@ class PerftestCommandTest {
     CommandLine cmd = PerftestCommand.commandLine();
     cmd.setOut(new PrintWriter(out, true));
     cmd.setErr(new PrintWriter(err, true));
-    assertEquals(0, cmd.execute("read_lat", "-a", "-n", "16", "--warmup", "2", "--json"), err.toString());
-    String[] lines = out.toString().strip().split("\\R");
-    assertEquals(23, lines.length, out.toString());
-    assertTrue(lines[0].contains("\"bytes\":2,"), lines[0]);
-    assertTrue(lines[22].contains("\"bytes\":8388608,"), lines[22]);
+    for (String test : List.of("read_lat", "send_lat")) {
+      out.getBuffer().setLength(0);
+      assertEquals(0, cmd.execute(test, "-a", "-n", "16", "--warmup", "2", "--json"), err.toString());
+      String[] lines = out.toString().strip().split("\\R");
+      assertEquals(23, lines.length, out.toString());
+      assertTrue(lines[0].contains("\"bytes\":2,"), lines[0]);
+      assertTrue(lines[22].contains("\"bytes\":8388608,"), lines[22]);
+    }
   }
 
   @Test
