@@ -75,6 +75,7 @@ class ListResourcesTest {
     assertEquals(owner, all.get(1).owner());
     assertEquals(owner, all.get(2).owner());
     assertEquals("CQ #", all.get(2).object().substring(0, 4), all.get(2).object());
+    assertEquals(List.of(), all.stream().filter(i -> i.qp() != null).toList(), "only a QP carries QP details");
 
     await(appPd.dealloc());
     assertEquals(List.of(owner, owner), await(d.listResources()).stream().map(DeviceResourceInfo::owner).toList());

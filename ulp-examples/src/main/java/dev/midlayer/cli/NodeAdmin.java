@@ -27,6 +27,8 @@ import org.apache.pekko.actor.typed.javadsl.Adapter;
  * <ul>
  *   <li>{@code stat}: one line per port, {@code link DEV/PORT} and every counter by its {@code rdma statistic}
  *       name;
+ *   <li>{@code stat qp}: one line per queue pair, as {@code rdma statistic qp show}: its port, number, type,
+ *       state and owner, and its counters;
  *   <li>{@code res}: one line per device, {@code INDEX: DEV:} and how many of each kind of object it holds;
  *   <li>{@code res KIND} ({@code pd}, {@code mr}, {@code cq}, {@code qp}, {@code srq}, ...): one line per object
  *       of that kind, with the client that owns it ({@code comm}, as {@code rdma res} names the owner).
@@ -64,6 +66,10 @@ final class NodeAdmin extends AbstractActor {
     String[] words = request.trim().split("\\s+");
     if (words[0].equals("stat") && words.length == 1) {
       replyTo.tell(stat(midlayer.devices()), getSelf());
+    } else if (words[0].equals("stat") && words.length == 2 && words[1].equals("qp")) {
+      ActorRef self = getSelf();
+      statQp(midlayer.devices()).whenComplete((text, e) -> replyTo.tell(e == null ? text
+          : ERROR + (e.getCause() != null ? e.getCause() : e).getMessage() + "\n", self));
     } else if (words[0].equals("res") && words.length <= 2) {
       String kind = words.length == 2 ? words[1].toLowerCase(Locale.ROOT) : null;
       ActorRef self = getSelf();
@@ -104,6 +110,53 @@ final class NodeAdmin extends AbstractActor {
   }
 
   /**
+   * {@code rdma statistic qp show}: every QP's counters, as each device actor lists its objects. Asks every
+   * device actor ({@code Device.listResources}, a may-sleep verb): not from atomic context; the admin actor's
+   * turn. It does not wait: the stage completes once every device actor has answered.
+   */
+  static CompletableFuture<String> statQp(List<Device> devices) {
+    if (devices.isEmpty()) {
+      return CompletableFuture.completedFuture("No IB devices found\n");
+    }
+    return listAll(devices).thenApply(lists -> {
+      StringBuilder b = new StringBuilder();
+      for (int i = 0; i < devices.size(); i++) {
+        for (DeviceResourceInfo o : lists.get(i)) {
+          if (o.qp() != null) {
+            qpLine(b, devices.get(i), o);
+            for (Map.Entry<String, Long> e : o.qp().counters().asMap().entrySet()) {
+              b.append(' ').append(e.getKey()).append(' ').append(e.getValue());
+            }
+            b.append('\n');
+          }
+        }
+      }
+      return b.toString();
+    });
+  }
+
+  /** {@code link DEV/PORT lqpn N type RC state RTS comm OWNER}, as {@code rdma res show qp} starts a line. */
+  private static void qpLine(StringBuilder b, Device d, DeviceResourceInfo o) {
+    b.append("link ").append(d.name()).append('/').append(o.qp().portNum()).append(" lqpn ").append(o.qp().qpNum())
+        .append(" type ").append(o.qp().type()).append(" state ").append(o.qp().state()).append(" comm ")
+        .append(owner(o));
+  }
+
+  private static String owner(DeviceResourceInfo o) {
+    return o.owner() == null ? "[application]" : o.owner().name();
+  }
+
+  /** Every device's object list, once each device actor has answered. */
+  private static CompletableFuture<List<List<DeviceResourceInfo>>> listAll(List<Device> devices) {
+    List<CompletableFuture<List<DeviceResourceInfo>>> lists = new ArrayList<>();
+    for (Device d : devices) {
+      lists.add(d.listResources().toCompletableFuture());
+    }
+    return CompletableFuture.allOf(lists.toArray(CompletableFuture[]::new))
+        .thenApply(all -> lists.stream().map(CompletableFuture::join).toList()); // complete: allOf
+  }
+
+  /**
    * {@code rdma res show}, or {@code rdma res show KIND} when {@code kind} is not null. Asks every device actor
    * ({@code Device.listResources}, a may-sleep verb): not from atomic context; the admin actor's turn. It does
    * not wait: the stage completes once every device actor has listed its objects.
@@ -112,15 +165,11 @@ final class NodeAdmin extends AbstractActor {
     if (devices.isEmpty()) {
       return CompletableFuture.completedFuture("No IB devices found\n");
     }
-    List<CompletableFuture<List<DeviceResourceInfo>>> lists = new ArrayList<>();
-    for (Device d : devices) {
-      lists.add(d.listResources().toCompletableFuture());
-    }
-    return CompletableFuture.allOf(lists.toArray(CompletableFuture[]::new)).thenApply(all -> {
+    return listAll(devices).thenApply(lists -> {
       StringBuilder b = new StringBuilder();
       for (int i = 0; i < devices.size(); i++) {
         Device d = devices.get(i);
-        List<DeviceResourceInfo> objects = lists.get(i).join(); // complete: allOf
+        List<DeviceResourceInfo> objects = lists.get(i);
         if (kind == null) {
           Map<String, Integer> counts = new LinkedHashMap<>();
           KINDS.forEach(k -> counts.put(k, 0));
@@ -132,14 +181,20 @@ final class NodeAdmin extends AbstractActor {
           b.append('\n');
         } else {
           for (DeviceResourceInfo o : objects) {
-            if (o.kind().equalsIgnoreCase(kind)) {
-              b.append("dev ").append(d.name()).append(' ').append(o.object()).append(" comm ")
-                  .append(o.owner() == null ? "[application]" : o.owner().name()).append('\n');
+            if (!o.kind().equalsIgnoreCase(kind)) {
+              continue;
             }
+            if (o.qp() != null) {
+              qpLine(b, d, o);
+            } else {
+              b.append("dev ").append(d.name()).append(' ').append(o.object()).append(" comm ").append(owner(o));
+            }
+            b.append('\n');
           }
         }
       }
       return b.toString();
     });
   }
+
 }

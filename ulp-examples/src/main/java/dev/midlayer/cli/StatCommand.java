@@ -1,6 +1,7 @@
 package dev.midlayer.cli;
 
 import dev.midlayer.cli.perftest.HostPorts;
+import java.util.ArrayList;
 import java.util.List;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -14,17 +15,20 @@ import picocli.CommandLine.Spec;
  * {@code midlayer stat}: the transport counters of every port of a running node ({@code midlayer node},
  * {@code kv --server}, {@code rpc --server}), one line per port as iproute2's {@code rdma statistic show} prints
  * them: {@code link DEV/PORT} and each counter by its Linux name ({@code sent_pkts}, {@code rcvd_pkts},
- * {@code rcvd_rnr_err}, ...). It asks the node's {@link NodeAdmin} over Artery; it does not join the cluster.
+ * {@code rcvd_rnr_err}, ...); with {@code qp}, one line per queue pair, as {@code rdma statistic qp show}:
+ * {@code link DEV/PORT lqpn N type RC state RTS comm OWNER} and the QP's counters. It asks the node's {@link NodeAdmin} over Artery; it does not join the cluster.
  */
 @Command(name = "stat", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Print the transport counters of a running node's ports (as rdma statistic show does).",
-        "Example: midlayer stat --connect 10.0.0.1:25520 cl0/1"})
+    description = {"Print the transport counters of a running node's ports, or with qp of its queue pairs (as rdma "
+        + "statistic show and rdma statistic qp show do).",
+        "Example: midlayer stat --connect 10.0.0.1:25520 cl0/1; midlayer stat qp --connect 10.0.0.1:25520"})
 public final class StatCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Parameters(arity = "0..1", paramLabel = "LINK", description = "Only this device (DEV) or port (DEV/PORT).")
-  String link;
+  @Parameters(arity = "0..2", paramLabel = "[qp] [LINK]", description = "qp: one line per queue pair with its "
+      + "counters (rdma statistic qp show) instead of one per port; LINK: only this device (DEV) or port (DEV/PORT).")
+  List<String> args = new ArrayList<>();
 
   @Option(names = "--connect", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:25520",
       description = "The node's Artery address (default ${DEFAULT-VALUE}, midlayer node's default --bind).")
@@ -39,9 +43,13 @@ public final class StatCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     String[] at = HostPorts.parse(spec, "--connect", connect, false);
     HostPorts.require(spec, timeout >= 1 && timeout <= 3600, "--timeout must be 1..3600, was " + timeout);
+    boolean qp = !args.isEmpty() && args.get(0).equals("qp");
+    List<String> rest = qp ? args.subList(1, args.size()) : args;
+    HostPorts.require(spec, rest.size() <= 1, "give at most one LINK, was " + String.join(" ", rest));
+    String link = rest.isEmpty() ? null : rest.get(0);
     HostPorts.require(spec, link == null || link.matches("[^/\\s]+(/[0-9]+)?"),
         "LINK must be DEV or DEV/PORT, was '" + link + "'");
-    String answer = AdminRequest.ask("stat", at[0], Integer.parseInt(at[1]), "stat",
+    String answer = AdminRequest.ask("stat", at[0], Integer.parseInt(at[1]), qp ? "stat qp" : "stat",
         Duration.ofSeconds(timeout));
     NodeAdmin.failIfError(answer);
     List<String> lines = answer.lines().toList();
@@ -49,7 +57,7 @@ public final class StatCommand implements Callable<Integer> {
       String prefix = "link " + link + (link.contains("/") ? " " : "/");
       List<String> links = lines.stream().filter(l -> l.startsWith("link ")).map(l -> l.split(" ")[1]).toList();
       lines = lines.stream().filter(l -> l.startsWith(prefix)).toList();
-      if (lines.isEmpty()) {
+      if (lines.isEmpty() && !qp) {
         throw new IllegalStateException("no link " + link + " on the node at " + connect + " (links: "
             + (links.isEmpty() ? "none" : String.join(", ", links)) + ")");
       }

@@ -361,7 +361,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
   private Behavior<Command> onListResources(ListResources msg) {
     List<DeviceResourceInfo> list = new ArrayList<>(resources.size());
     for (DeviceResource r : resources) {
-      list.add(new DeviceResourceInfo(r.describe(), r.owner()));
+      list.add(new DeviceResourceInfo(r.describe(), r.owner(), r.qpInfo()));
     }
     Replies.complete(replyExecutor, msg.result(), List.copyOf(list));
     return Behaviors.same();

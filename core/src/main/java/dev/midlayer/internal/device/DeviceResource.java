@@ -16,6 +16,11 @@ public interface DeviceResource {
   /** What it is, for the leftover report (e.g. {@code "PD #3"}). */
   String describe();
 
+  /** For a queue pair, what {@code rdma res} shows of it now; null for every other object. Never blocks. */
+  default dev.midlayer.device.QpResourceInfo qpInfo() {
+    return null;
+  }
+
   /** Frees it without waiting for anything; called on the device actor. */
   void reclaim();
 

@@ -200,6 +200,11 @@ public final class QpImpl implements QueuePair, DeviceResource {
   }
 
   @Override
+  public dev.midlayer.device.QpResourceInfo qpInfo() {
+    return new dev.midlayer.device.QpResourceInfo(qpNum, type, state.get(), attr.portNum(), driver.counters());
+  }
+
+  @Override
   public QpAttr query() {
     return attr.toBuilder().qpState(state.get()).build();
   }
