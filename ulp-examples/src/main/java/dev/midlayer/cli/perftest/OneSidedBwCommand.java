@@ -1,6 +1,7 @@
 package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.SendFlags;
 import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.MemoryRegion;
@@ -33,6 +34,9 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
 
   @Mixin
   FabricOptions fabric;
+
+  @Mixin
+  ConnectionTypeOption connection;
 
   @Mixin
   BwReportOptions report;
@@ -90,9 +94,12 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
     int maxSize = sizes[sizes.length - 1];
     PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
+    QpType type = connection.type(this);
+    require(type == QpType.RC || opcode() == WrOpcode.RDMA_WRITE,
+        test() + " needs RC: UC carries no RDMA READ or atomics");
     PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, maxSize, transport.txDepth, 1,
         opcode() == WrOpcode.RDMA_WRITE ? transport.inlineSize : 0, false, waiter.handler(), waiter.handler(),
-        maxSize, PerftestSetup.REMOTE_ACCESS);
+        maxSize, PerftestSetup.REMOTE_ACCESS).withType(type);
     PerftestOutput.Table table = PerftestOutput.bwTable(out, json, report.gbits);
     try (PerftestSetup setup = PerftestSetup.create(spec, role, test(), fabric.addressOf(role, this.spec),
         this.spec.commandLine().getErr())) {

@@ -1,6 +1,7 @@
 package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.SendFlags;
 import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.MemoryRegion;
@@ -30,6 +31,9 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
 
   @Mixin
   FabricOptions fabric;
+
+  @Mixin
+  ConnectionTypeOption connection;
 
   @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
       description = "Round trips measured (default ${DEFAULT-VALUE}; scaled down per size with -a).")
@@ -80,8 +84,10 @@ abstract class OneSidedLatCommand extends PerftestCommandBase {
     int maxSize = sizes[sizes.length - 1];
     PerftestSetup.Role role = fabric.role(spec);
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
+    QpType type = connection.type(this);
+    require(type == QpType.RC, test() + " needs RC: UC carries no RDMA READ or atomics");
     PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, Math.max(1, transport.txDepth), 1, 0, true,
-        waiter.handler(), waiter.handler(), maxSize, PerftestSetup.REMOTE_ACCESS);
+        waiter.handler(), waiter.handler(), maxSize, PerftestSetup.REMOTE_ACCESS).withType(type);
     List<PerftestOutput> rows = new ArrayList<>();
     PerftestOutput.Table table = new PerftestOutput.Table(out, json, HEADER, KEYS, true);
     WorkCompletion[] wcs = new WorkCompletion[CompletionQueue.POLL_BATCH];

@@ -92,7 +92,20 @@ final class PerftestSetup implements AutoCloseable {
 
   /** What a run asks for. */
   record Spec(int qps, int size, int sendDepth, int recvDepth, int inlineSize, boolean signalAll,
-      CompletionHandler clientHandler, CompletionHandler serverHandler, int mrBytes, int mrAccess) {
+      CompletionHandler clientHandler, CompletionHandler serverHandler, int mrBytes, int mrAccess, QpType type) {
+    /** RC QPs. */
+    Spec(int qps, int size, int sendDepth, int recvDepth, int inlineSize, boolean signalAll,
+        CompletionHandler clientHandler, CompletionHandler serverHandler, int mrBytes, int mrAccess) {
+      this(qps, size, sendDepth, recvDepth, inlineSize, signalAll, clientHandler, serverHandler, mrBytes, mrAccess,
+          QpType.RC);
+    }
+
+    /** The same run on QPs of {@code qpType} (perftest's {@code -c}). */
+    Spec withType(QpType qpType) {
+      return new Spec(qps, size, sendDepth, recvDepth, inlineSize, signalAll, clientHandler, serverHandler, mrBytes,
+          mrAccess, qpType);
+    }
+
     /** Two-sided runs: one MR of {@code size} bytes per QP and side, local access only. */
     Spec(int qps, int size, int sendDepth, int recvDepth, int inlineSize, boolean signalAll,
         CompletionHandler clientHandler, CompletionHandler serverHandler) {
@@ -103,7 +116,7 @@ final class PerftestSetup implements AutoCloseable {
     /** The options both ends must agree on, as text (the checksum travels in the REQ). */
     String shape() {
       return "qps=" + qps + " size=" + size + " tx=" + sendDepth + " rx=" + recvDepth + " inline=" + inlineSize
-          + " signal-all=" + signalAll + " mr=" + mrBytes + " access=" + mrAccess;
+          + " signal-all=" + signalAll + " mr=" + mrBytes + " access=" + mrAccess + " type=" + type;
     }
   }
 
@@ -175,7 +188,7 @@ final class PerftestSetup implements AutoCloseable {
         List<CompletionStage<MemoryRegion>> mrStages = new ArrayList<>();
         int mrBytes = Math.max(1, Math.max(spec.size(), spec.mrBytes()));
         for (int i = 0; i < spec.qps(); i++) {
-          qpStages.add(pd.createQp(new QpInitAttr(QpType.RC, madeCq, madeCq, cap, spec.signalAll(), null, i)));
+          qpStages.add(pd.createQp(new QpInitAttr(spec.type(), madeCq, madeCq, cap, spec.signalAll(), null, i)));
           mrStages.add(pd.registerMr(filled(mrBytes), spec.mrAccess()));
         }
         Exception qpFailure = settle(qpStages, madeQps);

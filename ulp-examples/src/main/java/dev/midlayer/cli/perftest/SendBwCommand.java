@@ -1,6 +1,7 @@
 package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.SendFlags;
 import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.RecvWr;
@@ -50,6 +51,9 @@ final class SendBwCommand extends PerftestCommandBase {
   FabricOptions fabric;
 
   @Mixin
+  ConnectionTypeOption connection;
+
+  @Mixin
   BwReportOptions report;
 
   @Mixin
@@ -93,8 +97,9 @@ final class SendBwCommand extends PerftestCommandBase {
     CompletionWaiter waiter = new CompletionWaiter(transport.events);
     int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
     int maxSize = sizes[sizes.length - 1];
+    QpType type = connection.type(this);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(qps, maxSize, transport.txDepth, rxDepth,
-        transport.inlineSize, false, waiter.handler(), waiter.handler());
+        transport.inlineSize, false, waiter.handler(), waiter.handler()).withType(type);
     PerftestOutput.Table table = PerftestOutput.bwTable(out, json, report.gbits);
     // A sweep's receives take 8 MiB: both ends must agree on it, as on the test.
     try (PerftestSetup setup = PerftestSetup.create(spec, role, all ? "send_bw -a" : "send_bw",

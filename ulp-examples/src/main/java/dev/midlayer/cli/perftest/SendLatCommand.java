@@ -1,6 +1,7 @@
 package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.SendFlags;
 import dev.midlayer.verbs.PostException;
 import dev.midlayer.verbs.QueuePair;
@@ -41,6 +42,9 @@ final class SendLatCommand extends PerftestCommandBase {
   @Mixin
   FabricOptions fabric;
 
+  @Mixin
+  ConnectionTypeOption connection;
+
   @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
       description = "Round trips measured (default ${DEFAULT-VALUE}).")
   long iterations;
@@ -64,8 +68,9 @@ final class SendLatCommand extends PerftestCommandBase {
     CompletionWaiter serverWaiter = new CompletionWaiter(transport.events);
     int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
     int maxSize = sizes[sizes.length - 1];
+    QpType type = connection.type(this);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, transport.txDepth, transport.txDepth,
-        transport.inlineSize, true, clientWaiter.handler(), serverWaiter.handler());
+        transport.inlineSize, true, clientWaiter.handler(), serverWaiter.handler()).withType(type);
     PerftestOutput.Table table = new PerftestOutput.Table(out, json, OneSidedLatCommand.HEADER,
         OneSidedLatCommand.KEYS, true);
     // A sweep's receives take 8 MiB: both ends must agree on it, as on the test.

@@ -1,6 +1,7 @@
 package dev.midlayer.cli.perftest;
 
 import dev.midlayer.cq.CompletionQueue;
+import dev.midlayer.ib.QpType;
 import dev.midlayer.ib.SendFlags;
 import dev.midlayer.ib.WrOpcode;
 import dev.midlayer.verbs.MemoryRegion;
@@ -46,6 +47,9 @@ final class WriteLatCommand extends PerftestCommandBase {
   @Mixin
   FabricOptions fabric;
 
+  @Mixin
+  ConnectionTypeOption connection;
+
   @Option(names = {"-n", "--iterations"}, defaultValue = "10000",
       description = "Round trips measured (default ${DEFAULT-VALUE}; scaled down per size with -a).")
   long iterations;
@@ -70,8 +74,9 @@ final class WriteLatCommand extends PerftestCommandBase {
     int[] sizes = OneSidedSizes.sizes(all, transport.size, false);
     int maxSize = sizes[sizes.length - 1];
     PerftestSetup.Role role = fabric.role(spec);
+    QpType type = connection.type(this);
     PerftestSetup.Spec spec = new PerftestSetup.Spec(1, maxSize, transport.txDepth, 1, transport.inlineSize, false,
-        null, null, 2 * maxSize, PerftestSetup.REMOTE_ACCESS);
+        null, null, 2 * maxSize, PerftestSetup.REMOTE_ACCESS).withType(type);
     int half = maxSize;
     List<PerftestOutput> rows = new ArrayList<>();
     PerftestOutput.Table table = new PerftestOutput.Table(out, json, OneSidedLatCommand.HEADER,

@@ -56,6 +56,19 @@ class PerftestCommandTest {
   }
 
   @Test
+  void ucRunsTheSendAndWriteTests() {
+    for (String test : List.of("send_bw", "write_bw", "send_lat", "write_lat")) {
+      Map<String, String> row = run(test, "-c", "UC", "-s", "64", "-n", "300", "--warmup", "30");
+      assertPositive(row, test.endsWith("_bw") ? BW : LAT);
+    }
+    StringWriter out = new StringWriter();
+    CommandLine cmd = PerftestCommand.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    assertEquals(0, cmd.execute("send_lat", "-c", "UC", "-n", "10", "--warmup", "0"));
+    assertTrue(out.toString().contains(" Connection type : UC "), out.toString());
+  }
+
+  @Test
   void postListPostsListsAndCountsEveryWr() {
     // -l 8 with -Q 5 and -n not a multiple of -q: lists cross signaling boundaries and end short at the window.
     Map<String, String> row = run("send_bw", "-s", "64", "-n", "1003", "-q", "3", "-Q", "5", "-t", "16", "-l", "8",
