@@ -27,6 +27,9 @@ import java.util.Map;
  *     ({@code retry_exceeded_err} plus {@code retry_rnr_exceeded_err})
  * @param completionsWithError completions with a status other than SUCCESS and WR_FLUSH_ERR
  * @param completionsFlushed completions with WR_FLUSH_ERR
+ * @param cqOverflows CQ overflows this QP's completions caused: a completion of the QP found its send or receive
+ *     CQ full, which put the CQ in error (CQ_ERR) and its QPs in ERR (QP_FATAL); one per overflowed CQ
+ *     ({@code cq_overflow}). The midlayer counts it, not the driver: the CQ is the midlayer's
  */
 public record TransportCounters(
     long sentPackets,
@@ -42,10 +45,11 @@ public record TransportCounters(
     long ackTimeouts,
     long retriesExceeded,
     long completionsWithError,
-    long completionsFlushed) {
+    long completionsFlushed,
+    long cqOverflows) {
 
   /** All zero: a QP that carried nothing, or a driver that keeps no counters. */
-  public static final TransportCounters ZERO = new TransportCounters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  public static final TransportCounters ZERO = new TransportCounters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
   /** The sum of this and {@code o}, counter by counter (a port's counters are its QPs' sum). */
   public TransportCounters plus(TransportCounters o) {
@@ -55,7 +59,8 @@ public record TransportCounters(
         rnrNaksReceived + o.rnrNaksReceived, sequenceNaksSent + o.sequenceNaksSent,
         sequenceNaksReceived + o.sequenceNaksReceived, duplicateRequests + o.duplicateRequests,
         ackTimeouts + o.ackTimeouts, retriesExceeded + o.retriesExceeded,
-        completionsWithError + o.completionsWithError, completionsFlushed + o.completionsFlushed);
+        completionsWithError + o.completionsWithError, completionsFlushed + o.completionsFlushed,
+        cqOverflows + o.cqOverflows);
   }
 
   /** The counters by their {@code rdma statistic} names, in a fixed order, as a new map. */
@@ -75,6 +80,9 @@ public record TransportCounters(
     m.put("retry_exceeded_err", retriesExceeded);
     m.put("completion_err", completionsWithError);
     m.put("completion_flushed", completionsFlushed);
+    // Linux has no standard counter for it (neither rxe's nor mlx5's hw counters have one; a driver reports an
+    // overflow as the CQ_ERR event), so it is named for what it counts, in rdma statistic's lower_snake style.
+    m.put("cq_overflow", cqOverflows);
     return m;
   }
 }

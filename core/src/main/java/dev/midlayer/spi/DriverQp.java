@@ -59,7 +59,8 @@ public interface DriverQp {
 
   /**
    * The QP's transport counters now ({@code hw_counters}): what the driver's transport carried and what went
-   * wrong on the way. {@link TransportCounters#ZERO} if the driver keeps none. <b>Must not sleep or block; any
+   * wrong on the way; {@code cqOverflows} stays 0 (the CQs are the midlayer's: it adds their overflows).
+   * {@link TransportCounters#ZERO} if the driver keeps none. <b>Must not sleep or block; any
    * thread</b> (a counter read, no message): the consumer's {@code counters()}, the device's sums, and the
    * device actor's turn when the QP is destroyed.
    */

@@ -65,9 +65,10 @@ public interface QueuePair {
   /**
    * The QP's transport counters now ({@code rdma statistic qp}, a software device's {@code hw_counters}):
    * packets and bytes each way, retransmissions, RNR and sequence NAKs sent and received, duplicates, ACK
-   * timeouts, exhausted retry budgets, error and flush completions. A driver that keeps none reports
-   * {@link TransportCounters#ZERO}. <b>Never blocks; any thread</b>, callbacks included (counter reads, no
-   * message); each counter is exact, the set is not one instant.
+   * timeouts, exhausted retry budgets, error and flush completions, and the CQ overflows its completions caused
+   * (counted by the midlayer, so with any driver); a driver that keeps none reports zero for the others.
+   * <b>Never blocks; any thread</b>, callbacks included (counter reads, no message); each counter is exact, the
+   * set is not one instant.
    */
   TransportCounters counters();
 

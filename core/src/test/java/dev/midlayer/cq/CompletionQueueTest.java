@@ -22,11 +22,19 @@ import dev.midlayer.context.IllegalContextException;
 import dev.midlayer.device.AsyncEvent;
 import dev.midlayer.device.Device;
 import dev.midlayer.device.DeviceUnregisteredException;
+import dev.midlayer.ib.AccessFlags;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.EventElement;
 import dev.midlayer.ib.InvalidArgumentException;
+import dev.midlayer.ib.QpCap;
+import dev.midlayer.ib.QpState;
+import dev.midlayer.ib.QpType;
+import dev.midlayer.ib.TransportCounters;
+import dev.midlayer.ib.WcOpcode;
 import dev.midlayer.monitor.Check;
 import dev.midlayer.registry.NotRegisteredException;
+import dev.midlayer.spi.QpContext;
+import dev.midlayer.spi.RecvWqe;
 import dev.midlayer.testsupport.CqFixtures.Backoff;
 import dev.midlayer.testsupport.CqFixtures.Deadline;
 import dev.midlayer.testsupport.CqFixtures.Workers;
@@ -34,8 +42,16 @@ import dev.midlayer.testsupport.ExpectViolations;
 import dev.midlayer.testsupport.Fences;
 import dev.midlayer.testsupport.Internal;
 import dev.midlayer.testsupport.VerbsTestDriver;
+import dev.midlayer.verbs.MemoryRegion;
+import dev.midlayer.verbs.ProtectionDomain;
+import dev.midlayer.verbs.QpConnect;
+import dev.midlayer.verbs.QpInitAttr;
+import dev.midlayer.verbs.QueuePair;
+import dev.midlayer.verbs.RecvWr;
 import dev.midlayer.verbs.ResourceBusyException;
+import dev.midlayer.verbs.Sge;
 import dev.midlayer.verbs.WorkCompletion;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -492,6 +508,53 @@ class CompletionQueueTest {
       }
     }
     assertTrue(wrong.isEmpty(), wrong.toString());
+  }
+
+  @Test
+  @DisplayName("overflow counters: the QP whose completion overflowed its CQ counts it (cq_overflow) once, so "
+      + "does the QP's port and no other, and the port keeps it once the QP is destroyed")
+  void overflowIsCountedOnTheQpAndItsPort() {
+    VerbsTestDriver driver = new VerbsTestDriver().ports(2).withQps();
+    Device d = register(driver);
+    ProtectionDomain pd = await(d.allocPd());
+    CompletionQueue sendCq = await(d.createCq(8, null, null, null));
+    CompletionQueue small = await(d.createCq(2, null, null, null));
+    QueuePair qp = await(pd.createQp(new QpInitAttr(QpType.UD, sendCq, small, new QpCap(4, 4, 1, 1, 0), true,
+        null, null)));
+    await(QpConnect.ud(qp, 2, 0x11, 0));
+    MemoryRegion mr = await(pd.registerMr(ByteBuffer.allocateDirect(4096), AccessFlags.LOCAL_WRITE));
+    for (int i = 0; i < 4; i++) {
+      qp.postRecv(RecvWr.of(i, Sge.of(mr, 64L * i, 64)));
+    }
+    assertEquals(0, qp.counters().cqOverflows());
+    // The test is the QP's driver: 4 receives complete into a CQ of 2. The third overflows it; the fourth finds
+    // it in error already, which is no new overflow.
+    QpContext side = driver.qp(qp.qpNum());
+    List<Boolean> fitted = new ArrayList<>();
+    LoggingTestKit.error("CQ #" + small.number() + " on " + d.name() + " overflowed").expect(kit.system(), () -> {
+      for (int i = 0; i < 4; i++) {
+        RecvWqe wqe = side.takeRecv();
+        fitted.add(side.completeRecv(wqe, WcOpcode.RECV, 8, 0, 0, 0, 0, 0, false));
+      }
+      return null;
+    });
+    assertEquals(List.of(true, true, false, false), fitted);
+    TransportCounters c = qp.counters();
+    assertEquals(1, c.cqOverflows(), c::toString);
+    assertEquals(1L, c.asMap().get("cq_overflow"), c.asMap()::toString);
+    assertEquals(1, d.portCounters(2).cqOverflows(), "the QP's port");
+    assertEquals(0, d.portCounters(1).cqOverflows(), "another port");
+    Deadline deadline = Deadline.in(TIMEOUT);
+    while (qp.state() != QpState.ERR) {
+      assertFalse(deadline.passed(), "the overflow moves the QP to ERR: " + qp);
+      Thread.onSpinWait();
+    }
+    await(qp.destroy());
+    assertEquals(1, d.portCounters(2).cqOverflows(), "a destroyed QP's count stays in its port's");
+    await(mr.deregister());
+    await(small.destroy());
+    await(sendCq.destroy());
+    await(pd.dealloc());
   }
 
   // ---- destroy, usecount ----

@@ -5,16 +5,23 @@ import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.LinkLayer;
 import dev.midlayer.ib.PortAttributes;
+import dev.midlayer.ib.QpAttr;
+import dev.midlayer.ib.QpState;
 import dev.midlayer.spi.DeviceOps;
+import dev.midlayer.spi.DriverQp;
+import dev.midlayer.spi.QpContext;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A driver for the verbs and CQ tests whose device limits and ports the test chooses: {@code maxCqe},
  * {@code maxMr}, {@code maxMrSize}, how many GIDs each port has and which ports are Ethernet (RoCE).
- * There is no QP: the test itself plays the driver's data path and pushes completions.
+ * There is no QP unless the test asks for them ({@link #withQps()}): the test itself plays the driver's data
+ * path and pushes completions.
  */
 public final class VerbsTestDriver {
   private static final AtomicInteger GUIDS = new AtomicInteger(0x100);
@@ -28,6 +35,8 @@ public final class VerbsTestDriver {
   private final long guid = 0x0002_c903_1000_0000L | GUIDS.getAndIncrement();
   private final AtomicReference<Device> device = new AtomicReference<>();
   private final AtomicInteger deallocCalls = new AtomicInteger();
+  private boolean qps;
+  private final java.util.Map<Integer, QpContext> qpContexts = new java.util.concurrent.ConcurrentHashMap<>();
 
   public VerbsTestDriver ports(int n) {
     this.ports = n;
@@ -60,6 +69,20 @@ public final class VerbsTestDriver {
     return this;
   }
 
+  /**
+   * Lets the device make QPs. Their driver side does nothing by itself: the test plays it through
+   * {@link #qp(int)} (takes the work requests and completes them), and a modify (to ERR too) completes at once.
+   */
+  public VerbsTestDriver withQps() {
+    this.qps = true;
+    return this;
+  }
+
+  /** The midlayer's side of QP {@code qpNum} as this driver was given it, or null. */
+  public QpContext qp(int qpNum) {
+    return qpContexts.get(qpNum);
+  }
+
   public int maxCqe() {
     return maxCqe;
   }
@@ -70,12 +93,35 @@ public final class VerbsTestDriver {
 
   /** The ops table. */
   public DeviceOps ops() {
-    return DeviceOps.builder("verbsdrv")
+    DeviceOps.Builder b = DeviceOps.builder("verbsdrv")
         .queryDevice(this::queryDevice)
         .queryPort(this::queryPort)
         .enableDriver(dd -> device.set(Internal.handleOf(dd)))
-        .deallocDriver(d -> deallocCalls.incrementAndGet())
-        .build();
+        .deallocDriver(d -> deallocCalls.incrementAndGet());
+    if (qps) {
+      b.createQp((qp, spawner) -> {
+        qpContexts.put(qp.qpNum(), qp);
+        return new IdleQp();
+      });
+    }
+    return b.build();
+  }
+
+  /** A QP's driver side that executes nothing: the test takes and completes its work requests itself. */
+  private static final class IdleQp implements DriverQp {
+    @Override
+    public void sendDoorbell() {}
+
+    @Override
+    public void flushDoorbell() {}
+
+    @Override
+    public CompletionStage<?> modified(QpState from, QpState to, QpAttr attr, int mask) {
+      return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public void destroy() {}
   }
 
   public DeviceAttributes queryDevice() {

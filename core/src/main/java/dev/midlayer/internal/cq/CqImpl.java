@@ -289,11 +289,19 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
    *     driver must treat it as a fatal error of the QP that produced it
    */
   public boolean push(WorkCompletion wc, boolean solicited) {
+    return push(wc, solicited, null);
+  }
+
+  /**
+   * {@link #push(WorkCompletion, boolean)} for a completion of {@code from} (null: of no QP), which is counted
+   * ({@code cq_overflow}) if this push is the one that overflows the CQ. Never blocks; any thread.
+   */
+  public boolean push(WorkCompletion wc, boolean solicited, QpImpl from) {
     if (overflowed || destroyed) {
       return false;
     }
     if (!ring.offer(wc)) {
-      overflow();
+      overflow(from);
       return false;
     }
     boolean isSolicited = solicited || wc.status() != WcStatus.SUCCESS;
@@ -336,10 +344,14 @@ public final class CqImpl implements CompletionQueue, DeviceResource {
     return qps;
   }
 
-  private void overflow() {
+  private void overflow(QpImpl from) {
     overflowed = true;
-    // Many pushers may overflow at once: exactly one of them reports it.
+    // Many pushers may overflow at once: exactly one of them reports it, and counts it on its QP (before the
+    // actor moves the QPs to ERR, so whoever sees ERR sees the count).
     if (overflowReported.compareAndSet(false, true)) {
+      if (from != null) {
+        from.countCqOverflow();
+      }
       dev.midlayer.internal.jfr.MidlayerEvents.cqOverflow(device().name(), number(), capacity());
       actor.tell(CqActor.OVERFLOWED);
     }

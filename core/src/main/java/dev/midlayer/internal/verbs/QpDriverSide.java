@@ -111,12 +111,13 @@ public final class QpDriverSide implements QpContext {
         ? new QueuedCompletion(ps.wrId(), ps.cqe(), WcStatus.SUCCESS, opcode, (int) ps.length(), qp.qpNum, 0, 0, 0,
             0, 0, 0, qp.sq, qp.sq.epoch())
         : QueuedCompletion.error(ps.wrId(), ps.cqe(), status, opcode, qp.qpNum, qp.sq, qp.sq.epoch());
-    return push(qp.sendCq, wc, false);
+    return push(qp, qp.sendCq, wc, false);
   }
 
   /** Adds the completion; one the CQ refused (it overflowed or is destroyed) frees its slot at once. */
-  private static boolean push(dev.midlayer.internal.cq.CqImpl cq, QueuedCompletion wc, boolean solicited) {
-    if (cq.push(wc, solicited)) {
+  private static boolean push(QpImpl qp, dev.midlayer.internal.cq.CqImpl cq, QueuedCompletion wc,
+      boolean solicited) {
+    if (cq.push(wc, solicited, qp)) {
       return true;
     }
     wc.release();
@@ -148,14 +149,14 @@ public final class QpDriverSide implements QpContext {
     recvCompleted(pr, WcStatus.SUCCESS);
     QueuedCompletion wc = new QueuedCompletion(pr.wrId(), pr.cqe(), WcStatus.SUCCESS, opcode, byteLen, qp.qpNum,
         srcQp, wcFlags, immData, invalidatedRkey, slid, qp.attr.portNum(), owner, recvEpoch());
-    return push(qp.recvCq, wc, solicited);
+    return push(qp, qp.recvCq, wc, solicited);
   }
 
   @Override
   public boolean completeRecvError(RecvWqe wqe, WcStatus status) {
     PostedRecv pr = (PostedRecv) wqe;
     recvCompleted(pr, status);
-    return push(qp.recvCq, QueuedCompletion.error(pr.wrId(), pr.cqe(), status, WcOpcode.RECV, qp.qpNum,
+    return push(qp, qp.recvCq, QueuedCompletion.error(pr.wrId(), pr.cqe(), status, WcOpcode.RECV, qp.qpNum,
         recvSlots(), recvEpoch()), true);
   }
 

@@ -56,6 +56,8 @@ public final class QpImpl implements QueuePair, DeviceResource {
   final QpDriverSide driverSide;
   /** The markers of drains in progress: failed if the QP goes before their completion comes. */
   private final java.util.Set<DrainMarker> drains = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** CQ overflows this QP's completions caused: the CQs are the midlayer's, so it counts them, not the driver. */
+  private final java.util.concurrent.atomic.AtomicLong cqOverflows = new java.util.concurrent.atomic.AtomicLong();
   DriverQp driver;
 
   private QpImpl(PdImpl pd, int qpNum, QpInitAttr init, CqImpl sendCq, CqImpl recvCq, SrqImpl srq, QpCap cap) {
@@ -196,7 +198,17 @@ public final class QpImpl implements QueuePair, DeviceResource {
 
   @Override
   public TransportCounters counters() {
-    return driver.counters();
+    TransportCounters c = driver.counters();
+    long overflows = cqOverflows.get();
+    return overflows == 0 ? c : c.plus(new TransportCounters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, overflows));
+  }
+
+  /**
+   * A completion of this QP overflowed its CQ ({@code cq_overflow}); called once per overflowed CQ, by the pusher
+   * that overflowed it. Lock-free; any thread.
+   */
+  public void countCqOverflow() {
+    cqOverflows.incrementAndGet();
   }
 
   @Override
@@ -368,7 +380,7 @@ public final class QpImpl implements QueuePair, DeviceResource {
       m.ledger().tornDown(rq, flushed);
     }
     driver.destroy();
-    device().verbs().retireCounters(attr.portNum(), driver.counters());
+    device().verbs().retireCounters(attr.portNum(), counters());
     sendCq.detach(this);
     recvCq.detach(this);
     if (srq != null) {
