@@ -5,9 +5,10 @@ import java.util.Map;
 
 /**
  * Internal API. The SLF4J MDC keys the midlayer sets on its log lines (logback: {@code %X{midlayer.device}}),
- * and the MDC of a client actor's message. The device, event and client actors carry them on every line they log
- * (Pekko's {@code Behaviors.withMdc}), and so does a client's own logging inside its add and remove; the
- * transport engine sets them on its few lines itself, leaving the data path without a per-message MDC.
+ * and the MDC of a client actor's message. The device, event, client and CQ actors carry them on every line they
+ * log (Pekko's {@code Behaviors.withMdc}), and so does consumer code they call (a client's add and remove, a CQ's
+ * handlers); the transport engine sets them on its few lines itself, leaving the data path without a per-message
+ * MDC.
  */
 public final class LogMdc {
   /** The device's name. */

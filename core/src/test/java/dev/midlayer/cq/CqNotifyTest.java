@@ -12,11 +12,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.midlayer.Midlayer;
+import dev.midlayer.client.ClientId;
 import dev.midlayer.context.AtomicContext;
 import dev.midlayer.device.Device;
 import dev.midlayer.ib.WcStatus;
 import dev.midlayer.testsupport.CqFixtures.Backoff;
 import dev.midlayer.testsupport.CqFixtures.Workers;
+import dev.midlayer.testsupport.ContextTestClient;
 import dev.midlayer.testsupport.CqFixtures;
 import dev.midlayer.testsupport.EventFixtures;
 import dev.midlayer.testsupport.VerbsTestDriver;
@@ -25,6 +27,8 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
@@ -512,7 +516,8 @@ class CqNotifyTest {
     throwFor.put(2L, true);
     String who = "completion handler of CQ #" + cq.number() + " on " + device.name() + " threw";
     cq.requestNotify(CqNotify.NEXT_COMP, false);
-    LoggingTestKit.error(who).withCause(IllegalStateException.class).expect(kit.system(), () -> {
+    LoggingTestKit.error(who).withCause(IllegalStateException.class)
+        .withMdc(Map.of("midlayer.device", device.name())).expect(kit.system(), () -> {
       assertTrue(Internal.push(cq, success(1), false));
       return calls.expectMessage(1L);
     });
@@ -530,5 +535,32 @@ class CqNotifyTest {
     calls.expectMessage(4L); // it polls one per call: 4 first, as the marker's call
     assertEquals(1, cq.peek(), "only the marker's call ran (5 is still waiting)");
     assertFalse(cq.overflowed());
+  }
+
+  @Test
+  @DisplayName("the CQ actor's lines carry the MDC of the CQ: midlayer.device, and midlayer.client for a CQ a "
+      + "client made in its add")
+  void cqActorLinesCarryTheDeviceAndTheClient() {
+    Midlayer midlayer = Midlayer.get(kit.system());
+    CompletableFuture<CompletionQueue> made = new CompletableFuture<>();
+    ContextTestClient client = new ContextTestClient("cq-mdc", (d, self) ->
+        d.createCq(8, c -> {
+          c.poll();
+          throw new IllegalStateException("boom from the completion handler");
+        }, null, null).whenComplete((cq, e) -> {
+          if (e != null) {
+            made.completeExceptionally(e);
+          } else {
+            made.complete(cq);
+          }
+        }));
+    ClientId id = await(midlayer.registerClient(client));
+    CompletionQueue cq = await(made);
+    cq.requestNotify(CqNotify.NEXT_COMP, false);
+    LoggingTestKit.error("completion handler of CQ #" + cq.number() + " on " + device.name() + " (" + id + ") threw")
+        .withMdc(Map.of("midlayer.device", device.name(), "midlayer.client", id.toString()))
+        .expect(kit.system(), () -> Internal.push(cq, success(1), false));
+    await(cq.destroy());
+    await(midlayer.unregisterClient(id));
   }
 }

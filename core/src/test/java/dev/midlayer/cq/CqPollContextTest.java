@@ -26,6 +26,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -275,7 +276,8 @@ class CqPollContextTest {
       done.getRef().tell(wc.wrId());
       throw EventFixtures.sneakyThrow(new IOException("checked boom in done"));
     };
-    LoggingTestKit.error("done callback of wr_id 3 threw").withCause(IllegalStateException.class).expect(
+    LoggingTestKit.error("done callback of wr_id 3 threw").withCause(IllegalStateException.class)
+        .withMdc(Map.of("midlayer.device", device.name())).expect(
         kit.system(), () -> LoggingTestKit.error("done callback of wr_id 6 threw").withCause(IOException.class)
             .expect(kit.system(), () -> {
               for (long i = 1; i <= 8; i++) {

@@ -2,6 +2,7 @@ package dev.midlayer.internal.cq;
 
 import dev.midlayer.internal.CallbackGuard;
 import dev.midlayer.internal.CallbackWatch;
+import dev.midlayer.internal.LogMdc;
 import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CqNotify;
 import dev.midlayer.cq.PollContext;
@@ -10,6 +11,7 @@ import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.WcStatus;
 import dev.midlayer.internal.NonFatal;
 import dev.midlayer.verbs.WorkCompletion;
+import java.util.Map;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -43,7 +45,11 @@ final class CqActor extends AbstractBehavior<CqActor.Command> {
   static final Command STOP = Command.STOP;
 
   static Behavior<Command> create(CqImpl cq, int budget) {
-    return Behaviors.setup(ctx -> new CqActor(ctx, cq, budget));
+    // The CQ's device and client on every line it logs, the lines of the consumer's callbacks included. Static:
+    // the map is built once, not per NOTIFIED or CONTINUE of the data path.
+    Map<String, String> mdc = cq.owner() == null ? Map.of(LogMdc.DEVICE, cq.device().name())
+        : Map.of(LogMdc.DEVICE, cq.device().name(), LogMdc.CLIENT, cq.owner().toString());
+    return Behaviors.withMdc(Command.class, mdc, Behaviors.setup(ctx -> new CqActor(ctx, cq, budget)));
   }
 
   private final CqImpl cq;
