@@ -16,6 +16,7 @@ import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.QpType;
 import dev.midlayer.internal.CallbackWatchdog;
+import dev.midlayer.internal.LogMdc;
 import dev.midlayer.internal.Replies;
 import dev.midlayer.registry.NameTakenException;
 import dev.midlayer.verbs.QueuePair;
@@ -108,8 +109,29 @@ public final class CmActor {
    */
   public static Behavior<Command> create(CmSettings settings, CallbackWatchdog watchdog, String callbackDispatcher,
       CompletionStage<ClientId> registered) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(10_000,
-        stash -> new CmActor(settings, watchdog, callbackDispatcher, registered, ctx, timers, stash).starting())));
+    return Behaviors.withMdc(Command.class, CmActor::mdc, Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        Behaviors.withStash(10_000, stash ->
+            new CmActor(settings, watchdog, callbackDispatcher, registered, ctx, timers, stash).starting()))));
+  }
+
+  /** The MDC of a request about one device (the CM serves them all): its device, port and QP. */
+  private static Map<String, String> mdc(Command c) {
+    if (c instanceof Connect k) {
+      return LogMdc.of(k.device(), k.port(), k.qp());
+    }
+    if (c instanceof Listen l) {
+      return LogMdc.of(l.device(), l.port(), null);
+    }
+    if (c instanceof ResolveUd r) {
+      return LogMdc.of(r.device(), r.port(), null);
+    }
+    if (c instanceof InitQp i) {
+      return LogMdc.of(i.qp().device(), i.port(), i.qp());
+    }
+    if (c instanceof FromRegistry r) {
+      return LogMdc.forClientMessage(r.msg());
+    }
+    return Map.of();
   }
 
   /**

@@ -1,11 +1,14 @@
 package dev.midlayer.internal.cm;
 
+import dev.midlayer.cm.CmConnection;
 import dev.midlayer.cm.CmEvent;
 import dev.midlayer.cm.CmEventHandler;
 import dev.midlayer.cm.CmEventSink;
 import dev.midlayer.internal.CallbackGuard;
 import dev.midlayer.internal.CallbackWatch;
 import dev.midlayer.internal.CallbackWatchdog;
+import dev.midlayer.internal.LogMdc;
+import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -31,7 +34,8 @@ final class CmCallbacks {
   }
 
   static Behavior<Deliver> behavior(CallbackWatchdog watchdog) {
-    return Behaviors.setup(ctx -> {
+    // The device, port and QP of the event on each delivery's lines: a throwing handler's, the handler's own.
+    return Behaviors.withMdc(Deliver.class, CmCallbacks::mdc, Behaviors.setup(ctx -> {
       CallbackWatch watch = watchdog.watch();
       return Behaviors.receive(Deliver.class)
           .onMessage(Deliver.class, d -> {
@@ -55,7 +59,29 @@ final class CmCallbacks {
             return Behaviors.same();
           })
           .build();
-    });
+    }));
+  }
+
+  /** The MDC of a delivery: what its event is about. */
+  private static Map<String, String> mdc(Deliver d) {
+    CmEvent e = d.event();
+    if (e instanceof CmEvent.ConnectRequest r) {
+      return LogMdc.of(r.listener().device(), r.listener().port(), null);
+    }
+    if (e instanceof CmEvent.SidrRequest r) {
+      return LogMdc.of(r.listener().device(), r.listener().port(), null);
+    }
+    if (e instanceof CmEvent.DeviceRemoval r && r.listener() != null) {
+      return LogMdc.of(r.listener().device(), r.listener().port(), null);
+    }
+    CmConnection c = e instanceof CmEvent.Established x ? x.connection()
+        : e instanceof CmEvent.Rejected x ? x.connection()
+        : e instanceof CmEvent.Unreachable x ? x.connection()
+        : e instanceof CmEvent.Disconnected x ? x.connection()
+        : e instanceof CmEvent.DeviceRemoval x ? x.connection()
+        : e instanceof CmEvent.TimewaitExit x ? x.connection()
+        : null;
+    return c == null ? Map.of() : LogMdc.of(c.device(), c.port(), c.qp());
   }
 
   /** Delivers {@code event} to {@code sink} (null: nowhere). Never blocks; any thread. */

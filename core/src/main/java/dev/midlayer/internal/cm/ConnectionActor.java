@@ -10,10 +10,12 @@ import dev.midlayer.cm.RejectReason;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.Mtu;
 import dev.midlayer.ib.QpType;
+import dev.midlayer.internal.LogMdc;
 import dev.midlayer.internal.Replies;
 import dev.midlayer.verbs.QueuePair;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
@@ -90,10 +92,14 @@ final class ConnectionActor {
 
   private static Behavior<Cmd> setup(CmContext cm, ConnectionImpl conn,
       Function<ConnectionActor, Behavior<Cmd>> first) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(1000, stash -> {
-      ConnectionActor a = new ConnectionActor(cm, conn, ctx, timers, stash);
-      return first.apply(a);
-    })));
+    // The connection's device and port on every line it logs, and its QP once it has one (the passive side's
+    // comes with the accept).
+    return Behaviors.withMdc(Cmd.class, LogMdc.of(conn.device(), conn.port(), null),
+        m -> conn.qp() == null ? Map.of() : Map.of(LogMdc.QP, String.valueOf(conn.qp().qpNum())),
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(1000, stash -> {
+          ConnectionActor a = new ConnectionActor(cm, conn, ctx, timers, stash);
+          return first.apply(a);
+        }))));
   }
 
   /** The active side: {@code req} is the REQ to send once the QP is in INIT. */
