@@ -10,8 +10,8 @@ import java.util.Map;
  * Internal API. The SLF4J MDC keys the midlayer sets on its log lines (logback: {@code %X{midlayer.device}}),
  * and the MDC of a client actor's message. The device, event, client, CQ and CM actors carry them on every line
  * they log (Pekko's {@code Behaviors.withMdc}), and so does consumer code they call (a client's add and remove, a
- * CQ's handlers, a CM event handler); the transport engine sets them on its few lines itself, leaving the data
- * path without a per-message MDC.
+ * CQ's handlers, a CM event handler); the transport engine and the cluster link's receiver set them on their few
+ * lines themselves, leaving the data path without a per-message MDC.
  */
 public final class LogMdc {
   /** The device's name. */

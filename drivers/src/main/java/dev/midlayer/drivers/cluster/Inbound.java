@@ -212,6 +212,11 @@ final class Inbound {
     try {
       batchSink.deliver(batchFrom, batch, n);
     } catch (RuntimeException e) {
+      // The MDC of the midlayer's lines (midlayer.device, .port, .qp: the receiving QP), set here only, as the
+      // engine does: none per frame on the data path. Pekko clears the MDC after each message.
+      org.slf4j.MDC.put("midlayer.device", batchFrom.localDevice().name());
+      org.slf4j.MDC.put("midlayer.port", String.valueOf(batchFrom.localPort()));
+      org.slf4j.MDC.put("midlayer.qp", String.valueOf(batch[0].destQpn()));
       ctx.getLog().error("packet sink {} failed; its packets are lost", batchSink, e);
     }
     Arrays.fill(batch, 0, n, null);

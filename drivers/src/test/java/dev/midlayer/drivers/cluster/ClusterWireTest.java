@@ -17,6 +17,8 @@ import dev.midlayer.ib.Mtu;
 import dev.midlayer.ib.QpType;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
@@ -322,5 +324,34 @@ class ClusterWireTest {
     a.link.flush();
     await().atMost(ClusterNodes.DEADLINE).until(() -> b.received.size() == 1);
     assertArrayEquals(WireSide.pattern(9000, 5), bytes(b.received.peek().packet()));
+  }
+
+  @Test
+  @DisplayName("a sink that throws: its packets are lost, logged at ERROR with the MDC of the receiving QP (device, "
+      + "port, QP), and the next packets arrive")
+  void throwingSinkIsLoggedWithTheQpsMdc() throws Exception {
+    nodes = new ClusterNodes("wire", "");
+    ActorSystem<?> s = nodes.cluster(1).get(0);
+    WireSide a = new WireSide(s, QpType.UD, 1 << 16);
+    WireSide b = new WireSide(s, QpType.UD, 1 << 16);
+    await().atMost(ClusterNodes.DEADLINE).until(() -> a.fabric.route(b.device.gid(1)) != null);
+    PacketSink recording = b.device.sink(WireSide.QPN);
+    b.device.bind(WireSide.QPN, (from, packets, count) -> {
+      throw new IllegalStateException("a broken sink (thrown on purpose by the test)");
+    });
+    Endpoint to = a.link.datagram(a.pathTo(b), WireSide.QPN);
+    LoggingTestKit.error("its packets are lost")
+        .withMdc(Map.of("midlayer.device", b.device.name(), "midlayer.port", "1", "midlayer.qp",
+            String.valueOf(WireSide.QPN)))
+        .expect(s, () -> {
+          a.link.send(to, a.packet(Opcode.SEND_ONLY, WireSide.QPN, 1, null), 0);
+          a.link.flush();
+          return null;
+        });
+    b.device.bind(WireSide.QPN, recording);
+    a.link.send(to, a.packet(Opcode.SEND_ONLY, WireSide.QPN, 2, null), 0);
+    a.link.flush();
+    await().atMost(ClusterNodes.DEADLINE).until(() -> b.received.size() == 1);
+    assertEquals(2, b.received.peek().packet().psn(), "the packet after the lost one");
   }
 }
