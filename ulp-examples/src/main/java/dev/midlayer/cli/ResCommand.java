@@ -1,12 +1,11 @@
 package dev.midlayer.cli;
 
 import dev.midlayer.cli.perftest.HostPorts;
-import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -28,25 +27,16 @@ public final class ResCommand implements Callable<Integer> {
       + "pd, cq, qp, srq, mr or fmr (none: how many of each, per device).")
   String kind;
 
-  @Option(names = "--connect", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:25520",
-      description = "The node's Artery address (default ${DEFAULT-VALUE}, midlayer node's default --bind).")
-  String connect;
-
-  @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "" + AdminRequest.DEFAULT_TIMEOUT_SECONDS,
-      description = "Give up when the node has not answered after this long (default ${DEFAULT-VALUE}).")
-  int timeout;
+  @Mixin
+  NodeAddress node;
 
   /** Runs the command. <b>May sleep</b>: the command line's main thread, waiting for the node's answer. */
   @Override
   public Integer call() throws Exception {
-    String[] at = HostPorts.parse(spec, "--connect", connect, false);
-    HostPorts.require(spec, timeout >= 1 && timeout <= 3600, "--timeout must be 1..3600, was " + timeout);
     String k = kind == null ? null : kind.toLowerCase(Locale.ROOT);
     HostPorts.require(spec, k == null || NodeAdmin.KINDS.contains(k),
         "KIND must be one of " + String.join(", ", NodeAdmin.KINDS) + ", was '" + kind + "'");
-    String answer = AdminRequest.ask("res", at[0], Integer.parseInt(at[1]), k == null ? "res" : "res " + k,
-        Duration.ofSeconds(timeout));
-    NodeAdmin.failIfError(answer);
+    String answer = node.ask(spec, k == null ? "res" : "res " + k);
     spec.commandLine().getOut().print(answer);
     spec.commandLine().getOut().flush();
     return 0;

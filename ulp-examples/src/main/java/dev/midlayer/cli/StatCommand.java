@@ -3,11 +3,10 @@ package dev.midlayer.cli;
 import dev.midlayer.cli.perftest.HostPorts;
 import java.util.ArrayList;
 import java.util.List;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -30,35 +29,26 @@ public final class StatCommand implements Callable<Integer> {
       + "counters (rdma statistic qp show) instead of one per port; LINK: only this device (DEV) or port (DEV/PORT).")
   List<String> args = new ArrayList<>();
 
-  @Option(names = "--connect", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:25520",
-      description = "The node's Artery address (default ${DEFAULT-VALUE}, midlayer node's default --bind).")
-  String connect;
-
-  @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "" + AdminRequest.DEFAULT_TIMEOUT_SECONDS,
-      description = "Give up when the node has not answered after this long (default ${DEFAULT-VALUE}).")
-  int timeout;
+  @Mixin
+  NodeAddress node;
 
   /** Runs the command. <b>May sleep</b>: the command line's main thread, waiting for the node's answer. */
   @Override
   public Integer call() throws Exception {
-    String[] at = HostPorts.parse(spec, "--connect", connect, false);
-    HostPorts.require(spec, timeout >= 1 && timeout <= 3600, "--timeout must be 1..3600, was " + timeout);
     boolean qp = !args.isEmpty() && args.get(0).equals("qp");
     List<String> rest = qp ? args.subList(1, args.size()) : args;
     HostPorts.require(spec, rest.size() <= 1, "give at most one LINK, was " + String.join(" ", rest));
     String link = rest.isEmpty() ? null : rest.get(0);
     HostPorts.require(spec, link == null || link.matches("[^/\\s]+(/[0-9]+)?"),
         "LINK must be DEV or DEV/PORT, was '" + link + "'");
-    String answer = AdminRequest.ask("stat", at[0], Integer.parseInt(at[1]), qp ? "stat qp" : "stat",
-        Duration.ofSeconds(timeout));
-    NodeAdmin.failIfError(answer);
+    String answer = node.ask(spec, qp ? "stat qp" : "stat");
     List<String> lines = answer.lines().toList();
     if (link != null) {
       String prefix = "link " + link + (link.contains("/") ? " " : "/");
       List<String> links = lines.stream().filter(l -> l.startsWith("link ")).map(l -> l.split(" ")[1]).toList();
       lines = lines.stream().filter(l -> l.startsWith(prefix)).toList();
       if (lines.isEmpty() && !qp) {
-        throw new IllegalStateException("no link " + link + " on the node at " + connect + " (links: "
+        throw new IllegalStateException("no link " + link + " on the node at " + node.connect + " (links: "
             + (links.isEmpty() ? "none" : String.join(", ", links)) + ")");
       }
     }

@@ -209,17 +209,12 @@ abstract class OneSidedBwCommand extends PerftestCommandBase {
       boolean ending = false;
       meter.start();
       long now = System.nanoTime();
-      if (measured) {
-        control.phase(size + " B", now);
-      } else {
-        control.warmup(now);
-      }
+      control.begin(measured, size + " B", now);
       sends.topUpAll();
       while (completed < total) {
         if (!ending && control.over(now)) {
           ending = true;
           total = sends.finish();
-          sends.topUpAll();
           if (completed >= total) {
             break;
           }

@@ -80,6 +80,15 @@ final class RunControl implements AutoCloseable {
     nextProgress = now + PROGRESS_NANOS;
   }
 
+  /** A measured phase ({@link #phase}) or, if not {@code measured}, a warm-up ({@link #warmup}) begins now. */
+  void begin(boolean measured, String label, long now) {
+    if (measured) {
+      phase(label, now);
+    } else {
+      warmup(now);
+    }
+  }
+
   /** A warm-up phase begins now: it ends by its count (or a stop), never by {@code -D}. */
   void warmup(long now) {
     phaseStart = now;

@@ -73,8 +73,9 @@ final class SendWindow {
 
   /**
    * Ends the phase early ({@code -D} time is up, or a stop): each QP posts only what completes the signaling
-   * interval it is in (so that the WR that ends it is SIGNALED and its completion accounts for the rest), then
-   * nothing more. Returns the phase's new total: the phase is over once that many completed.
+   * interval it is in (so that the WR that ends it is SIGNALED and its completion accounts for the rest; they are
+   * posted now, as far as the windows allow), then nothing more. Returns the phase's new total: the phase is over
+   * once that many completed.
    */
   long finish() {
     long total = 0;
@@ -83,6 +84,7 @@ final class SendWindow {
       share[i] = Math.min(share[i], Math.max(posted[i], roundUp));
       total += share[i];
     }
+    topUpAll();
     return total;
   }
 
