@@ -5,6 +5,7 @@ import dev.midlayer.cq.CompletionHandler;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.cq.PollContext;
 import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.TransportCounters;
 import dev.midlayer.verbs.ProtectionDomain;
@@ -114,6 +115,39 @@ public interface Device {
    */
   CompletionStage<CompletionQueue> createCq(int cqe, CompletionHandler handler, EventHandler eventHandler,
       Object context);
+
+  /**
+   * Creates a completion queue with a completion handler and nothing else ({@code ib_create_cq} with no
+   * event handler and no context): {@link #createCq(int, CompletionHandler, EventHandler, Object)} with
+   * {@code eventHandler} and {@code context} null. The handler runs on the CQ's actor once per arming
+   * ({@link CompletionQueue#requestNotify}). <b>May sleep</b>: must not be called from atomic context (inside
+   * a midlayer callback); any thread otherwise.
+   *
+   * @param cqe the minimum number of entries, 1..{@code maxCqe} (rounded up to a power of two)
+   * @param handler the completion handler; for a CQ that is only polled use {@link #createCq(int)}
+   * @throws dev.midlayer.ib.InvalidArgumentException if {@code handler} is null or {@code cqe} is out of
+   *     range
+   */
+  default CompletionStage<CompletionQueue> createCq(int cqe, CompletionHandler handler) {
+    if (handler == null) {
+      throw new InvalidArgumentException("handler",
+          "must not be null: createCq(cqe) for a CQ that is only polled");
+    }
+    return createCq(cqe, handler, null, null);
+  }
+
+  /**
+   * Creates a completion queue that is only polled ({@code ib_create_cq} with no handler, no event handler
+   * and no context): {@link #createCq(int, CompletionHandler, EventHandler, Object)} with the three null.
+   * <b>May sleep</b>: must not be called from atomic context (inside a midlayer callback); any thread
+   * otherwise.
+   *
+   * @param cqe the minimum number of entries, 1..{@code maxCqe} (rounded up to a power of two)
+   * @throws dev.midlayer.ib.InvalidArgumentException if {@code cqe} is out of range
+   */
+  default CompletionStage<CompletionQueue> createCq(int cqe) {
+    return createCq(cqe, null, null, null);
+  }
 
   /**
    * Creates a completion queue polled per {@code pollContext} ({@code ib_alloc_cq}, the modern API): by
