@@ -120,8 +120,10 @@ public final class DatagramEndpoint {
     MemoryRegion mr = null;
     try {
       cq = await(device.allocCq(receives + sends + 2, PollContext.ACTOR), "allocCq on " + device.name());
-      qp = await(pd.createQp(new QpInitAttr(QpType.UD, cq, cq, new QpCap(sends + 1, receives + 1, 1, 1, 0), true,
-          null, null)), "createQp (UD) on " + device.name());
+      qp = await(pd.createQp(QpInitAttr.builder(QpType.UD).cq(cq)
+          .cap(QpCap.builder().maxSendWr(sends + 1).maxRecvWr(receives + 1).build())
+          .signalAll(true)
+          .build()), "createQp (UD) on " + device.name());
       await(QpConnect.ud(qp, 1, qkey, 0), "the move to RTS of UD QP " + qp.qpNum() + " on " + device.name());
       int bytes = receives * (AhFromWc.GRH_BYTES + mtu) + sends * mtu;
       mr = await(pd.registerMr(ByteBuffer.allocateDirect(bytes), AccessFlags.LOCAL_WRITE),

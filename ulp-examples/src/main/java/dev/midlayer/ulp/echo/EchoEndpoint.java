@@ -62,7 +62,9 @@ record EchoEndpoint(Device device, ProtectionDomain pd, CompletionQueue cq, Queu
         })
         .thenCompose(cq -> {
           made.cq = cq;
-          return made.pd.createQp(QpInitAttr.of(QpType.UD, cq, new QpCap(sends + 1, receives + 1, 1, 1, 0)));
+          return made.pd.createQp(QpInitAttr.builder(QpType.UD).cq(cq)
+              .cap(QpCap.builder().maxSendWr(sends + 1).maxRecvWr(receives + 1).build())
+              .build());
         })
         .thenCompose(qp -> {
           made.qp = qp;

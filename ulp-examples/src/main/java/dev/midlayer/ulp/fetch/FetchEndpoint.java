@@ -53,8 +53,10 @@ public abstract class FetchEndpoint implements AutoCloseable {
     this.cq = await(device.allocCq(8 * depth, PollContext.ACTOR));
     // Not every WR signaled: REG_MR and RDMA WRITE complete silently, the SEND after them is signaled.
     // Answers are sent INLINE (their buffer is free once posted).
-    this.qp = await(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, new QpCap(3 * depth, depth, 1, 1, RESPONSE_BYTES), false,
-        null, null)));
+    this.qp = await(pd.createQp(QpInitAttr.builder(QpType.RC).cq(cq)
+        .cap(QpCap.builder().maxSendWr(3 * depth).maxRecvWr(depth).maxInlineData(RESPONSE_BYTES).build())
+        .signalAll(false)
+        .build()));
   }
 
   /**

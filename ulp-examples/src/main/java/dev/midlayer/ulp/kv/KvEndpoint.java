@@ -51,8 +51,10 @@ final class KvEndpoint {
     CompletionQueue cq = await(device.allocCq(sends + receives + 2, PollContext.ACTOR), "allocCq on " + device.name());
     QueuePair qp = null;
     try {
-      qp = await(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, new QpCap(sends + 1, receives + 1, 1, 1, 0), true,
-          null, null)), "createQp on " + device.name());
+      qp = await(pd.createQp(QpInitAttr.builder(QpType.RC).cq(cq)
+          .cap(QpCap.builder().maxSendWr(sends + 1).maxRecvWr(receives + 1).build())
+          .signalAll(true)
+          .build()), "createQp on " + device.name());
       KvEndpoint ep = new KvEndpoint(device, pd, cq, qp);
       if (bytes > 0) {
         ep.registerBuffer(bytes);

@@ -64,8 +64,10 @@ final class PingPongEndpoint {
       cq = await(device.allocCq(sends + receives + 2, busyPoll ? PollContext.DIRECT : PollContext.ACTOR),
           "allocCq on " + device.name());
       // Every WR signaled: the ping loop moves on completions, and each buffer is reused only after its own.
-      qp = await(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, new QpCap(sends + 1, receives + 1, 1, 1, 0), true,
-          null, null)), "createQp on " + device.name());
+      qp = await(pd.createQp(QpInitAttr.builder(QpType.RC).cq(cq)
+          .cap(QpCap.builder().maxSendWr(sends + 1).maxRecvWr(receives + 1).build())
+          .signalAll(true)
+          .build()), "createQp on " + device.name());
       mr = await(pd.registerMr(ByteBuffer.allocateDirect(bufferBytes), AccessFlags.LOCAL_WRITE),
           "registerMr of " + bufferBytes + " bytes on " + device.name());
       Poller poller = busyPoll ? Poller.start(cq, "pingpong-poll-" + device.name() + "-qp" + qp.qpNum()) : null;

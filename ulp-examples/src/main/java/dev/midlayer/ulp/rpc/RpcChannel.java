@@ -82,8 +82,10 @@ public final class RpcChannel {
     this.cq = await(device.allocCq(2 * maxCredits + 4, PollContext.ACTOR), "allocCq" + on(device));
     QueuePair made;
     try {
-      made = await(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, new QpCap(maxCredits + 1, maxCredits + 1, 1, 1, 0),
-          true, null, null)), "createQp" + on(device));
+      made = await(pd.createQp(QpInitAttr.builder(QpType.RC).cq(cq)
+          .cap(QpCap.builder().maxSendWr(maxCredits + 1).maxRecvWr(maxCredits + 1).build())
+          .signalAll(true)
+          .build()), "createQp" + on(device));
     } catch (RpcException e) {
       await(cq.destroy(), "destroy of the CQ" + on(device));
       throw e;

@@ -98,8 +98,12 @@ final class RpcServerDevice {
 
   /** A QP for one client, in this device's PD, on its SRQ and CQ. <b>May sleep</b>. */
   QueuePair createQp() {
-    QpCap cap = new QpCap(credits + 1, 1, 1, 1, RpcWire.RESPONSE_HEADER + RpcServer.MAX_RESPONSE);
-    return await(pd.createQp(new QpInitAttr(QpType.RC, cq, cq, cap, true, null, null).withSrq(srq)),
+    QpCap cap = QpCap.builder()
+        .maxSendWr(credits + 1)
+        .maxRecvWr(0) // receives come from the SRQ
+        .maxInlineData(RpcWire.RESPONSE_HEADER + RpcServer.MAX_RESPONSE)
+        .build();
+    return await(pd.createQp(QpInitAttr.builder(QpType.RC).cq(cq).cap(cap).signalAll(true).srq(srq).build()),
         "createQp" + on(device));
   }
 
