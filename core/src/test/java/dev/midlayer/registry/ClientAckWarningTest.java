@@ -13,6 +13,7 @@ import dev.midlayer.testsupport.TestDriver;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
@@ -96,7 +97,12 @@ class ClientAckWarningTest {
     await(midlayer.registerClient(client));
     Device device = await(midlayer.registerDevice("ack%d", new TestDriver().ops()));
     AtomicReference<CompletionStage<?>> unregistration = new AtomicReference<>();
-    LoggingTestKit.warn("client 'slowpoke' (#0) has not finished remove of device ack0")
+    // Repeatedly: at least twice. The warning comes every 100 ms until remove returns, so a loaded machine may
+    // log a third before the expectation closes; only the first two are counted, so that is not an excess.
+    AtomicInteger warnings = new AtomicInteger();
+    LoggingTestKit.custom(e -> e.level() == org.slf4j.event.Level.WARN
+            && e.message().contains("client 'slowpoke' (#0) has not finished remove of device ack0")
+            && warnings.incrementAndGet() <= 2)
         .withOccurrences(2)
         .expect(testKit.system(), () -> {
           unregistration.set(midlayer.unregisterDevice(device));
