@@ -38,6 +38,8 @@ package dev.midlayer.ib;
  *     key index, as hardware FMR tables allowed)
  * @param maxFastRegPageListLen maximum pages of a fast-registration region ({@code allocMr})
  * @param maxInlineData maximum inline payload of a send WR, in bytes
+ * @param deviceCapFlags capabilities, the {@code IB_DEVICE_*} bits of {@link DeviceCapFlags}
+ * @param atomicCap how atomic the device's atomic operations are
  */
 public record DeviceAttributes(
     String firmwareVersion,
@@ -65,7 +67,9 @@ public record DeviceAttributes(
     int maxFmr,
     int maxMapPerFmr,
     int maxFastRegPageListLen,
-    int maxInlineData) {
+    int maxInlineData,
+    long deviceCapFlags,
+    AtomicCap atomicCap) {
 
   /** The midlayer's page size: 4 KiB on every device ({@code dev.midlayer.verbs.Page.SIZE}). */
   public static final int PAGE_SIZE = 4096;
@@ -73,11 +77,12 @@ public record DeviceAttributes(
   /**
    * Checks the fields.
    *
-   * @throws InvalidArgumentException if {@code firmwareVersion} is null or a limit is out of range (see the
-   *     fields)
+   * @throws InvalidArgumentException if {@code firmwareVersion} or {@code atomicCap} is null or a limit is out of
+   *     range (see the fields)
    */
   public DeviceAttributes {
     InvalidArgumentException.requireNonNull(firmwareVersion, "firmwareVersion");
+    InvalidArgumentException.requireNonNull(atomicCap, "atomicCap");
     if (maxMapPerFmr < 1 || maxMapPerFmr > 255) {
       // Each FMR map takes the next key of its slot; one unmap cycle stays within the 255 other variants of an index.
       throw new InvalidArgumentException("maxMapPerFmr", "must be 1..255, was " + maxMapPerFmr);
@@ -94,7 +99,10 @@ public record DeviceAttributes(
     }
   }
 
-  /** A builder with the defaults of a small software device (one port, modest limits). */
+  /**
+   * A builder with the defaults of a small software device (one port, modest limits, no capability flags,
+   * {@link AtomicCap#ATOMIC_NONE}).
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -127,6 +135,8 @@ public record DeviceAttributes(
     private int maxMapPerFmr = 255;
     private int maxFastRegPageListLen = 512;
     private int maxInlineData = 256;
+    private long deviceCapFlags;
+    private AtomicCap atomicCap = AtomicCap.ATOMIC_NONE;
 
     private Builder() {}
 
@@ -188,13 +198,17 @@ public record DeviceAttributes(
     public Builder maxFastRegPageListLen(int v) { this.maxFastRegPageListLen = v; return this; }
     /** Sets {@code maxInlineData}: maximum inline payload of a send WR, in bytes. */
     public Builder maxInlineData(int v) { this.maxInlineData = v; return this; }
+    /** Sets {@code deviceCapFlags}: capabilities, the {@code IB_DEVICE_*} bits of {@link DeviceCapFlags}. */
+    public Builder deviceCapFlags(long v) { this.deviceCapFlags = v; return this; }
+    /** Sets {@code atomicCap}: how atomic the device's atomic operations are. */
+    public Builder atomicCap(AtomicCap v) { this.atomicCap = v; return this; }
 
     /** A {@link DeviceAttributes} of the values set, the others at their defaults; checked as by the constructor. */
     public DeviceAttributes build() {
       return new DeviceAttributes(firmwareVersion, nodeGuid, systemImageGuid, vendorId, vendorPartId,
           hardwareVersion, physPortCount, maxMrSize, pageSizeCap, maxQp, maxQpWr, maxSge, maxCq, maxCqe,
           maxMr, maxPd, maxQpRdAtom, maxQpInitRdAtom, maxSrq, maxSrqWr, maxSrqSge, maxAh, maxFmr,
-          maxMapPerFmr, maxFastRegPageListLen, maxInlineData);
+          maxMapPerFmr, maxFastRegPageListLen, maxInlineData, deviceCapFlags, atomicCap);
     }
   }
 }
