@@ -10,6 +10,7 @@ import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.LinkLayer;
 import dev.midlayer.ib.Mtu;
+import dev.midlayer.ib.PhysPortState;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.PortState;
 import dev.midlayer.spi.DeviceOps;
@@ -237,13 +238,27 @@ public final class ClusterDevice implements EngineDevice {
   }
 
   private PortAttributes queryPort(int portNum) {
+    PortState state = portStates.get(portNum - 1);
     return SoftLimits.port()
-        .state(portStates.get(portNum - 1))
+        .state(state)
+        .physState(physState(state))
         .maxMtu(Mtu.MTU_4096)
         .activeMtu(activeMtu())
         .linkLayer(LinkLayer.ETHERNET)
         .gids(List.of(gids[portNum - 1]))
         .build();
+  }
+
+  /**
+   * The physical state that goes with the port's state: LINK_UP while ACTIVE (this node is Up); POLLING while
+   * the node is joining (the ports come up when it is Up); DISABLED once it left, was downed or removed, since
+   * Pekko never lets that incarnation join again.
+   */
+  private PhysPortState physState(PortState state) {
+    if (state == PortState.ACTIVE) {
+      return PhysPortState.LINK_UP;
+    }
+    return fabric.selfGoneNow() ? PhysPortState.DISABLED : PhysPortState.POLLING;
   }
 
   private void checkPort(int portNum) {

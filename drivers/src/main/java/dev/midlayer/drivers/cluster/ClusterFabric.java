@@ -85,6 +85,8 @@ public final class ClusterFabric implements Extension {
   private final ConcurrentLinkedQueue<RouteWaiter> routeWaiters = new ConcurrentLinkedQueue<>();
   private final AtomicLong routesVersion = new AtomicLong();
   private volatile boolean selfUp;
+  /** True once this node left, was downed or removed (the node actor's gone state): its ports stay DOWN. */
+  private volatile boolean selfGone;
   /** The fault plan of this node's QPs, or null; read once per engine turn. */
   private volatile FaultPlan faultPlan;
   /** The engine's create_qp, with this node's timer scale, batch size and fault plan. */
@@ -328,6 +330,16 @@ public final class ClusterFabric implements Extension {
 
   boolean selfUpNow() {
     return selfUp;
+  }
+
+  /** Set by the node actor before it reconciles the ports: true in its gone state, false once Up. */
+  void selfGone(boolean gone) {
+    selfGone = gone;
+  }
+
+  /** True while this node is gone (left, downed or removed); false while it joins or is Up. Never blocks. */
+  boolean selfGoneNow() {
+    return selfGone;
   }
 
   long nextSenderId() {

@@ -102,6 +102,7 @@ final class NodeActor {
   }
 
   private Behavior<Command> up() {
+    fabric.selfGone(false);
     fabric.selfUp(true);
     selfPeer.up(true);
     reconcilePorts();
@@ -114,6 +115,7 @@ final class NodeActor {
   }
 
   private Behavior<Command> gone() {
+    fabric.selfGone(true); // before the ports go DOWN: the cache refreshed for PORT_ERR reads DISABLED
     fabric.selfUp(false);
     selfPeer.up(false);
     reconcilePorts();

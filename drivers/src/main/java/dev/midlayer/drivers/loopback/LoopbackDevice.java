@@ -11,6 +11,7 @@ import dev.midlayer.ib.Gid;
 import dev.midlayer.ib.InvalidArgumentException;
 import dev.midlayer.ib.LinkLayer;
 import dev.midlayer.ib.Mtu;
+import dev.midlayer.ib.PhysPortState;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.PortState;
 import dev.midlayer.spi.DeviceOps;
@@ -226,8 +227,10 @@ public final class LoopbackDevice implements EngineDevice {
   }
 
   private PortAttributes queryPort(int portNum) {
+    PortState state = portStates.get(portNum - 1);
     return SoftLimits.port()
-        .state(portStates.get(portNum - 1))
+        .state(state)
+        .physState(physState(state))
         .maxMtu(Mtu.MTU_4096)
         .activeMtu(Mtu.MTU_4096)
         .lid(lids[portNum - 1])
@@ -235,6 +238,18 @@ public final class LoopbackDevice implements EngineDevice {
         .linkLayer(LinkLayer.INFINIBAND)
         .gids(List.of(gid(portNum)))
         .build();
+  }
+
+  /**
+   * The physical state that goes with the port's state: LINK_UP while ACTIVE; POLLING for a link taken down
+   * ({@link #linkDown}, {@link #flap}: the port waits for its link, which {@link #linkUp} brings back);
+   * DISABLED once {@link #raiseFatal} killed the device (its ports never come up again).
+   */
+  private PhysPortState physState(PortState state) {
+    if (state == PortState.ACTIVE) {
+      return PhysPortState.LINK_UP;
+    }
+    return fatal.get() ? PhysPortState.DISABLED : PhysPortState.POLLING;
   }
 
   private void checkPort(int portNum) {

@@ -11,6 +11,7 @@ import dev.midlayer.drivers.engine.Endpoint;
 import dev.midlayer.ib.AhAttr;
 import dev.midlayer.ib.AsyncEventType;
 import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.PhysPortState;
 import dev.midlayer.ib.PortAttributes;
 import dev.midlayer.ib.PortState;
 import dev.midlayer.ib.QpType;
@@ -40,7 +41,8 @@ class ClusterMembershipTest {
   private static ConcurrentLinkedQueue<String> events(ClusterDevice d) throws Exception {
     ConcurrentLinkedQueue<String> q = new ConcurrentLinkedQueue<>();
     ClusterNodes.get(d.device().registerEventHandler("probe", (AsyncEvent e) -> q.add(e.type() + " port "
-        + e.portNum() + " " + e.device().cachedPort(e.portNum()).state())));
+        + e.portNum() + " " + e.device().cachedPort(e.portNum()).state() + " "
+        + e.device().cachedPort(e.portNum()).physState())));
     return q;
   }
 
@@ -53,7 +55,8 @@ class ClusterMembershipTest {
   }
 
   @Test
-  @DisplayName("a port change between the midlayer's query_port and enable_driver is reported, exactly once")
+  @DisplayName("a port change between the midlayer's query_port and enable_driver is reported, exactly once; "
+      + "phys_state POLLING while joining, LINK_UP when Up, DISABLED once left")
   void portChangeDuringRegistrationIsReported() throws Exception {
     nodes = new ClusterNodes("members-window", "");
     ActorSystem<?> a = nodes.start(""); // not joined yet: the node actor is in joining and the ports are DOWN
@@ -67,18 +70,23 @@ class ClusterMembershipTest {
       // the node actor, the ports' only writer, as in production.
       PortAttributes read = ops.queryPort().queryPort(1);
       assertEquals(PortState.DOWN, read.state());
+      assertEquals(PhysPortState.POLLING, read.physState(), "joining: the link is still coming up");
       ClusterNodes.join(a, a);
       ClusterNodes.awaitUp(List.of(a));
       await().atMost(ClusterNodes.DEADLINE).until(() -> dev.portState(1) == PortState.ACTIVE);
       List<String> told = new java.util.concurrent.CopyOnWriteArrayList<>();
       ops.enableDriver().enable(new WindowDriver(read, told));
       assertEquals(List.of("PORT_ACTIVE 1"), told, "the change the midlayer missed, once");
+      assertEquals(PhysPortState.LINK_UP, ops.queryPort().queryPort(1).physState());
       // enable_driver makes the node actor reconcile the ports again: the same state, so no event.
       await().atMost(ClusterNodes.DEADLINE).until(() -> fabric.gids().contains(dev.gid(1)));
       assertEquals(List.of("PORT_ACTIVE 1"), told, "no change, no event");
       Cluster.get(a).manager().tell(Leave.create(Cluster.get(a).selfMember().address()));
       await().atMost(ClusterNodes.DEADLINE).until(() -> told.size() >= 2);
       assertEquals(List.of("PORT_ACTIVE 1", "PORT_ERR 1"), told, "the node left: PORT_ERR, once");
+      PortAttributes left = ops.queryPort().queryPort(1);
+      assertEquals(PortState.DOWN, left.state());
+      assertEquals(PhysPortState.DISABLED, left.physState(), "a node that left never joins again");
     } finally {
       fabric.discard(dev);
     }
@@ -144,7 +152,7 @@ class ClusterMembershipTest {
     }
     ClusterNodes.awaitUp(List.of(a, b, c));
     await().atMost(ClusterNodes.DEADLINE).until(() -> ev.size() == 2);
-    assertTrue(ev.containsAll(List.of("PORT_ACTIVE port 1 ACTIVE", "PORT_ACTIVE port 2 ACTIVE")), ev.toString());
+    assertTrue(ev.containsAll(List.of("PORT_ACTIVE port 1 ACTIVE LINK_UP", "PORT_ACTIVE port 2 ACTIVE LINK_UP")), ev.toString());
     ev.clear();
     for (ActorSystem<?> s : List.of(a, b)) {
       await().atMost(ClusterNodes.DEADLINE).until(() -> ClusterFabric.get(s).gids().contains(dc.gid(2)));
@@ -155,7 +163,7 @@ class ClusterMembershipTest {
     Cluster.get(a).manager().tell(new Down(Cluster.get(c).selfMember().address()));
 
     await().atMost(ClusterNodes.DEADLINE).until(() -> ev.size() == 2);
-    assertTrue(ev.containsAll(List.of("PORT_ERR port 1 DOWN", "PORT_ERR port 2 DOWN")), ev.toString());
+    assertTrue(ev.containsAll(List.of("PORT_ERR port 1 DOWN DISABLED", "PORT_ERR port 2 DOWN DISABLED")), ev.toString());
     assertEquals(PortState.DOWN, dc.portState(1));
     // What run-coordinated-shutdown-when-down (on in production) would do now: a downed incarnation that kept
     // running would quarantine the others once it removed them from its view, and their SBR would down them.
