@@ -3,6 +3,7 @@ package dev.midlayer.cli;
 import dev.midlayer.device.Device;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
 import dev.midlayer.ib.DeviceAttributes;
+import dev.midlayer.ib.DeviceCapFlags;
 import dev.midlayer.ib.PortAttributes;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -19,8 +20,13 @@ import picocli.CommandLine.Spec;
 /**
  * {@code midlayer devinfo}: registers loopback devices and prints what the midlayer reports, with
  * {@code ibv_devinfo}'s options: {@code -d} one device by name, {@code -i} one port, {@code -l} the names only,
- * {@code -v} the device limits and the ports' GIDs. An unknown device or port is a usage error (exit code 2);
- * no device at all prints "No IB devices found" on stderr and exits 1, as {@code ibv_devinfo} fails.
+ * {@code -v} the device limits and capabilities ({@code device_cap_flags} with the flags' names,
+ * {@code atomic_cap}), each port's ({@code max_msg_sz}, {@code port_cap_flags}, {@code pkey_tbl_len},
+ * {@code gid_tbl_len}, {@code active_width}, {@code active_speed}, {@code phys_state}) and its GIDs, in
+ * {@code ibv_devinfo}'s formats and order (rdma-core's {@code libibverbs/examples/devinfo.c}); without
+ * {@code -v}, only the fields {@code ibv_devinfo} prints without it (and the {@code driver} line). An unknown
+ * device or port is a usage error (exit code 2); no device at all prints "No IB devices found" on stderr and
+ * exits 1, as {@code ibv_devinfo} fails.
  */
 @Command(name = "devinfo", mixinStandardHelpOptions = true,
     description = "Register loopback devices and print their attributes and ports, like ibv_devinfo.")
@@ -51,7 +57,8 @@ public final class DevInfoCommand implements Callable<Integer> {
   @Option(names = {"-l", "--list"}, description = "Print only the device names.")
   boolean list;
 
-  @Option(names = {"-v", "--verbose"}, description = "Also print the device limits and each port's GID table.")
+  @Option(names = {"-v", "--verbose"},
+      description = "Also print the device limits and capabilities, each port's link and its GID table.")
   boolean verbose;
 
   @Override
@@ -129,9 +136,19 @@ public final class DevInfoCommand implements Callable<Integer> {
     out.printf("\thw_ver:\t\t\t\t0x%X%n", a.hardwareVersion());
     out.printf("\tphys_port_cnt:\t\t\t%d%n", a.physPortCount());
     if (verbose) {
+      // devinfo.c's order. The fields of ibv_device_attr the midlayer does not report (max_sge_rd, max_ee_*,
+      // max_mw, max_mcast_*, max_pkeys, ...) are left out; the two it reports beyond them come last.
       out.printf("\tmax_mr_size:\t\t\t0x%x%n", a.maxMrSize());
+      out.printf("\tpage_size_cap:\t\t\t0x%x%n", a.pageSizeCap());
       out.printf("\tmax_qp:\t\t\t\t%d%n", a.maxQp());
       out.printf("\tmax_qp_wr:\t\t\t%d%n", a.maxQpWr());
+      out.printf("\tdevice_cap_flags:\t\t0x%08x%n", a.deviceCapFlags());
+      for (String flag : DeviceCapFlags.names(a.deviceCapFlags())) {
+        out.printf("\t\t\t\t\t%s%n", flag);
+      }
+      if (DeviceCapFlags.unknown(a.deviceCapFlags()) != 0) {
+        out.printf("\t\t\t\t\tUnknown flags: 0x%X%n", DeviceCapFlags.unknown(a.deviceCapFlags()));
+      }
       out.printf("\tmax_sge:\t\t\t%d%n", a.maxSge());
       out.printf("\tmax_cq:\t\t\t\t%d%n", a.maxCq());
       out.printf("\tmax_cqe:\t\t\t%d%n", a.maxCqe());
@@ -139,13 +156,18 @@ public final class DevInfoCommand implements Callable<Integer> {
       out.printf("\tmax_pd:\t\t\t\t%d%n", a.maxPd());
       out.printf("\tmax_qp_rd_atom:\t\t\t%d%n", a.maxQpRdAtom());
       out.printf("\tmax_qp_init_rd_atom:\t\t%d%n", a.maxQpInitRdAtom());
-      out.printf("\tmax_srq:\t\t\t%d%n", a.maxSrq());
-      out.printf("\tmax_srq_wr:\t\t\t%d%n", a.maxSrqWr());
+      out.printf("\tatomic_cap:\t\t\t%s (%d)%n", a.atomicCap(), a.atomicCap().value());
       out.printf("\tmax_ah:\t\t\t\t%d%n", a.maxAh());
       out.printf("\tmax_fmr:\t\t\t%d%n", a.maxFmr());
-      out.printf("\tmax_map_per_fmr:\t\t%d%n", a.maxMapPerFmr());
+      if (a.maxFmr() != 0) {
+        out.printf("\tmax_map_per_fmr:\t\t%d%n", a.maxMapPerFmr());
+      }
+      out.printf("\tmax_srq:\t\t\t%d%n", a.maxSrq());
+      if (a.maxSrq() != 0) {
+        out.printf("\tmax_srq_wr:\t\t\t%d%n", a.maxSrqWr());
+        out.printf("\tmax_srq_sge:\t\t\t%d%n", a.maxSrqSge());
+      }
       out.printf("\tmax_fast_reg_page_list_len:\t%d%n", a.maxFastRegPageListLen());
-      out.printf("\tpage_size_cap:\t\t\t0x%x%n", a.pageSizeCap());
       out.printf("\tmax_inline_data:\t\t%d%n", a.maxInlineData());
     }
     for (int p = 1; p <= a.physPortCount(); p++) {
@@ -164,8 +186,13 @@ public final class DevInfoCommand implements Callable<Integer> {
           ? "InfiniBand" : "Ethernet");
       if (verbose) {
         out.printf("\t\t\tmax_msg_sz:\t\t0x%x%n", port.maxMsgSize());
+        out.printf("\t\t\tport_cap_flags:\t\t0x%08x%n", port.portCapFlags());
         out.printf("\t\t\tpkey_tbl_len:\t\t%d%n", port.pkeyTableLength());
         out.printf("\t\t\tgid_tbl_len:\t\t%d%n", port.gids().size());
+        out.printf("\t\t\tactive_width:\t\t%s (%d)%n", port.activeWidth().label(), port.activeWidth().value());
+        out.printf("\t\t\tactive_speed:\t\t%s (%d)%n", port.activeSpeed().label(), port.activeSpeed().value());
+        // ibv_devinfo prints it for IB transport devices, which every midlayer device is (transport above).
+        out.printf("\t\t\tphys_state:\t\t%s (%d)%n", port.physState().label(), port.physState().value());
       }
       if (gids) {
         for (int g = 0; g < port.gids().size(); g++) {

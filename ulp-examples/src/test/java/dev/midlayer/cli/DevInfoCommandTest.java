@@ -9,6 +9,8 @@ import dev.midlayer.testkit.MidlayerExtension;
 import dev.midlayer.testkit.MidlayerTestKit;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import picocli.CommandLine;
@@ -35,6 +37,47 @@ class DevInfoCommandTest {
   }
 
   @Test
+  @DisplayName("-v: device_cap_flags with its names, atomic_cap, and each port's caps and link, as ibv_devinfo -v")
+  void verbosePrintsTheCapabilitiesAndTheLinkAsIbvDevinfoDoes(MidlayerTestKit kit) throws Exception {
+    LoopbackDevice lo = kit.addDevice("dv%d", 2);
+    lo.linkDown(2);
+    StringWriter text = new StringWriter();
+    DevInfoCommand.print(new PrintWriter(text), lo.device(), 0, true, true);
+    String s = text.toString().replace(System.lineSeparator(), "\n");
+    // What the software drivers advertise (SoftLimits), in ibv_devinfo's formats (rdma-core devinfo.c).
+    assertTrue(s.contains("\tmax_qp_wr:\t\t\t16384\n"
+        + "\tdevice_cap_flags:\t\t0x00201c80\n"
+        + "\t\t\t\t\tCURR_QP_STATE_MOD\n"
+        + "\t\t\t\t\tPORT_ACTIVE_EVENT\n"
+        + "\t\t\t\t\tSYS_IMAGE_GUID\n"
+        + "\t\t\t\t\tRC_RNR_NAK_GEN\n"
+        + "\t\t\t\t\tMEM_MGT_EXTENSIONS\n"
+        + "\tmax_sge:\t\t\t32\n"), s);
+    assertFalse(s.contains("Unknown flags"), s);
+    assertTrue(s.contains("\tmax_qp_init_rd_atom:\t\t128\n\tatomic_cap:\t\t\tATOMIC_GLOB (2)\n"), s);
+    assertTrue(s.contains("\tmax_srq:\t\t\t4096\n\tmax_srq_wr:\t\t\t16384\n\tmax_srq_sge:\t\t\t32\n"), s);
+    assertTrue(s.contains("\t\tport:\t1\n"
+        + "\t\t\tstate:\t\t\tPORT_ACTIVE (4)\n"
+        + "\t\t\tmax_mtu:\t\t4096 (5)\n"
+        + "\t\t\tactive_mtu:\t\t4096 (5)\n"
+        + "\t\t\tsm_lid:\t\t\t1\n"
+        + "\t\t\tport_lid:\t\t" + lo.lid(1) + "\n"
+        + "\t\t\tport_lmc:\t\t0x00\n"
+        + "\t\t\tlink_layer:\t\tInfiniBand\n"
+        + "\t\t\tmax_msg_sz:\t\t0x800000\n"
+        + "\t\t\tport_cap_flags:\t\t0x00010000\n"
+        + "\t\t\tpkey_tbl_len:\t\t1\n"
+        + "\t\t\tgid_tbl_len:\t\t1\n"
+        + "\t\t\tactive_width:\t\t4X (2)\n"
+        + "\t\t\tactive_speed:\t\t25.0 Gbps (32)\n"
+        + "\t\t\tphys_state:\t\tLINK_UP (5)\n"
+        + "\t\t\tGID[  0]:\t\t" + lo.gid(1) + "\n"), s);
+    assertTrue(s.contains("\t\t\tstate:\t\t\tPORT_DOWN (1)\n"), s);
+    assertTrue(s.contains("\t\t\tphys_state:\t\tPOLLING (2)\n"), "port 2's link was taken down: " + s);
+    kit.removeDevice(lo);
+  }
+
+  @Test
   void listPrintsTheNamesAsIbvDevinfoDoes() {
     Run r = run("--devices", "3", "-l");
     assertEquals(0, r.exit, r.err);
@@ -50,8 +93,18 @@ class DevInfoCommandTest {
     assertTrue(r.out.contains("port:\t2") && !r.out.contains("port:\t1"), r.out);
     assertFalse(r.out.contains("GID["), "GIDs only with -v: " + r.out);
     assertFalse(r.out.contains("max_qp"), r.out);
+    // ibv_devinfo prints these only with -v (devinfo.c's "if (verbose)" blocks).
+    List<String> verboseOnly = List.of("max_mr_size:", "device_cap_flags:", "MEM_MGT_EXTENSIONS", "atomic_cap:",
+        "max_msg_sz:", "port_cap_flags:", "pkey_tbl_len:", "gid_tbl_len:", "active_width:", "active_speed:",
+        "phys_state:");
+    for (String field : verboseOnly) {
+      assertFalse(r.out.contains(field), field + " only with -v: " + r.out);
+    }
     Run v = run("--devices", "1", "-v");
     assertTrue(v.out.contains("GID[  0]:") && v.out.contains("max_qp:"), v.out);
+    for (String field : verboseOnly) {
+      assertTrue(v.out.contains(field), field + " with -v: " + v.out);
+    }
   }
 
   @Test
