@@ -34,7 +34,11 @@ public interface Cqe {
    * bounds the actor's mailbox. A WorkCompletion is immutable and safe to keep.
    *
    * <p>{@code adapt} runs on the CQ's actor in atomic context, so it must not sleep; if it throws, that completion
-   * is logged and dropped and the others go on.
+   * is logged and dropped and the others go on. The tell itself runs there too: give {@code target} a dispatcher
+   * whose threads are all started up front (the midlayer's {@code midlayer.callback-dispatcher}, or one with the
+   * {@code dev.midlayer.dispatch.PrestartedForkJoinExecutor}), since a pool that grows on demand (Pekko's default
+   * fork-join pool, a {@code thread-pool-executor}) may start a thread inside the tell, which the contract
+   * monitor reports as blocking in atomic context.
    *
    * <p><b>Never blocks</b>; any thread and any context.
    *
