@@ -5,6 +5,7 @@ import dev.midlayer.cm.CmDestination;
 import dev.midlayer.cm.CmEvent;
 import dev.midlayer.cm.CmEventSink;
 import dev.midlayer.cm.CmListener;
+import dev.midlayer.cm.CmRequest;
 import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.cq.CompletionQueue;
 import dev.midlayer.cq.PollContext;
@@ -23,6 +24,9 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What both sides of the fetch protocol own on one device: a PD, a CQ polled by its actor, and an RC QP
@@ -30,6 +34,7 @@ import java.util.concurrent.TimeUnit;
  * call them from a client's {@code add}/{@code remove} or a plain thread, never from a callback.
  */
 public abstract class FetchEndpoint implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(FetchEndpoint.class);
   /** A request: request id, store offset, target iova, length, rkey (32 bytes, big-endian). */
   static final int REQUEST_BYTES = 32;
   /** A response: request id, the request's key, status, length (16 bytes, big-endian). */
@@ -45,6 +50,7 @@ public abstract class FetchEndpoint implements AutoCloseable {
   /** Set by {@link #listen} or {@link #connect(ConnectionManager, CmDestination, long)}; a CM callback may write it. */
   private volatile CmConnection connection;
   private volatile CmListener listener;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   /** May sleep. {@code depth} requests may be outstanding; each needs up to 3 send WRs (REG_MR, SEND, LOCAL_INV). */
   protected FetchEndpoint(Device device, int depth) {
@@ -52,9 +58,9 @@ public abstract class FetchEndpoint implements AutoCloseable {
     this.pd = await(device.allocPd());
     this.cq = await(device.allocCq(8 * depth, PollContext.ACTOR));
     // Not every WR signaled: REG_MR and RDMA WRITE complete silently, the SEND after them is signaled.
-    // Answers are sent INLINE (their buffer is free once posted).
+    // Answers are sent INLINE (their buffer is free once posted). One more WR on each queue for the drain's marker.
     this.qp = await(pd.createQp(QpInitAttr.builder(QpType.RC).cq(cq)
-        .cap(QpCap.builder().maxSendWr(3 * depth).maxRecvWr(depth).maxInlineData(RESPONSE_BYTES).build())
+        .cap(QpCap.builder().maxSendWr(3 * depth + 1).maxRecvWr(depth + 1).maxInlineData(RESPONSE_BYTES).build())
         .signalAll(false)
         .build()));
   }
@@ -93,6 +99,25 @@ public abstract class FetchEndpoint implements AutoCloseable {
     await(cm.initQp(qp, 1));
     postReceives();
     connection = await(cm.connect(device, 1, destination, serviceId, qp, null));
+  }
+
+  /**
+   * The target's side of one connection request a registered client's listener received: moves the QP to INIT,
+   * posts the receives, then accepts {@code request} with this side's QP, the connection's events going to
+   * {@code events}. <b>May sleep</b> until the connection is established: from a thread where blocking is allowed
+   * (never from the CM's callback that delivered the request).
+   */
+  final CmConnection accept(ConnectionManager cm, CmRequest request, CmEventSink events) {
+    await(cm.initQp(qp, 1));
+    postReceives();
+    CmConnection c = await(request.accept(qp, null, events));
+    connection = c;
+    return c;
+  }
+
+  /** The connection through the CM, or null before it is established (or when connected by hand). */
+  final CmConnection connection() {
+    return connection;
   }
 
   private void complete(CompletableFuture<CmConnection> established, CmConnection c, Throwable failure) {
@@ -142,20 +167,40 @@ public abstract class FetchEndpoint implements AutoCloseable {
     return await(pd.registerMr(ByteBuffer.allocateDirect(bytes), AccessFlags.LOCAL_WRITE));
   }
 
-  /** Destroys the QP and the CQ, then the rest of the subclass's resources, then the PD. May sleep. */
+  /**
+   * Disconnects (if connected through the CM), stops the listener, drains the QP (every WR posted on it
+   * completes, the outstanding ones with WR_FLUSH_ERR, and their callbacks run), then destroys the QP and the CQ,
+   * the subclass's resources, and the PD. A step that fails is logged and the next ones still run, so nothing is
+   * left behind; a second call does nothing. <b>May sleep</b>: from a client's {@code remove} or a plain thread,
+   * never from this endpoint's callbacks.
+   */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     CmConnection c = connection;
-    if (c != null && c.active()) {
-      await(c.disconnect()); // DREQ/DREP: both QPs to ERR, the peer's outstanding WRs flush
+    if (c != null) {
+      quietly("disconnect", () -> await(c.disconnect())); // DREQ/DREP: both QPs to ERR, outstanding WRs flush
     }
-    if (listener != null) {
-      await(listener.stop());
+    CmListener l = listener;
+    if (l != null) {
+      quietly("listener stop", () -> await(l.stop()));
     }
-    await(qp.destroy());
-    await(cq.destroy());
-    closeResources();
-    await(pd.dealloc());
+    // A QP never moved out of RESET has nothing to drain (the drain fails): destroy it all the same.
+    quietly("drain", () -> await(qp.drainQp()));
+    quietly("QP destroy", () -> await(qp.destroy()));
+    quietly("CQ destroy", () -> await(cq.destroy()));
+    quietly("release", this::closeResources);
+    quietly("PD dealloc", () -> await(pd.dealloc()));
+  }
+
+  private void quietly(String step, Runnable r) {
+    try {
+      r.run();
+    } catch (RuntimeException e) {
+      log.debug("fetch endpoint QP {} on {}: {}: {}", qp.qpNum(), device.name(), step, e.getMessage());
+    }
   }
 
   /** Frees the subclass's memory regions (the QP and CQ are gone). May sleep. */

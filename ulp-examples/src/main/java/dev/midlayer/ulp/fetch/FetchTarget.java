@@ -60,8 +60,7 @@ public final class FetchTarget extends FetchEndpoint {
       receives[k] = RecvWr.of((cq, wc) -> onRequest(slot, wc), Sge.of(requests, (long) k * REQUEST_BYTES, REQUEST_BYTES));
       responseSent[k] = (cq, wc) -> onResponseSent(slot, wc);
     }
-    this.writeFailed = (cq, wc) -> log.warn("fetch target QP {}: RDMA WRITE of request {} failed: {}", qp.qpNum(),
-        wc.wrId(), wc.status());
+    this.writeFailed = (cq, wc) -> logFailure("RDMA WRITE of request " + wc.wrId(), wc);
   }
 
   /** Posts every receive buffer; the QP is connected. May sleep. */
