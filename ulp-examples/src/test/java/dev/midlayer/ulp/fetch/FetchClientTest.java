@@ -1,6 +1,7 @@
 package dev.midlayer.ulp.fetch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
@@ -65,12 +66,17 @@ class FetchClientTest {
     return d -> Optional.ofNullable(targets.get(d)).map(t -> CmDestination.gid(t.cachedPort(1).gids().get(0)));
   }
 
-  /** Every device removed (each client's remove ran), then: nothing left behind, no contract violation. */
+  /**
+   * Every device removed (each client's remove ran), then: nothing left behind, every work request completed
+   * before its QP was destroyed (each remove drained), and no contract violation.
+   */
   private void verdict() {
     for (LoopbackDevice d : kit.fabric().devices()) {
       kit.removeDevice(d);
     }
     kit.assertNoLeftovers();
+    assertEquals(0, kit.monitor().ledger().discardedByDestroy(), () -> "WRs destroyed undrained: "
+        + kit.monitor().ledger());
     kit.monitor().assertNone();
   }
 
@@ -166,6 +172,78 @@ class FetchClientTest {
     k.unregisterClient(initiatorId); // disconnects: the target releases its side on DISCONNECTED
     Awaitility.await().atMost(WAIT).until(() -> target.connections(lo0) == 0);
     k.unregisterClient(targetId);
+    verdict();
+  }
+
+  @Test
+  @DisplayName("the target's device unplugged mid-traffic: its initiator's fetches in flight fail with "
+      + "FetchException (none hangs), nothing is left behind, and the initiator client goes on working with the "
+      + "other target device")
+  void targetDeviceUnpluggedMidTraffic() throws Exception {
+    MidlayerTestKit k = loopbackKit();
+    LoopbackDevice lo0 = k.addDevice("lo%d", 1);
+    Device lo1 = k.addDevice("lo%d", 1).device();
+    Device lo2 = k.addDevice("lo%d", 1).device();
+    Device lo3 = k.addDevice("lo%d", 1).device();
+    FetchTargetClient target = targetClient(d -> d == lo0.device() || d == lo2);
+    k.registerClient(target);
+    FetchInitiatorClient initiators = new FetchInitiatorClient(k.midlayer(), "fetch-initiator",
+        towards(Map.of(lo1, lo0.device(), lo3, lo2)), SERVICE, DEPTH, PAGES);
+    k.registerClient(initiators);
+    Load cut = new Load(initiators.initiator(lo1).orElseThrow(), 1);
+    Load other = new Load(initiators.initiator(lo3).orElseThrow(), 3);
+    cut.awaitMore(200);
+    other.awaitMore(200);
+
+    k.removeDevice(lo0); // returns after the target client's remove: disconnected, drained, destroyed
+    kit.assertNoLeftovers();
+    assertEquals(java.util.List.of(lo2), target.devices());
+    cut.stopAndAwaitQuiet();
+    assertTrue(!cut.failures.isEmpty(), "the fetches in flight failed");
+    for (Throwable t : cut.failures) {
+      assertInstanceOf(FetchException.class, t, () -> "a FetchException: " + t);
+    }
+    CompletionException later = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class,
+        () -> cut.initiator.fetch(0, 10).toCompletableFuture().join());
+    assertInstanceOf(FetchException.class, later.getCause(), "a later fetch fails at once too");
+
+    other.awaitMore(300); // the initiator client survives: its other device keeps fetching
+    other.stopAndAwaitQuiet();
+    assertEquals(java.util.Set.of(lo1, lo3), java.util.Set.copyOf(initiators.devices()));
+    assertEquals(1, target.connections(lo2));
+    verdict();
+  }
+
+  @Test
+  @DisplayName("the initiator's device unplugged mid-traffic: its fetches in flight fail with FetchException, its "
+      + "remove leaves nothing behind, the target releases its side, and a device plugged in again fetches anew")
+  void initiatorDeviceUnpluggedMidTraffic() throws Exception {
+    MidlayerTestKit k = loopbackKit();
+    Device lo0 = k.addDevice("lo%d", 1).device();
+    LoopbackDevice lo1 = k.addDevice("lo%d", 1);
+    FetchTargetClient target = targetClient(d -> d == lo0);
+    k.registerClient(target);
+    FetchInitiatorClient initiators = new FetchInitiatorClient(k.midlayer(), "fetch-initiator",
+        d -> d == lo0 ? Optional.empty() : Optional.of(CmDestination.gid(lo0.cachedPort(1).gids().get(0))),
+        SERVICE, DEPTH, PAGES);
+    k.registerClient(initiators);
+    Load load = new Load(initiators.initiator(lo1.device()).orElseThrow(), 1);
+    load.awaitMore(200);
+
+    k.removeDevice(lo1);
+    kit.assertNoLeftovers();
+    load.stopAndAwaitQuiet();
+    assertTrue(!load.failures.isEmpty(), "the fetches in flight failed");
+    for (Throwable t : load.failures) {
+      assertInstanceOf(FetchException.class, t, () -> "a FetchException: " + t);
+    }
+    assertTrue(initiators.devices().isEmpty());
+    Awaitility.await().atMost(WAIT).until(() -> target.connections(lo0) == 0);
+
+    LoopbackDevice lo2 = k.addDevice("lo%d", 1);
+    Load again = new Load(initiators.initiator(lo2.device()).orElseThrow(), 2);
+    again.awaitMore(200);
+    again.stopAndAwaitQuiet();
     verdict();
   }
 }
