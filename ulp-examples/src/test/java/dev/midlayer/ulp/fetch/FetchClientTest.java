@@ -8,6 +8,8 @@ import com.typesafe.config.ConfigFactory;
 import dev.midlayer.client.ClientId;
 import dev.midlayer.cm.CmDestination;
 import dev.midlayer.device.Device;
+import dev.midlayer.drivers.fault.Direction;
+import dev.midlayer.drivers.fault.FaultPlan;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.testkit.MidlayerTestKit;
 import java.nio.ByteBuffer;
@@ -244,6 +246,33 @@ class FetchClientTest {
     Load again = new Load(initiators.initiator(lo2.device()).orElseThrow(), 2);
     again.awaitMore(200);
     again.stopAndAwaitQuiet();
+    verdict();
+  }
+
+  @Test
+  @DisplayName("a fault: every request packet from the initiator to the target dropped from some point on, the "
+      + "request SEND exhausts its retries and every fetch fails with FetchException naming RETRY_EXC_ERR; the "
+      + "clients still release everything")
+  void droppedPacketsFailTheFetches() throws Exception {
+    MidlayerTestKit k = loopbackKit();
+    Device lo0 = k.addDevice("lo%d", 1).device();
+    Device lo1 = k.addDevice("lo%d", 1).device();
+    k.registerClient(targetClient(d -> d == lo0));
+    FetchInitiatorClient initiators = new FetchInitiatorClient(k.midlayer(), "fetch-initiator",
+        towards(Map.of(lo1, lo0)), SERVICE, DEPTH, PAGES);
+    k.registerClient(initiators);
+    Load load = new Load(initiators.initiator(lo1).orElseThrow(), 1);
+    load.awaitMore(100);
+
+    Direction toTarget = new Direction(lo1.cachedPort(1).gids().get(0), lo0.cachedPort(1).gids().get(0));
+    k.fabric().faults(FaultPlan.builder(11).dropAll(FaultPlan.Match.any().direction(toTarget).data()).build());
+    Awaitility.await().atMost(WAIT).until(() -> !load.failures.isEmpty());
+    load.stopAndAwaitQuiet();
+    for (Throwable t : load.failures) {
+      assertInstanceOf(FetchException.class, t, () -> "a FetchException: " + t);
+      assertTrue(t.getMessage().contains("RETRY_EXC_ERR"), () -> "names the first error: " + t);
+    }
+    k.fabric().clearFaults();
     verdict();
   }
 }
