@@ -1,22 +1,23 @@
 package dev.midlayer.cli;
 
 import dev.midlayer.Midlayer;
+import dev.midlayer.client.ClientId;
 import dev.midlayer.cm.CmDestination;
-import dev.midlayer.cm.ConnectionManager;
 import dev.midlayer.drivers.engine.SoftLimits;
 import dev.midlayer.drivers.loopback.LoopbackDevice;
 import dev.midlayer.ib.DeviceAttributes;
 import dev.midlayer.drivers.loopback.LoopbackFabric;
 import dev.midlayer.ulp.fetch.FetchInitiator;
-import dev.midlayer.ulp.fetch.FetchTarget;
+import dev.midlayer.ulp.fetch.FetchInitiatorClient;
+import dev.midlayer.ulp.fetch.FetchTargetClient;
 import dev.midlayer.verbs.Page;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -89,20 +90,30 @@ public final class FetchCommand implements Callable<Integer> {
     }
   }
 
-  /** Runs the fetches on {@code system}, printing a summary to {@code out}; returns the exit code. */
+  /**
+   * Runs the fetches on {@code system}, printing a summary to {@code out}; returns the exit code. May sleep: from the
+   * command's thread, never from a callback.
+   */
   int run(ActorSystem<?> system, PrintStream out) throws Exception {
-    LoopbackFabric fabric = new LoopbackFabric(Midlayer.get(system));
+    Midlayer midlayer = Midlayer.get(system);
+    LoopbackFabric fabric = new LoopbackFabric(midlayer);
     LoopbackDevice a = fabric.addDevice("lo%d", 1).toCompletableFuture().get(10, TimeUnit.SECONDS);
     LoopbackDevice b = fabric.addDevice("lo%d", 1).toCompletableFuture().get(10, TimeUnit.SECONDS);
     byte[] store = new byte[storeMib << 20];
     new Random(1).nextBytes(store);
-    try (FetchTarget target = new FetchTarget(b.device(), ByteBuffer.allocateDirect(store.length).put(store).flip(), depth);
-        FetchInitiator initiator = new FetchInitiator(a.device(), depth, pages)) {
-      // The connection manager exchanges QPNs and PSNs: the target listens, the initiator connects to its GID.
-      ConnectionManager cm = Midlayer.get(system).connectionManager();
-      CompletionStage<?> established = target.listen(cm, SERVICE_ID);
-      initiator.connect(cm, CmDestination.gid(target.gid()), SERVICE_ID);
-      established.toCompletableFuture().get(10, TimeUnit.SECONDS);
+    // Registered clients, connected through the connection manager: the target listens on b, the initiator on a
+    // connects to b's GID.
+    ClientId targetId = midlayer.registerClient(new FetchTargetClient(midlayer, "fetch-target", d -> d == b.device(),
+        SERVICE_ID, ByteBuffer.allocateDirect(store.length).put(store).flip(), depth))
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    FetchInitiatorClient initiators = new FetchInitiatorClient(midlayer, "fetch-initiator",
+        d -> d == a.device() ? Optional.of(CmDestination.gid(b.device().cachedPort(1).gids().get(0)))
+            : Optional.empty(), SERVICE_ID, depth, pages);
+    ClientId initiatorId = null;
+    try {
+      initiatorId = midlayer.registerClient(initiators).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      FetchInitiator initiator = initiators.initiator(a.device())
+          .orElseThrow(() -> new IllegalStateException("the initiator on " + a.name() + " did not connect"));
       out.printf("fetch: %d fetches of 1..%d bytes from a %d MiB store, %d in flight, initiator %s, target %s%n",
           fetches, initiator.maxLength(), storeMib, depth, a.name(), b.name());
       Random rnd = new Random(2);
@@ -140,6 +151,11 @@ public final class FetchCommand implements Callable<Integer> {
           + "%.0f MiB/s%n", fetches, bytes.get() / 1048576.0, initiator.invalidatedByTarget(), fetches / seconds,
           bytes.get() / 1048576.0 / seconds);
       return 0;
+    } finally {
+      if (initiatorId != null) {
+        midlayer.unregisterClient(initiatorId).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      }
+      midlayer.unregisterClient(targetId).toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
   }
 }
