@@ -35,7 +35,8 @@ public interface Cqe {
    *
    * <p>{@code adapt} runs on the CQ's actor in atomic context, so it must not sleep; if it throws, that completion
    * is logged and dropped and the others go on. The tell itself runs there too: give {@code target} a dispatcher
-   * whose threads are all started up front (the midlayer's {@code midlayer.callback-dispatcher}, or one with the
+   * whose threads are all started up front (the midlayer's {@code midlayer.callback-dispatcher} or
+   * {@code midlayer.client-dispatcher}, where typed clients run, or one with the
    * {@code dev.midlayer.dispatch.PrestartedForkJoinExecutor}), since a pool that grows on demand (Pekko's default
    * fork-join pool, a {@code thread-pool-executor}) may start a thread inside the tell, which the contract
    * monitor reports as blocking in atomic context.
