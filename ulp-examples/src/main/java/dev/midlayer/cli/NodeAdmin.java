@@ -67,17 +67,20 @@ final class NodeAdmin extends AbstractActor {
     if (words[0].equals("stat") && words.length == 1) {
       replyTo.tell(stat(midlayer.devices()), getSelf());
     } else if (words[0].equals("stat") && words.length == 2 && words[1].equals("qp")) {
-      ActorRef self = getSelf();
-      statQp(midlayer.devices()).whenComplete((text, e) -> replyTo.tell(e == null ? text
-          : ERROR + (e.getCause() != null ? e.getCause() : e).getMessage() + "\n", self));
+      replyWhenDone(statQp(midlayer.devices()), replyTo);
     } else if (words[0].equals("res") && words.length <= 2) {
       String kind = words.length == 2 ? words[1].toLowerCase(Locale.ROOT) : null;
-      ActorRef self = getSelf();
-      res(midlayer.devices(), kind).whenComplete((text, e) -> replyTo.tell(e == null ? text
-          : ERROR + (e.getCause() != null ? e.getCause() : e).getMessage() + "\n", self));
+      replyWhenDone(res(midlayer.devices(), kind), replyTo);
     } else {
       replyTo.tell(ERROR + "unknown request '" + request + "'\n", getSelf());
     }
+  }
+
+  /** Answers {@code replyTo} with the text once {@code answer} completes, or with the error it failed with. */
+  private void replyWhenDone(CompletableFuture<String> answer, ActorRef replyTo) {
+    ActorRef self = getSelf();
+    answer.whenComplete((text, e) -> replyTo.tell(e == null ? text
+        : ERROR + (e.getCause() != null ? e.getCause() : e).getMessage() + "\n", self));
   }
 
   /**
@@ -98,11 +101,8 @@ final class NodeAdmin extends AbstractActor {
     StringBuilder b = new StringBuilder();
     for (Device d : devices) {
       for (int p = 1; p <= d.portCount(); p++) {
-        TransportCounters c = d.portCounters(p);
         b.append("link ").append(d.name()).append('/').append(p);
-        for (Map.Entry<String, Long> e : c.asMap().entrySet()) {
-          b.append(' ').append(e.getKey()).append(' ').append(e.getValue());
-        }
+        appendCounters(b, d.portCounters(p));
         b.append('\n');
       }
     }
@@ -124,15 +124,20 @@ final class NodeAdmin extends AbstractActor {
         for (DeviceResourceInfo o : lists.get(i)) {
           if (o.qp() != null) {
             qpLine(b, devices.get(i), o);
-            for (Map.Entry<String, Long> e : o.qp().counters().asMap().entrySet()) {
-              b.append(' ').append(e.getKey()).append(' ').append(e.getValue());
-            }
+            appendCounters(b, o.qp().counters());
             b.append('\n');
           }
         }
       }
       return b.toString();
     });
+  }
+
+  /** Each counter as {@code rdma statistic} prints it: {@code " name value"}. */
+  private static void appendCounters(StringBuilder b, TransportCounters counters) {
+    for (Map.Entry<String, Long> e : counters.asMap().entrySet()) {
+      b.append(' ').append(e.getKey()).append(' ').append(e.getValue());
+    }
   }
 
   /** {@code link DEV/PORT lqpn N type RC state RTS comm OWNER}, as {@code rdma res show qp} starts a line. */
