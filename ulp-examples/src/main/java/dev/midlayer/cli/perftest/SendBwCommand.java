@@ -155,7 +155,7 @@ final class SendBwCommand extends PerftestCommandBase {
       SendWr[] unsignaled = new SendWr[qps];
       SendWr[] signaled = new SendWr[qps];
       recvs = new RecvWr[qps];
-      int flags = size <= transport.inlineSize ? SendFlags.INLINE : 0;
+      int flags = transport.inlineFlag(size);
       for (int i = 0; i < qps; i++) {
         // wr_id = the QP's index: completions say which window they free. Built once, posted again and again.
         if (s.clientQps != null) {

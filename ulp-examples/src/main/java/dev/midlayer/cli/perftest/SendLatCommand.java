@@ -139,7 +139,7 @@ final class SendLatCommand extends PerftestCommandBase {
       long pings = 0;
       for (int k = 0; k < sizes.length && !control.stopping(); k++) {
         int size = sizes[k];
-        SendWr ping = SendWr.send(SEND_ID, SendFlags.SIGNALED | (size <= transport.inlineSize ? SendFlags.INLINE : 0),
+        SendWr ping = SendWr.send(SEND_ID, SendFlags.SIGNALED | transport.inlineFlag(size),
             PerftestSetup.sges(s.clientMrs[0], size));
         Histogram rtt = new Histogram(1, TimeUnit.SECONDS.toNanos(60), 3);
         long min = Long.MAX_VALUE;
@@ -361,7 +361,7 @@ final class SendLatCommand extends PerftestCommandBase {
     private void answerSize(int size) {
       if (size != pongSize) {
         pongSize = size;
-        pong = SendWr.send(SEND_ID, SendFlags.SIGNALED | (size <= transport.inlineSize ? SendFlags.INLINE : 0),
+        pong = SendWr.send(SEND_ID, SendFlags.SIGNALED | transport.inlineFlag(size),
             PerftestSetup.sges(s.serverMrs[0], size));
       }
     }

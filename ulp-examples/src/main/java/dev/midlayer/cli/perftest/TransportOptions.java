@@ -42,8 +42,8 @@ final class TransportOptions {
         "--duration runs one size: give at most one of --all and --duration");
   }
 
-  /** Send flags for a message of {@code size} bytes on a QP created with {@code inlineSize}. */
-  int inlineFlag() {
-    return size > 0 && size <= inlineSize ? dev.midlayer.ib.SendFlags.INLINE : 0;
+  /** Send flags for a message of {@code bytes} on a QP created with {@code -I}: INLINE if it fits. */
+  int inlineFlag(int bytes) {
+    return bytes > 0 && bytes <= inlineSize ? dev.midlayer.ib.SendFlags.INLINE : 0;
   }
 }

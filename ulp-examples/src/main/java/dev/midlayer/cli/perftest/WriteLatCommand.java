@@ -205,7 +205,7 @@ final class WriteLatCommand extends PerftestCommandBase {
       this.last = size - 1;
       this.arrival = half + size - 1;
       this.total = total;
-      int flags = size <= transport.inlineSize ? SendFlags.INLINE : 0;
+      int flags = transport.inlineFlag(size);
       unsignaled = SendWr.builder(WrOpcode.RDMA_WRITE).wrId(0).flags(flags).sge(Sge.of(local, 0, size))
           .remote(remote.iova() + half, remote.rkey()).build();
       signaled = SendWr.builder(WrOpcode.RDMA_WRITE).wrId(0).flags(flags | SendFlags.SIGNALED)
